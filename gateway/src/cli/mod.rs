@@ -1,0 +1,5 @@
+//! One module per command, plus the input-file formats they share.
+
+pub mod inputs;
+pub mod inspect;
+pub mod run;

@@ -1,0 +1,147 @@
+//! The integer reference: the exact semantics of a [`QuantModel`], op by op.
+//! Matmuls and convolutions run on candle-core in f64, which is exact because
+//! quantization bounds every accumulator below 2^53; everything else is plain
+//! i64 arithmetic with the rounding rules of [`fixed`](crate::quant::fixed).
+//! Every output is checked against its bit-width, as the circuits do.
+
+mod elementwise;
+mod linear;
+mod pool;
+
+use crate::error::{ModelError, Result};
+use crate::quant::fixed::{dequantize, quantize_scalar, signed_range};
+use crate::quant::model::{QNode, QOp, QuantModel};
+use candle_core::Tensor;
+
+/// An integer executor for one quantized model.
+#[derive(Debug)]
+pub struct IntegerRunner<'m> {
+    model: &'m QuantModel,
+    /// Per node: the weight matrix as an f64 tensor (Dense/Conv only).
+    weights: Vec<Option<Tensor>>,
+}
+
+impl<'m> IntegerRunner<'m> {
+    pub fn new(model: &'m QuantModel) -> Result<Self> {
+        let weights = model.nodes.iter().map(linear::prepare).collect::<Result<Vec<_>>>()?;
+        Ok(Self { model, weights })
+    }
+
+    /// Quantizes a flat float input to the model's input scale, rejecting values out of range.
+    pub fn quantize_input(&self, sample: usize, input: &[f32]) -> Result<Vec<i64>> {
+        quantize_input(self.model, sample, input)
+    }
+
+    /// Every value (indexed by value id) for one quantized input.
+    pub fn run_all(&self, input: &[i64]) -> Result<Vec<Vec<i64>>> {
+        let m = self.model;
+        let expected = m.input().numel();
+        if input.len() != expected {
+            return Err(ModelError::IntegerExecution {
+                node: "input".into(),
+                reason: format!("{} values for an input of {expected}", input.len()),
+            });
+        }
+        check_range(m, 0, input, "input")?;
+        let mut values: Vec<Vec<i64>> = vec![Vec::new(); m.values.len()];
+        values[0] = input.to_vec();
+        for (node, weight) in m.nodes.iter().zip(&self.weights) {
+            let out = self.eval(node, &values, weight.as_ref())?;
+            check_range(m, node.output, &out, &node.name)?;
+            values[node.output] = out;
+        }
+        Ok(values)
+    }
+
+    /// The model output for one quantized input.
+    pub fn run(&self, input: &[i64]) -> Result<Vec<i64>> {
+        Ok(self.run_all(input)?.swap_remove(self.model.output))
+    }
+
+    fn eval(&self, node: &QNode, values: &[Vec<i64>], weight: Option<&Tensor>) -> Result<Vec<i64>> {
+        let m = self.model;
+        let x = &values[node.inputs[0]];
+        let x_shape = &m.values[node.inputs[0]].shape;
+        let out_shape = &m.values[node.output].shape;
+        let second = || node.inputs.get(1).map(|&v| (&values[v], &m.values[v].shape));
+        let missing = || ModelError::IntegerExecution { node: node.name.clone(), reason: "missing operand".into() };
+        Ok(match &node.op {
+            QOp::Dense { bias, shift, .. } => {
+                let w = weight.ok_or_else(missing)?;
+                linear::dense(x, w, bias, *shift).map_err(|source| ModelError::Execution { node: node.name.clone(), source })?
+            }
+            QOp::Conv { bias, window, shift, .. } => {
+                let w = weight.ok_or_else(missing)?;
+                linear::conv(x, x_shape, out_shape, w, bias, window, *shift)
+                    .map_err(|source| ModelError::Execution { node: node.name.clone(), source })?
+            }
+            QOp::MaxPool { window } => pool::max_pool(x, x_shape, out_shape, window),
+            QOp::AvgPool { window, count_include_pad } => pool::avg_pool(x, x_shape, out_shape, window, *count_include_pad),
+            QOp::GlobalAvgPool => pool::global_avg_pool(x, x_shape),
+            QOp::Add { align, shift } => {
+                let (y, ys) = second().ok_or_else(missing)?;
+                elementwise::binary(x, x_shape, y, ys, out_shape, |a, b| ((a << align[0]) + (b << align[1]), *shift))
+            }
+            QOp::Sub { align, shift } => {
+                let (y, ys) = second().ok_or_else(missing)?;
+                elementwise::binary(x, x_shape, y, ys, out_shape, |a, b| ((a << align[0]) - (b << align[1]), *shift))
+            }
+            QOp::Mul { shift } => {
+                let (y, ys) = second().ok_or_else(missing)?;
+                elementwise::binary(x, x_shape, y, ys, out_shape, |a, b| (a * b, *shift))
+            }
+            QOp::AddConst { c, c_shape, shift } => elementwise::binary(x, x_shape, c, c_shape, out_shape, |a, b| (a + b, *shift)),
+            QOp::MulConst { c, c_shape, shift, .. } => elementwise::binary(x, x_shape, c, c_shape, out_shape, |a, b| (a * b, *shift)),
+            QOp::Relu => x.iter().map(|&v| v.max(0)).collect(),
+            QOp::LeakyRelu { alpha, alpha_scale } => elementwise::leaky_relu(x, *alpha, *alpha_scale),
+            QOp::Lut { in_shift, offset, table, .. } => elementwise::lookup(x, *in_shift, *offset, table, m, node)?,
+            QOp::Reshape => x.clone(),
+            QOp::Transpose { perm } => crate::graph::broadcast::transpose(x, x_shape, perm),
+        })
+    }
+}
+
+/// Quantizes a flat float input to `model`'s input scale, rejecting non-finite or out-of-range values.
+pub fn quantize_input(model: &QuantModel, sample: usize, input: &[f32]) -> Result<Vec<i64>> {
+    let info = model.input();
+    crate::exec::validate_input(
+        &crate::graph::ValueInfo { name: info.name.clone(), shape: info.shape.clone() },
+        sample,
+        input,
+    )?;
+    let (lo, hi) = signed_range(info.bits);
+    input
+        .iter()
+        .enumerate()
+        .map(|(index, &x)| {
+            let q = quantize_scalar(f64::from(x), info.scale);
+            if q < lo || q > hi {
+                Err(ModelError::InputOutOfRange { sample, index, value: x, limit: dequantize(hi, info.scale) })
+            } else {
+                Ok(q)
+            }
+        })
+        .collect()
+}
+
+/// Dequantizes the model output.
+pub fn dequantize_output(model: &QuantModel, q: &[i64]) -> Vec<f64> {
+    let s = model.output_info().scale;
+    q.iter().map(|&v| dequantize(v, s)).collect()
+}
+
+fn check_range(model: &QuantModel, value: usize, data: &[i64], node: &str) -> Result<()> {
+    let info = &model.values[value];
+    let (lo, hi) = signed_range(info.bits);
+    match data.iter().find(|&&v| v < lo || v > hi) {
+        Some(&v) => Err(ModelError::Overflow { node: node.to_string(), value: v, bits: info.bits, scale: info.scale }),
+        None => Ok(()),
+    }
+}
+
+/// Convenience: quantize a float input and run the model.
+pub fn run(model: &QuantModel, input: &[f32]) -> Result<Vec<i64>> {
+    let runner = IntegerRunner::new(model)?;
+    let q = runner.quantize_input(0, input)?;
+    runner.run(&q)
+}

@@ -1,0 +1,101 @@
+//! NumPy-style broadcasting and row-major index helpers shared by the executors.
+
+/// The broadcast shape of `a` and `b`, or `None` if they are incompatible.
+pub fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+    let rank = a.len().max(b.len());
+    let mut out = vec![0; rank];
+    for i in 0..rank {
+        let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
+        let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
+        out[i] = match (da, db) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => return None,
+        };
+    }
+    Some(out)
+}
+
+/// For every element of a tensor of shape `out`, the flat index of the element of
+/// `src` that broadcasting maps to it. `src` must broadcast to `out`.
+pub fn broadcast_indices(src: &[usize], out: &[usize]) -> Vec<usize> {
+    let rank = out.len();
+    let offset = rank - src.len();
+    // Row-major strides of `src`, with 0 for broadcast (size-1 or missing) dimensions.
+    let mut strides = vec![0usize; rank];
+    let mut acc = 1;
+    for i in (0..src.len()).rev() {
+        strides[i + offset] = if src[i] == 1 { 0 } else { acc };
+        acc *= src[i];
+    }
+    let numel: usize = out.iter().product();
+    let mut indices = Vec::with_capacity(numel);
+    let mut coord = vec![0usize; rank];
+    for _ in 0..numel {
+        indices.push(coord.iter().zip(&strides).map(|(c, s)| c * s).sum());
+        for d in (0..rank).rev() {
+            coord[d] += 1;
+            if coord[d] < out[d] {
+                break;
+            }
+            coord[d] = 0;
+        }
+    }
+    indices
+}
+
+/// Row-major strides of a shape.
+pub fn strides(shape: &[usize]) -> Vec<usize> {
+    let mut s = vec![1; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        s[i] = s[i + 1] * shape[i + 1];
+    }
+    s
+}
+
+/// Permutes a row-major tensor: output dimension `i` is input dimension `perm[i]`.
+pub fn transpose<T: Copy>(data: &[T], shape: &[usize], perm: &[usize]) -> Vec<T> {
+    let in_strides = strides(shape);
+    let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+    let numel = data.len();
+    let mut out = Vec::with_capacity(numel);
+    let mut coord = vec![0usize; out_shape.len()];
+    for _ in 0..numel {
+        let src: usize = coord.iter().zip(perm).map(|(c, &p)| c * in_strides[p]).sum();
+        out.push(data[src]);
+        for d in (0..out_shape.len()).rev() {
+            coord[d] += 1;
+            if coord[d] < out_shape[d] {
+                break;
+            }
+            coord[d] = 0;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_shapes_follow_numpy() {
+        assert_eq!(broadcast_shape(&[1, 3], &[3]), Some(vec![1, 3]));
+        assert_eq!(broadcast_shape(&[2, 1, 4], &[3, 1]), Some(vec![2, 3, 4]));
+        assert_eq!(broadcast_shape(&[2, 3], &[4]), None);
+    }
+
+    #[test]
+    fn broadcast_indices_repeat_rows_and_columns() {
+        assert_eq!(broadcast_indices(&[3], &[2, 3]), vec![0, 1, 2, 0, 1, 2]);
+        assert_eq!(broadcast_indices(&[2, 1], &[2, 3]), vec![0, 0, 0, 1, 1, 1]);
+        assert_eq!(broadcast_indices(&[], &[2]), vec![0, 0]);
+    }
+
+    #[test]
+    fn transpose_swaps_axes() {
+        let t = transpose(&[1, 2, 3, 4, 5, 6], &[2, 3], &[1, 0]);
+        assert_eq!(t, vec![1, 4, 2, 5, 3, 6]);
+    }
+}

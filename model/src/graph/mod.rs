@@ -1,0 +1,152 @@
+//! The typed graph IR every engine starts from: one runtime input, static
+//! shapes (batch dimension fixed at 1), weights folded in as constants.
+//!
+//! Ops are already normalised: `Gemm`/`MatMul` with constant weights become
+//! [`Op::Dense`], BatchNormalization is folded into the layer before it,
+//! constant shape arithmetic is evaluated, `Flatten`/`Reshape`/`Squeeze`
+//! become [`Op::Reshape`].
+
+pub mod broadcast;
+pub mod constant;
+pub mod geometry;
+
+use constant::Weights;
+use geometry::Window;
+use serde::{Deserialize, Serialize};
+
+/// Index of a value (tensor) in [`Graph::values`]. Value 0 is the model input.
+pub type ValueId = usize;
+
+/// A runtime tensor of the graph.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValueInfo {
+    /// The ONNX tensor name.
+    pub name: String,
+    /// Static shape, row-major.
+    pub shape: Vec<usize>,
+}
+
+impl ValueInfo {
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+/// An operation of the IR.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Op {
+    /// `y[.., o] = Σ_i x[.., i]·weight[o, i] + bias[o]` (weight shape `[out, in]`).
+    Dense { weight: Weights, bias: Vec<f32> },
+    /// 2-D convolution, NCHW, weight `[out_c, in_c, kh, kw]`, one group.
+    Conv { weight: Weights, bias: Vec<f32>, window: Window },
+    /// Max over each window; padding positions are ignored.
+    MaxPool { window: Window },
+    /// Mean over each window; padding counts only when `count_include_pad`.
+    AvgPool { window: Window, count_include_pad: bool },
+    /// Mean over H×W per channel: `[N, C, H, W] -> [N, C, 1, 1]`.
+    GlobalAvgPool,
+    /// Elementwise sum of two runtime tensors (broadcasting).
+    Add,
+    /// Elementwise difference of two runtime tensors (broadcasting).
+    Sub,
+    /// Elementwise product of two runtime tensors (broadcasting).
+    Mul,
+    /// Adds a constant that broadcasts into the input's shape.
+    AddConst { c: Weights },
+    /// Multiplies by a constant that broadcasts into the input's shape.
+    MulConst { c: Weights },
+    Relu,
+    LeakyRelu { alpha: f32 },
+    Sigmoid,
+    Tanh,
+    /// Same data, new shape.
+    Reshape,
+    /// Output dimension `i` is input dimension `perm[i]`.
+    Transpose { perm: Vec<usize> },
+    /// Softmax over the last axis; only as the graph's final op.
+    Softmax,
+}
+
+impl Op {
+    /// A short operator name for reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Op::Dense { .. } => "Dense",
+            Op::Conv { .. } => "Conv",
+            Op::MaxPool { .. } => "MaxPool",
+            Op::AvgPool { .. } => "AvgPool",
+            Op::GlobalAvgPool => "GlobalAvgPool",
+            Op::Add => "Add",
+            Op::Sub => "Sub",
+            Op::Mul => "Mul",
+            Op::AddConst { .. } => "AddConst",
+            Op::MulConst { .. } => "MulConst",
+            Op::Relu => "Relu",
+            Op::LeakyRelu { .. } => "LeakyRelu",
+            Op::Sigmoid => "Sigmoid",
+            Op::Tanh => "Tanh",
+            Op::Reshape => "Reshape",
+            Op::Transpose { .. } => "Transpose",
+            Op::Softmax => "Softmax",
+        }
+    }
+
+    /// Number of trainable parameters the op carries.
+    pub fn parameter_count(&self) -> usize {
+        match self {
+            Op::Dense { weight, bias } | Op::Conv { weight, bias, .. } => weight.data.len() + bias.len(),
+            Op::AddConst { c } | Op::MulConst { c } => c.data.len(),
+            _ => 0,
+        }
+    }
+}
+
+/// One node: an op applied to runtime values, producing one value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    /// The ONNX node name (or a generated label).
+    pub name: String,
+    pub op: Op,
+    pub inputs: Vec<ValueId>,
+    pub output: ValueId,
+}
+
+/// An imported model: nodes in topological order from value 0 to `output`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Graph {
+    pub values: Vec<ValueInfo>,
+    pub nodes: Vec<Node>,
+    pub output: ValueId,
+    /// The ONNX opset the model was exported with.
+    pub opset: i64,
+}
+
+impl Graph {
+    pub const INPUT: ValueId = 0;
+
+    pub fn input(&self) -> &ValueInfo {
+        &self.values[Self::INPUT]
+    }
+
+    pub fn output_info(&self) -> &ValueInfo {
+        &self.values[self.output]
+    }
+
+    pub fn parameter_count(&self) -> usize {
+        self.nodes.iter().map(|n| n.op.parameter_count()).sum()
+    }
+
+    /// True when the final op is a Softmax, which the integer model replaces by argmax.
+    pub fn ends_in_softmax(&self) -> bool {
+        self.nodes.last().is_some_and(|n| matches!(n.op, Op::Softmax) && n.output == self.output)
+    }
+
+    /// The value whose integer version the quantized model outputs: the graph
+    /// output, or the input of a final Softmax.
+    pub fn integer_output(&self) -> ValueId {
+        match self.nodes.last() {
+            Some(n) if self.ends_in_softmax() => n.inputs[0],
+            _ => self.output,
+        }
+    }
+}

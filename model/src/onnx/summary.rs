@@ -1,0 +1,109 @@
+//! What `cipherproof inspect` reports about an ONNX file: operators, shapes,
+//! parameter count and support, without requiring the import to succeed.
+
+use super::attributes::node_label;
+use super::import::{import_model, is_supported, qualified_op};
+use super::proto::{ModelProto, ValueInfoProto, tensor_shape_proto::dimension::Value as Dim, type_proto};
+use super::{decode_model, default_opset};
+use crate::error::Result;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// A graph input or output as declared in the file (symbolic dims as names).
+#[derive(Debug, Clone, Serialize)]
+pub struct DeclaredTensor {
+    pub name: String,
+    pub shape: Vec<String>,
+}
+
+/// One ONNX node.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeSummary {
+    pub name: String,
+    pub op_type: String,
+    pub supported: bool,
+    /// Static output shape after import (absent for folded constants or when import failed).
+    pub output_shape: Option<Vec<usize>>,
+}
+
+/// The inspection report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelSummary {
+    pub ir_version: i64,
+    pub opset: i64,
+    pub producer: String,
+    pub inputs: Vec<DeclaredTensor>,
+    pub outputs: Vec<DeclaredTensor>,
+    pub nodes: Vec<NodeSummary>,
+    pub op_counts: BTreeMap<String, usize>,
+    pub parameter_count: usize,
+    pub unsupported_ops: Vec<String>,
+    pub all_supported: bool,
+    /// Why import failed even though every op is known (bad attributes, dynamic shapes...).
+    pub import_error: Option<String>,
+}
+
+/// Summarises ONNX bytes. Errors only when the file is not a readable ONNX model.
+pub fn summarize(bytes: &[u8]) -> Result<ModelSummary> {
+    let model = decode_model(bytes)?;
+    Ok(summarize_model(&model))
+}
+
+fn summarize_model(model: &ModelProto) -> ModelSummary {
+    let empty = Default::default();
+    let graph = model.graph.as_ref().unwrap_or(&empty);
+    let initializers: std::collections::HashSet<&str> = graph.initializer.iter().map(|i| i.name()).collect();
+    let mut op_counts = BTreeMap::new();
+    let mut unsupported = Vec::new();
+    for n in &graph.node {
+        let op = qualified_op(n);
+        *op_counts.entry(op.clone()).or_insert(0) += 1;
+        if !is_supported(n.domain(), n.op_type()) && !unsupported.contains(&op) {
+            unsupported.push(op);
+        }
+    }
+    let parameter_count = graph.initializer.iter().map(|t| t.dims.iter().product::<i64>().max(0) as usize).sum();
+    let (shapes, import_error) = match import_model(model) {
+        Ok(g) => (g.values.iter().map(|v| (v.name.clone(), v.shape.clone())).collect::<HashMap<_, _>>(), None),
+        Err(e) => (HashMap::new(), Some(e.to_string())),
+    };
+    let nodes = graph
+        .node
+        .iter()
+        .map(|n| NodeSummary {
+            name: node_label(n),
+            op_type: qualified_op(n),
+            supported: is_supported(n.domain(), n.op_type()),
+            output_shape: n.output.first().and_then(|o| shapes.get(o).cloned()),
+        })
+        .collect();
+    ModelSummary {
+        ir_version: model.ir_version(),
+        opset: default_opset(model),
+        producer: format!("{} {}", model.producer_name(), model.producer_version()).trim().to_string(),
+        inputs: graph.input.iter().filter(|i| !initializers.contains(i.name())).map(declared).collect(),
+        outputs: graph.output.iter().map(declared).collect(),
+        nodes,
+        op_counts,
+        parameter_count,
+        all_supported: unsupported.is_empty(),
+        unsupported_ops: unsupported,
+        import_error,
+    }
+}
+
+fn declared(v: &ValueInfoProto) -> DeclaredTensor {
+    let dims = match v.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+        Some(type_proto::Value::TensorType(t)) => t.shape.as_ref().map(|s| s.dim.clone()).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let shape = dims
+        .iter()
+        .map(|d| match &d.value {
+            Some(Dim::DimValue(v)) => v.to_string(),
+            Some(Dim::DimParam(p)) => p.clone(),
+            None => "?".into(),
+        })
+        .collect();
+    DeclaredTensor { name: v.name().to_string(), shape }
+}

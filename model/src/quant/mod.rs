@@ -1,0 +1,15 @@
+//! Fixed-point quantization: a power-of-two scale per tensor, chosen by
+//! calibration on sample inputs so that no intermediate leaves the bit-width
+//! the circuits range-check, with a rescale after every multiply.
+//!
+//! [`quantize`] turns a float [`Graph`](crate::graph::Graph) into a
+//! [`QuantModel`]; [`report::build_report`] says how faithful it is.
+
+pub mod calibrate;
+pub mod fixed;
+mod lower;
+pub mod model;
+pub mod report;
+
+pub use lower::quantize;
+pub use model::{LutFunction, QNode, QOp, QValue, QuantConfig, QuantModel};

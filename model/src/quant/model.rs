@@ -1,0 +1,145 @@
+//! The quantized integer model: the exact computation circuits and FHE reproduce.
+
+use crate::graph::ValueId;
+use crate::graph::geometry::Window;
+use serde::{Deserialize, Serialize};
+
+/// Bit-widths and margins that drive quantization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuantConfig {
+    /// Signed bits of every weight (and of constant multipliers).
+    pub weight_bits: u32,
+    /// Signed bits every activation is range-checked to.
+    pub activation_bits: u32,
+    /// Input bits of the sigmoid/tanh lookup tables (table size `2^lut_bits`).
+    pub lut_bits: u32,
+    /// Extra bits of range above the calibrated maximum of each tensor.
+    pub headroom_bits: u32,
+}
+
+impl Default for QuantConfig {
+    fn default() -> Self {
+        Self { weight_bits: 8, activation_bits: 16, lut_bits: 12, headroom_bits: 1 }
+    }
+}
+
+/// A quantized tensor: integers `q` standing for `q · 2^-scale`, each in `bits` signed bits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QValue {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub scale: i32,
+    pub bits: u32,
+    /// Largest |x| seen in the float model on the calibration set.
+    pub calibrated_max: f32,
+}
+
+impl QValue {
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+/// Which function a lookup table holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LutFunction {
+    Sigmoid,
+    Tanh,
+}
+
+impl LutFunction {
+    pub fn eval(self, x: f64) -> f64 {
+        match self {
+            LutFunction::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+            LutFunction::Tanh => x.tanh(),
+        }
+    }
+}
+
+/// An integer op. "Round-shift by d" means [`round_shift`](super::fixed::round_shift).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum QOp {
+    /// `out[o] = round_shift(Σ_i w[o,i]·x[i] + bias[o], shift)`; weight `[out, in]`.
+    Dense { weight: Vec<i64>, weight_shape: [usize; 2], bias: Vec<i64>, weight_scale: i32, shift: u32 },
+    /// 2-D convolution with the same rescale; weight `[co, ci, kh, kw]`.
+    Conv { weight: Vec<i64>, weight_shape: [usize; 4], bias: Vec<i64>, window: Window, weight_scale: i32, shift: u32 },
+    /// Max over each window (padding ignored).
+    MaxPool { window: Window },
+    /// `round_div(Σ window, n)` with `n` the window size (or its non-padding part).
+    AvgPool { window: Window, count_include_pad: bool },
+    /// `round_div(Σ_{h,w} x, H·W)` per channel.
+    GlobalAvgPool,
+    /// `round_shift((a << align[0]) + (b << align[1]), shift)`, broadcasting.
+    Add { align: [u32; 2], shift: u32 },
+    /// `round_shift((a << align[0]) - (b << align[1]), shift)`, broadcasting.
+    Sub { align: [u32; 2], shift: u32 },
+    /// `round_shift(a · b, shift)`, broadcasting.
+    Mul { shift: u32 },
+    /// `round_shift(x + c, shift)`; `c` at the input's scale, broadcast into x.
+    AddConst { c: Vec<i64>, c_shape: Vec<usize>, shift: u32 },
+    /// `round_shift(x · c, shift)`; `c` at scale `c_scale`, broadcast into x.
+    MulConst { c: Vec<i64>, c_shape: Vec<usize>, c_scale: i32, shift: u32 },
+    /// `max(x, 0)`.
+    Relu,
+    /// `x` if `x ≥ 0`, else `round_shift(x · alpha, alpha_scale)`.
+    LeakyRelu { alpha: i64, alpha_scale: u32 },
+    /// `table[round_shift(x, in_shift) + offset]`; the index must lie in the table.
+    Lut { function: LutFunction, in_shift: u32, offset: i64, table: Vec<i64> },
+    /// Same integers, new shape.
+    Reshape,
+    /// Permuted axes.
+    Transpose { perm: Vec<usize> },
+}
+
+impl QOp {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            QOp::Dense { .. } => "Dense",
+            QOp::Conv { .. } => "Conv",
+            QOp::MaxPool { .. } => "MaxPool",
+            QOp::AvgPool { .. } => "AvgPool",
+            QOp::GlobalAvgPool => "GlobalAvgPool",
+            QOp::Add { .. } => "Add",
+            QOp::Sub { .. } => "Sub",
+            QOp::Mul { .. } => "Mul",
+            QOp::AddConst { .. } => "AddConst",
+            QOp::MulConst { .. } => "MulConst",
+            QOp::Relu => "Relu",
+            QOp::LeakyRelu { .. } => "LeakyRelu",
+            QOp::Lut { function: LutFunction::Sigmoid, .. } => "Sigmoid",
+            QOp::Lut { function: LutFunction::Tanh, .. } => "Tanh",
+            QOp::Reshape => "Reshape",
+            QOp::Transpose { .. } => "Transpose",
+        }
+    }
+}
+
+/// One integer node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QNode {
+    pub name: String,
+    pub op: QOp,
+    pub inputs: Vec<ValueId>,
+    pub output: ValueId,
+}
+
+/// A quantized model. Value 0 is the input; `values` parallels the float graph's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuantModel {
+    pub config: QuantConfig,
+    pub values: Vec<QValue>,
+    pub nodes: Vec<QNode>,
+    pub output: ValueId,
+    /// The float model ends in a Softmax that the integer model replaces by argmax.
+    pub softmax_dropped: bool,
+}
+
+impl QuantModel {
+    pub fn input(&self) -> &QValue {
+        &self.values[0]
+    }
+
+    pub fn output_info(&self) -> &QValue {
+        &self.values[self.output]
+    }
+}
