@@ -1,0 +1,45 @@
+//! Fixture loading shared by the integration tests.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+pub fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/models")
+}
+
+pub fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub fn rows(v: &Value) -> Vec<Vec<f32>> {
+    v.as_array()
+        .expect("list of rows")
+        .iter()
+        .map(|r| r.as_array().expect("row").iter().map(|x| x.as_f64().expect("number") as f32).collect())
+        .collect()
+}
+
+/// The trained fixtures: name and minimum float/quantized argmax agreement on the test set.
+pub const TRAINED: &[(&str, f64)] = &[
+    ("digits_mlp", 0.995),
+    ("digits_cnn", 0.99),
+    ("breast_cancer_lr", 0.99),
+    ("breast_cancer_mlp", 0.99),
+    ("iris_tanh_mlp", 0.99),
+    ("wine_sigmoid_mlp", 0.99),
+];
+
+/// |a − b| ≤ 1e-4 · max(1, |b|): onnxruntime parity for f32 models.
+pub fn close_to_onnxruntime(ours: &[f32], ort: &[f32]) -> Result<(), String> {
+    if ours.len() != ort.len() {
+        return Err(format!("{} outputs vs onnxruntime's {}", ours.len(), ort.len()));
+    }
+    for (i, (a, b)) in ours.iter().zip(ort).enumerate() {
+        if (a - b).abs() > 1e-4 * b.abs().max(1.0) {
+            return Err(format!("output {i}: ours {a} vs onnxruntime {b}"));
+        }
+    }
+    Ok(())
+}
