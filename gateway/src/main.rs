@@ -13,7 +13,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "cipherproof", version, about = "Verifiable and encrypted inference for ONNX models")]
+#[command(
+    name = "cipherproof",
+    version,
+    about = "Verifiable and encrypted inference for ONNX models"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -59,7 +59,9 @@ pub enum ModelError {
     },
 
     /// An input sample of the wrong length.
-    #[error("input {sample} has {got} values but the model input '{name}' of shape {shape:?} needs {expected}")]
+    #[error(
+        "input {sample} has {got} values but the model input '{name}' of shape {shape:?} needs {expected}"
+    )]
     InputLength {
         sample: usize,
         name: String,

@@ -1,10 +1,18 @@
 //! Bad input gets a clear, typed error naming the problem — never a panic.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::type_complexity
+)]
+
 use cipherproof_model::exec::float::FloatRunner;
 use cipherproof_model::exec::integer::IntegerRunner;
 use cipherproof_model::onnx::proto::{
-    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto, TypeProto,
-    ValueInfoProto, tensor_shape_proto::Dimension, tensor_shape_proto::dimension::Value as Dim, type_proto,
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
+    TensorShapeProto, TypeProto, ValueInfoProto, tensor_shape_proto::Dimension,
+    tensor_shape_proto::dimension::Value as Dim, type_proto,
 };
 use cipherproof_model::quant::{QuantConfig, quantize};
 use cipherproof_model::{ModelError, import_onnx};
@@ -17,7 +25,13 @@ fn value_info(name: &str, dims: &[Dim]) -> ValueInfoProto {
             value: Some(type_proto::Value::TensorType(type_proto::Tensor {
                 elem_type: Some(1),
                 shape: Some(TensorShapeProto {
-                    dim: dims.iter().map(|d| Dimension { value: Some(d.clone()), ..Default::default() }).collect(),
+                    dim: dims
+                        .iter()
+                        .map(|d| Dimension {
+                            value: Some(d.clone()),
+                            ..Default::default()
+                        })
+                        .collect(),
                 }),
             })),
             ..Default::default()
@@ -27,7 +41,13 @@ fn value_info(name: &str, dims: &[Dim]) -> ValueInfoProto {
 }
 
 fn tensor(name: &str, dims: &[i64], data: &[f32]) -> TensorProto {
-    TensorProto { name: Some(name.into()), dims: dims.to_vec(), data_type: Some(1), float_data: data.to_vec(), ..Default::default() }
+    TensorProto {
+        name: Some(name.into()),
+        dims: dims.to_vec(),
+        data_type: Some(1),
+        float_data: data.to_vec(),
+        ..Default::default()
+    }
 }
 
 fn node(op: &str, inputs: &[&str], output: &str) -> NodeProto {
@@ -43,15 +63,32 @@ fn node(op: &str, inputs: &[&str], output: &str) -> NodeProto {
 /// input [batch, 3] -> Gemm(W [2,3], transB) -> Relu -> output [batch, 2]
 fn tiny_model() -> ModelProto {
     let mut gemm = node("Gemm", &["input", "W", "b"], "h");
-    gemm.attribute.push(AttributeProto { name: Some("transB".into()), i: Some(1), r#type: Some(2), ..Default::default() });
+    gemm.attribute.push(AttributeProto {
+        name: Some("transB".into()),
+        i: Some(1),
+        r#type: Some(2),
+        ..Default::default()
+    });
     ModelProto {
         ir_version: Some(8),
-        opset_import: vec![OperatorSetIdProto { domain: Some(String::new()), version: Some(13) }],
+        opset_import: vec![OperatorSetIdProto {
+            domain: Some(String::new()),
+            version: Some(13),
+        }],
         graph: Some(GraphProto {
             node: vec![gemm, node("Relu", &["h"], "output")],
-            initializer: vec![tensor("W", &[2, 3], &[1.0, -2.0, 0.5, 0.25, 1.0, -1.0]), tensor("b", &[2], &[0.1, -0.2])],
-            input: vec![value_info("input", &[Dim::DimParam("batch".into()), Dim::DimValue(3)])],
-            output: vec![value_info("output", &[Dim::DimParam("batch".into()), Dim::DimValue(2)])],
+            initializer: vec![
+                tensor("W", &[2, 3], &[1.0, -2.0, 0.5, 0.25, 1.0, -1.0]),
+                tensor("b", &[2], &[0.1, -0.2]),
+            ],
+            input: vec![value_info(
+                "input",
+                &[Dim::DimParam("batch".into()), Dim::DimValue(3)],
+            )],
+            output: vec![value_info(
+                "output",
+                &[Dim::DimParam("batch".into()), Dim::DimValue(2)],
+            )],
             ..Default::default()
         }),
         ..Default::default()
@@ -73,13 +110,27 @@ fn the_tiny_model_imports_and_runs() {
 
 #[test]
 fn empty_garbage_and_truncated_files_are_malformed() {
-    assert!(matches!(import_onnx(&[]), Err(ModelError::MalformedOnnx(_))));
-    assert!(matches!(import_onnx(b"this is not an onnx file at all"), Err(ModelError::MalformedOnnx(_))));
+    assert!(matches!(
+        import_onnx(&[]),
+        Err(ModelError::MalformedOnnx(_))
+    ));
+    assert!(matches!(
+        import_onnx(b"this is not an onnx file at all"),
+        Err(ModelError::MalformedOnnx(_))
+    ));
     let full = bytes(&tiny_model());
     for cut in [1, full.len() / 3, full.len() / 2, full.len() - 1] {
-        assert!(import_onnx(&full[..cut]).is_err(), "truncated at {cut} of {}", full.len());
+        assert!(
+            import_onnx(&full[..cut]).is_err(),
+            "truncated at {cut} of {}",
+            full.len()
+        );
     }
-    let real = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/models/digits_cnn/model.onnx")).unwrap();
+    let real = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testdata/models/digits_cnn/model.onnx"
+    ))
+    .unwrap();
     for cut in (1..real.len()).step_by(97) {
         // Must return (Ok or Err), never panic.
         let _ = import_onnx(&real[..cut]);
@@ -93,7 +144,10 @@ fn raw_data_of_the_wrong_length_is_reported_as_truncation() {
     w.float_data.clear();
     w.raw_data = Some(vec![0u8; 10]);
     let err = import_onnx(&bytes(&m)).unwrap_err();
-    assert!(matches!(err, ModelError::MalformedOnnx(ref s) if s.contains("'W'") && s.contains("truncated")), "{err}");
+    assert!(
+        matches!(err, ModelError::MalformedOnnx(ref s) if s.contains("'W'") && s.contains("truncated")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -115,7 +169,10 @@ fn operator_of_another_domain_is_named_with_its_domain() {
 #[test]
 fn dynamic_non_batch_dimension_is_rejected() {
     let mut m = tiny_model();
-    m.graph.as_mut().unwrap().input[0] = value_info("input", &[Dim::DimValue(1), Dim::DimParam("features".into())]);
+    m.graph.as_mut().unwrap().input[0] = value_info(
+        "input",
+        &[Dim::DimValue(1), Dim::DimParam("features".into())],
+    );
     match import_onnx(&bytes(&m)) {
         Err(ModelError::DynamicShape { dim: 1, param, .. }) => assert_eq!(param, "features"),
         other => panic!("{other:?}"),
@@ -126,7 +183,10 @@ fn dynamic_non_batch_dimension_is_rejected() {
 fn shape_mismatch_is_an_invalid_graph() {
     let mut m = tiny_model();
     m.graph.as_mut().unwrap().input[0] = value_info("input", &[Dim::DimValue(1), Dim::DimValue(4)]);
-    assert!(matches!(import_onnx(&bytes(&m)), Err(ModelError::InvalidGraph { .. })));
+    assert!(matches!(
+        import_onnx(&bytes(&m)),
+        Err(ModelError::InvalidGraph { .. })
+    ));
 }
 
 #[test]
@@ -134,7 +194,9 @@ fn non_finite_weights_are_named() {
     let mut m = tiny_model();
     m.graph.as_mut().unwrap().initializer[0].float_data[4] = f32::NAN;
     match import_onnx(&bytes(&m)) {
-        Err(ModelError::NonFiniteWeight { tensor, index: 4, .. }) => assert_eq!(tensor, "W"),
+        Err(ModelError::NonFiniteWeight {
+            tensor, index: 4, ..
+        }) => assert_eq!(tensor, "W"),
         other => panic!("{other:?}"),
     }
 }
@@ -143,17 +205,36 @@ fn non_finite_weights_are_named() {
 fn external_weights_are_refused() {
     let mut m = tiny_model();
     m.graph.as_mut().unwrap().initializer[0].data_location = Some(1);
-    assert!(matches!(import_onnx(&bytes(&m)), Err(ModelError::UnsupportedAttribute { .. })));
+    assert!(matches!(
+        import_onnx(&bytes(&m)),
+        Err(ModelError::UnsupportedAttribute { .. })
+    ));
 }
 
 #[test]
 fn wrong_input_length_and_non_finite_inputs_are_rejected() {
     let g = import_onnx(&bytes(&tiny_model())).unwrap();
     let runner = FloatRunner::new(&g).unwrap();
-    assert!(matches!(runner.run(&[1.0, 2.0]), Err(ModelError::InputLength { expected: 3, got: 2, .. })));
-    assert!(matches!(runner.run(&[1.0, f32::INFINITY, 0.0]), Err(ModelError::NonFiniteInput { index: 1, .. })));
-    assert!(matches!(quantize(&g, &[vec![0.0; 4]], &QuantConfig::default()), Err(ModelError::InputLength { .. })));
-    assert!(matches!(quantize(&g, &[], &QuantConfig::default()), Err(ModelError::EmptyCalibration)));
+    assert!(matches!(
+        runner.run(&[1.0, 2.0]),
+        Err(ModelError::InputLength {
+            expected: 3,
+            got: 2,
+            ..
+        })
+    ));
+    assert!(matches!(
+        runner.run(&[1.0, f32::INFINITY, 0.0]),
+        Err(ModelError::NonFiniteInput { index: 1, .. })
+    ));
+    assert!(matches!(
+        quantize(&g, &[vec![0.0; 4]], &QuantConfig::default()),
+        Err(ModelError::InputLength { .. })
+    ));
+    assert!(matches!(
+        quantize(&g, &[], &QuantConfig::default()),
+        Err(ModelError::EmptyCalibration)
+    ));
 }
 
 #[test]
@@ -165,7 +246,17 @@ fn inputs_beyond_the_calibrated_range_are_rejected_not_wrapped() {
     assert!(runner.quantize_input(0, &[1.9, -1.9, 0.0]).is_ok());
     // ...ten times does not.
     let err = runner.quantize_input(7, &[10.0, 0.0, 0.0]).unwrap_err();
-    assert!(matches!(err, ModelError::InputOutOfRange { sample: 7, index: 0, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            ModelError::InputOutOfRange {
+                sample: 7,
+                index: 0,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -173,7 +264,12 @@ fn intermediate_overflow_names_the_node() {
     let g = import_onnx(&bytes(&tiny_model())).unwrap();
     // Calibrate where the hidden layer stays small, then feed an input within the
     // input range whose Gemm output exceeds the hidden layer's range.
-    let model = quantize(&g, &[vec![1.0, 1.0, 1.0], vec![-1.0, -1.0, -1.0]], &QuantConfig::default()).unwrap();
+    let model = quantize(
+        &g,
+        &[vec![1.0, 1.0, 1.0], vec![-1.0, -1.0, -1.0]],
+        &QuantConfig::default(),
+    )
+    .unwrap();
     let runner = IntegerRunner::new(&model).unwrap();
     let q = runner.quantize_input(0, &[1.9, -1.9, 1.9]).unwrap();
     match runner.run(&q) {
@@ -185,8 +281,14 @@ fn intermediate_overflow_names_the_node() {
 #[test]
 fn invalid_quantization_configs_are_rejected() {
     let g = import_onnx(&bytes(&tiny_model())).unwrap();
-    let bad = QuantConfig { activation_bits: 40, ..QuantConfig::default() };
-    assert!(matches!(quantize(&g, &[vec![0.0; 3]], &bad), Err(ModelError::InvalidConfig(_))));
+    let bad = QuantConfig {
+        activation_bits: 40,
+        ..QuantConfig::default()
+    };
+    assert!(matches!(
+        quantize(&g, &[vec![0.0; 3]], &bad),
+        Err(ModelError::InvalidConfig(_))
+    ));
 }
 
 #[test]
@@ -196,5 +298,9 @@ fn softmax_in_the_middle_is_unsupported() {
     g.node.insert(1, node("Softmax", &["h"], "s"));
     g.node[2].input[0] = "s".into();
     let err = import_onnx(&bytes(&m)).unwrap_err();
-    assert!(err.to_string().contains("only supported as the model's final op"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("only supported as the model's final op"),
+        "{err}"
+    );
 }

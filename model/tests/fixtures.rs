@@ -1,6 +1,13 @@
 //! The trained fixtures: float outputs match onnxruntime, and the quantized
 //! model (calibrated on training samples) agrees with the float argmax.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::type_complexity
+)]
+
 mod common;
 
 use cipherproof_model::exec::argmax;
@@ -14,7 +21,12 @@ fn load(name: &str) -> (Graph, Vec<Vec<f32>>, Vec<usize>, Vec<Vec<f32>>) {
     let dir = testdata().join(name);
     let graph = import_onnx(&std::fs::read(dir.join("model.onnx")).unwrap()).unwrap();
     let test = read_json(&dir.join("test.json"));
-    let labels = test["labels"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+    let labels = test["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as usize)
+        .collect();
     let cal = rows(&read_json(&dir.join("calibration.json"))["inputs"]);
     (graph, rows(&test["inputs"]), labels, cal)
 }
@@ -27,7 +39,8 @@ fn float_outputs_match_onnxruntime_on_every_test_sample() {
         assert_eq!(ort.len(), inputs.len(), "{name}");
         let runner = FloatRunner::new(&graph).unwrap();
         for (i, (x, expected)) in inputs.iter().zip(&ort).enumerate() {
-            close_to_onnxruntime(&runner.run(x).unwrap(), expected).unwrap_or_else(|e| panic!("{name} sample {i}: {e}"));
+            close_to_onnxruntime(&runner.run(x).unwrap(), expected)
+                .unwrap_or_else(|e| panic!("{name} sample {i}: {e}"));
         }
     }
 }
@@ -41,14 +54,24 @@ fn quantized_argmax_agrees_with_float_on_test_sets() {
         let integer = IntegerRunner::new(&model).unwrap();
         let (mut agree, mut correct) = (0, 0);
         for (i, x) in inputs.iter().enumerate() {
-            let f = float.run_all(x).unwrap().swap_remove(graph.integer_output());
+            let f = float
+                .run_all(x)
+                .unwrap()
+                .swap_remove(graph.integer_output());
             let q = integer.run(&integer.quantize_input(i, x).unwrap()).unwrap();
             agree += usize::from(argmax(&f) == argmax(&q));
             correct += usize::from(argmax(&q) == Some(labels[i]));
         }
         let rate = agree as f64 / inputs.len() as f64;
-        println!("{name}: agreement {agree}/{} = {rate:.4}, quantized accuracy {:.4}", inputs.len(), correct as f64 / inputs.len() as f64);
-        assert!(rate >= *min_agreement, "{name}: agreement {rate} < {min_agreement}");
+        println!(
+            "{name}: agreement {agree}/{} = {rate:.4}, quantized accuracy {:.4}",
+            inputs.len(),
+            correct as f64 / inputs.len() as f64
+        );
+        assert!(
+            rate >= *min_agreement,
+            "{name}: agreement {rate} < {min_agreement}"
+        );
     }
 }
 
@@ -62,7 +85,10 @@ fn digits_mlp_uses_all_450_test_images() {
 fn batch_norm_is_folded_into_the_conv() {
     let (graph, ..) = load("digits_cnn");
     let kinds: Vec<&str> = graph.nodes.iter().map(|n| n.op.kind()).collect();
-    assert_eq!(kinds, ["Conv", "Relu", "MaxPool", "Reshape", "Dense", "Softmax"]);
+    assert_eq!(
+        kinds,
+        ["Conv", "Relu", "MaxPool", "Reshape", "Dense", "Softmax"]
+    );
 }
 
 #[test]
@@ -105,10 +131,21 @@ fn fixture_checksums_match() {
     }
     assert!(dirs.len() >= 17, "found {} fixture directories", dirs.len());
     for dir in dirs {
-        for line in std::fs::read_to_string(dir.join("SHA256SUMS")).unwrap().lines() {
+        for line in std::fs::read_to_string(dir.join("SHA256SUMS"))
+            .unwrap()
+            .lines()
+        {
             let (digest, file) = line.split_once("  ").unwrap();
-            let actual = format!("{:x}", Sha256::digest(std::fs::read(dir.join(file)).unwrap()));
-            assert_eq!(actual, digest, "{}/{file} changed: rerun its gen.py", dir.display());
+            let actual = format!(
+                "{:x}",
+                Sha256::digest(std::fs::read(dir.join(file)).unwrap())
+            );
+            assert_eq!(
+                actual,
+                digest,
+                "{}/{file} changed: rerun its gen.py",
+                dir.display()
+            );
         }
     }
 }

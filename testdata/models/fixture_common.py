@@ -58,8 +58,22 @@ def write_fixture(out_dir, model_path, in_shape, test_x, test_y, cal_x, meta):
     meta["n_test"] = len(test_x)
     meta["n_calibration"] = len(cal_x)
     json.dump(meta, open(os.path.join(out_dir, "meta.json"), "w"), indent=1)
+    write_readme(out_dir, meta)
     write_checksums(out_dir)
     print(f"{os.path.basename(out_dir)}: float test accuracy {meta['float_test_accuracy_onnxruntime']:.4f}")
+
+
+def write_readme(out_dir, meta):
+    import __main__
+    name = os.path.basename(out_dir)
+    doc = (__main__.__doc__ or "").strip()
+    body = [f"# {name}", "", doc, "", "Made by `gen.py` (run it with the pinned packages of scripts/requirements.txt).", "",
+            "| file | content |", "|---|---|",
+            "| model.onnx | the model |", "| input.json | first test sample, EZKL's `input_data` format |",
+            "| test.json | test set: `inputs`, `labels` |", "| calibration.json | training samples for calibration |",
+            "| ort.json | onnxruntime outputs for test.json |", "| meta.json | figures below |", "| SHA256SUMS | checksums |", "",
+            "```json", json.dumps(meta, indent=1), "```", ""]
+    open(os.path.join(out_dir, "README.md"), "w").write("\n".join(body))
 
 
 def write_checksums(out_dir):

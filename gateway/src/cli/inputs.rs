@@ -5,7 +5,8 @@ use serde_json::Value;
 use std::path::Path;
 
 fn read_json(path: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
 }
 
@@ -23,7 +24,9 @@ fn flatten(v: &Value, out: &mut Vec<f32>, what: &str) -> Result<()> {
 }
 
 fn samples_of(list: &Value, what: &str) -> Result<Vec<Vec<f32>>> {
-    let items = list.as_array().with_context(|| format!("{what} must be a list of samples"))?;
+    let items = list
+        .as_array()
+        .with_context(|| format!("{what} must be a list of samples"))?;
     items
         .iter()
         .enumerate()
@@ -38,13 +41,19 @@ fn samples_of(list: &Value, what: &str) -> Result<Vec<Vec<f32>>> {
 /// One sample from EZKL's input format (`input_data` holds one tensor per model input).
 pub fn read_single(path: &Path) -> Result<Vec<f32>> {
     let json = read_json(path)?;
-    let data = json
-        .get("input_data")
-        .with_context(|| format!("{}: expected EZKL's format {{\"input_data\": [[...]]}}", path.display()))?;
+    let data = json.get("input_data").with_context(|| {
+        format!(
+            "{}: expected EZKL's format {{\"input_data\": [[...]]}}",
+            path.display()
+        )
+    })?;
     let mut tensors = samples_of(data, "input_data")?;
     match tensors.len() {
         1 => Ok(tensors.swap_remove(0)),
-        n => bail!("{}: input_data holds {n} tensors but the model has one input", path.display()),
+        n => bail!(
+            "{}: input_data holds {n} tensors but the model has one input",
+            path.display()
+        ),
     }
 }
 
@@ -54,7 +63,10 @@ pub fn read_batch(path: &Path) -> Result<Vec<Vec<f32>>> {
     let (list, what) = match (json.get("inputs"), json.get("input_data")) {
         (Some(l), _) => (l, "inputs"),
         (None, Some(l)) => (l, "input_data"),
-        _ => bail!("{}: expected {{\"inputs\": [[...], ...]}} or {{\"input_data\": [[...]]}}", path.display()),
+        _ => bail!(
+            "{}: expected {{\"inputs\": [[...], ...]}} or {{\"input_data\": [[...]]}}",
+            path.display()
+        ),
     };
     let samples = samples_of(list, what).with_context(|| path.display().to_string())?;
     if samples.is_empty() {

@@ -15,14 +15,24 @@ pub struct InspectArgs {
 }
 
 pub fn inspect(args: &InspectArgs) -> Result<()> {
-    let bytes = std::fs::read(&args.model).with_context(|| format!("cannot read {}", args.model.display()))?;
+    let bytes = std::fs::read(&args.model)
+        .with_context(|| format!("cannot read {}", args.model.display()))?;
     let s = summarize(&bytes).with_context(|| args.model.display().to_string())?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(());
     }
     println!("model      {}", args.model.display());
-    println!("producer   {} (IR {}, opset {})", if s.producer.is_empty() { "?" } else { &s.producer }, s.ir_version, s.opset);
+    println!(
+        "producer   {} (IR {}, opset {})",
+        if s.producer.is_empty() {
+            "?"
+        } else {
+            &s.producer
+        },
+        s.ir_version,
+        s.opset
+    );
     for i in &s.inputs {
         println!("input      {} [{}]", i.name, i.shape.join(", "));
     }
@@ -32,11 +42,18 @@ pub fn inspect(args: &InspectArgs) -> Result<()> {
     println!("parameters {}", s.parameter_count);
     println!("nodes      {}", s.nodes.len());
     for n in &s.nodes {
-        let shape = n.output_shape.as_ref().map_or_else(|| "-".to_string(), |v| format!("{v:?}"));
+        let shape = n
+            .output_shape
+            .as_ref()
+            .map_or_else(|| "(folded)".to_string(), |v| format!("{v:?}"));
         let mark = if n.supported { " " } else { "✗" };
         println!("  {mark} {:<20} {:<36} {shape}", n.op_type, n.name);
     }
-    let ops: Vec<String> = s.op_counts.iter().map(|(k, v)| format!("{k}×{v}")).collect();
+    let ops: Vec<String> = s
+        .op_counts
+        .iter()
+        .map(|(k, v)| format!("{k}×{v}"))
+        .collect();
     println!("operators  {}", ops.join(", "));
     if s.all_supported {
         match &s.import_error {
@@ -44,7 +61,10 @@ pub fn inspect(args: &InspectArgs) -> Result<()> {
             Some(e) => println!("supported  operators yes, but import fails: {e}"),
         }
     } else {
-        println!("supported  no: unsupported operators {}", s.unsupported_ops.join(", "));
+        println!(
+            "supported  no: unsupported operators {}",
+            s.unsupported_ops.join(", ")
+        );
     }
     Ok(())
 }

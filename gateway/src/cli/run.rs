@@ -94,7 +94,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
         Some(p) => read_batch(p)?,
         None => inputs.clone(),
     };
-    let model = quantize(&graph, &calibration, &args.quant.config()).context("quantization failed")?;
+    let model =
+        quantize(&graph, &calibration, &args.quant.config()).context("quantization failed")?;
     let float = FloatRunner::new(&graph)?;
     let integer = IntegerRunner::new(&model)?;
     let mut out = RunOutput {
@@ -106,8 +107,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
     };
     for (i, x) in inputs.iter().enumerate() {
         let all = float.run_all(x).with_context(|| format!("input {i}"))?;
-        let q = integer.run(&integer.quantize_input(i, x)?).with_context(|| format!("input {i}"))?;
-        out.float_argmax.push(argmax(&all[graph.integer_output()]).unwrap_or(0));
+        let q = integer
+            .run(&integer.quantize_input(i, x)?)
+            .with_context(|| format!("input {i}"))?;
+        out.float_argmax
+            .push(argmax(&all[graph.integer_output()]).unwrap_or(0));
         out.argmax.push(argmax(&q).unwrap_or(0));
         out.dequantized_outputs.push(dequantize_output(&model, &q));
         out.quantized_outputs.push(q);
@@ -115,7 +119,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
     }
     if let Some(path) = &args.report {
         let report = build_report(&graph, &model, &calibration)?;
-        std::fs::write(path, serde_json::to_string_pretty(&report)?).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if args.json {
         println!("{}", serde_json::to_string(&out)?);
@@ -130,14 +135,35 @@ fn print_text(out: &RunOutput, model: &cipherproof_model::quant::QuantModel) {
     for i in 0..out.outputs.len() {
         println!("input {i}");
         println!("  float outputs        {:?}", out.outputs[i]);
-        println!("  quantized outputs    {:?}  (scale 2^-{}, {}-bit)", out.quantized_outputs[i], o.scale, o.bits);
-        let deq: Vec<String> = out.dequantized_outputs[i].iter().map(|v| format!("{v:.6}")).collect();
+        println!(
+            "  quantized outputs    {:?}  (scale 2^-{}, {}-bit)",
+            out.quantized_outputs[i], o.scale, o.bits
+        );
+        let deq: Vec<String> = out.dequantized_outputs[i]
+            .iter()
+            .map(|v| format!("{v:.6}"))
+            .collect();
         println!("  dequantized outputs  [{}]", deq.join(", "));
-        println!("  argmax               quantized {}  float {}", out.argmax[i], out.float_argmax[i]);
+        println!(
+            "  argmax               quantized {}  float {}",
+            out.argmax[i], out.float_argmax[i]
+        );
     }
     if model.softmax_dropped {
-        println!("note: the model ends in Softmax; quantized outputs are the logits before it (argmax is unchanged)");
+        println!(
+            "note: the model ends in Softmax; quantized outputs are the logits before it (argmax is unchanged)"
+        );
     }
-    let agree = out.argmax.iter().zip(&out.float_argmax).filter(|(a, b)| a == b).count();
-    println!("argmax agreement {agree}/{} (input scale 2^-{}, {}-bit activations)", out.outputs.len(), model.input().scale, o.bits);
+    let agree = out
+        .argmax
+        .iter()
+        .zip(&out.float_argmax)
+        .filter(|(a, b)| a == b)
+        .count();
+    println!(
+        "argmax agreement {agree}/{} (input scale 2^-{}, {}-bit activations)",
+        out.outputs.len(),
+        model.input().scale,
+        o.bits
+    );
 }

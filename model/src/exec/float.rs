@@ -16,7 +16,10 @@ pub struct FloatRunner<'g> {
 }
 
 fn exec_err(node: &Node) -> impl Fn(candle_core::Error) -> ModelError + '_ {
-    move |source| ModelError::Execution { node: node.name.clone(), source }
+    move |source| ModelError::Execution {
+        node: node.name.clone(),
+        source,
+    }
 }
 
 fn tensor(w: &Weights) -> candle_core::Result<Tensor> {
@@ -31,7 +34,10 @@ impl<'g> FloatRunner<'g> {
             .map(|node| {
                 let dev = &Device::Cpu;
                 let p = match &node.op {
-                    Op::Dense { weight, bias } => vec![tensor(weight)?.t()?.contiguous()?, Tensor::new(bias.as_slice(), dev)?],
+                    Op::Dense { weight, bias } => vec![
+                        tensor(weight)?.t()?.contiguous()?,
+                        Tensor::new(bias.as_slice(), dev)?,
+                    ],
                     Op::Conv { weight, bias, .. } => {
                         let co = weight.shape[0];
                         let k = weight.data.len() / co;
@@ -46,7 +52,10 @@ impl<'g> FloatRunner<'g> {
                 Ok(p)
             })
             .collect::<candle_core::Result<Vec<_>>>()
-            .map_err(|source| ModelError::Execution { node: "weights".into(), source })?;
+            .map_err(|source| ModelError::Execution {
+                node: "weights".into(),
+                source,
+            })?;
         Ok(Self { graph, prepared })
     }
 
@@ -56,23 +65,39 @@ impl<'g> FloatRunner<'g> {
         let mut values: Vec<Option<Tensor>> = vec![None; self.graph.values.len()];
         let shape = self.graph.input().shape.as_slice();
         values[0] = Some(
-            Tensor::from_vec(input.to_vec(), shape, &Device::Cpu)
-                .map_err(|source| ModelError::Execution { node: "input".into(), source })?,
+            Tensor::from_vec(input.to_vec(), shape, &Device::Cpu).map_err(|source| {
+                ModelError::Execution {
+                    node: "input".into(),
+                    source,
+                }
+            })?,
         );
         for (node, prepared) in self.graph.nodes.iter().zip(&self.prepared) {
             let args = node
                 .inputs
                 .iter()
-                .map(|&v| values[v].clone().ok_or_else(|| ModelError::invalid(&node.name, "input computed out of order")))
+                .map(|&v| {
+                    values[v].clone().ok_or_else(|| {
+                        ModelError::invalid(&node.name, "input computed out of order")
+                    })
+                })
                 .collect::<Result<Vec<_>>>()?;
             let out_shape = &self.graph.values[node.output].shape;
-            let t = self.eval(node, &args, prepared, out_shape).map_err(exec_err(node))?;
+            let t = self
+                .eval(node, &args, prepared, out_shape)
+                .map_err(exec_err(node))?;
             values[node.output] = Some(t);
         }
         values
             .into_iter()
             .map(|t| match t {
-                Some(t) => t.flatten_all().and_then(|t| t.to_vec1::<f32>()).map_err(|source| ModelError::Execution { node: "output".into(), source }),
+                Some(t) => t
+                    .flatten_all()
+                    .and_then(|t| t.to_vec1::<f32>())
+                    .map_err(|source| ModelError::Execution {
+                        node: "output".into(),
+                        source,
+                    }),
                 None => Ok(Vec::new()),
             })
             .collect()
@@ -83,13 +108,22 @@ impl<'g> FloatRunner<'g> {
         Ok(self.run_all(input)?.swap_remove(self.graph.output))
     }
 
-    fn eval(&self, node: &Node, args: &[Tensor], prepared: &[Tensor], out_shape: &[usize]) -> candle_core::Result<Tensor> {
+    fn eval(
+        &self,
+        node: &Node,
+        args: &[Tensor],
+        prepared: &[Tensor],
+        out_shape: &[usize],
+    ) -> candle_core::Result<Tensor> {
         let x = &args[0];
         match &node.op {
             Op::Dense { .. } => {
                 let k = x.dim(D::Minus1)?;
                 let rows = x.elem_count() / k;
-                x.reshape((rows, k))?.matmul(&prepared[0])?.broadcast_add(&prepared[1])?.reshape(out_shape)
+                x.reshape((rows, k))?
+                    .matmul(&prepared[0])?
+                    .broadcast_add(&prepared[1])?
+                    .reshape(out_shape)
             }
             Op::Conv { window, .. } => {
                 let dims = x.dims().to_vec();
@@ -100,7 +134,11 @@ impl<'g> FloatRunner<'g> {
                     .chunks(per_image)
                     .map(|img| {
                         let cols = im2col(img, chw, window, [out_shape[2], out_shape[3]]);
-                        let cols = Tensor::from_vec(cols, (prepared[0].dim(1)?, out_shape[2] * out_shape[3]), &Device::Cpu)?;
+                        let cols = Tensor::from_vec(
+                            cols,
+                            (prepared[0].dim(1)?, out_shape[2] * out_shape[3]),
+                            &Device::Cpu,
+                        )?;
                         prepared[0].matmul(&cols)?.broadcast_add(&prepared[1])
                     })
                     .collect::<candle_core::Result<Vec<_>>>()?;
@@ -108,18 +146,32 @@ impl<'g> FloatRunner<'g> {
             }
             Op::MaxPool { window } => self.windowed(x, out_shape, |d| {
                 reduce_windows(d, x.dims(), window, [out_shape[2], out_shape[3]], |taps| {
-                    taps.iter().flatten().fold(f32::NEG_INFINITY, |m, &v| m.max(v))
+                    taps.iter()
+                        .flatten()
+                        .fold(f32::NEG_INFINITY, |m, &v| m.max(v))
                 })
             }),
-            Op::AvgPool { window, count_include_pad } => self.windowed(x, out_shape, |d| {
+            Op::AvgPool {
+                window,
+                count_include_pad,
+            } => self.windowed(x, out_shape, |d| {
                 reduce_windows(d, x.dims(), window, [out_shape[2], out_shape[3]], |taps| {
-                    let n = if *count_include_pad { taps.len() } else { taps.iter().flatten().count() };
+                    let n = if *count_include_pad {
+                        taps.len()
+                    } else {
+                        taps.iter().flatten().count()
+                    };
                     taps.iter().flatten().sum::<f32>() / n as f32
                 })
             }),
             Op::GlobalAvgPool => {
                 let hw = (x.dim(2)? * x.dim(3)?) as f32;
-                self.windowed(x, out_shape, |d| plane_sums(d, x.dims()).into_iter().map(|s| s / hw).collect())
+                self.windowed(x, out_shape, |d| {
+                    plane_sums(d, x.dims())
+                        .into_iter()
+                        .map(|s| s / hw)
+                        .collect()
+                })
             }
             Op::Add => x.broadcast_add(&args[1]),
             Op::Sub => x.broadcast_sub(&args[1]),
@@ -143,7 +195,12 @@ impl<'g> FloatRunner<'g> {
     }
 
     /// Runs a plain-Rust window computation on the tensor's data.
-    fn windowed(&self, x: &Tensor, out_shape: &[usize], f: impl FnOnce(&[f32]) -> Vec<f32>) -> candle_core::Result<Tensor> {
+    fn windowed(
+        &self,
+        x: &Tensor,
+        out_shape: &[usize],
+        f: impl FnOnce(&[f32]) -> Vec<f32>,
+    ) -> candle_core::Result<Tensor> {
         let data = x.flatten_all()?.to_vec1::<f32>()?;
         Tensor::from_vec(f(&data), out_shape, &Device::Cpu)
     }

@@ -20,7 +20,11 @@ pub fn validate_input(input: &ValueInfo, sample: usize, data: &[f32]) -> Result<
         });
     }
     if let Some((index, &value)) = data.iter().enumerate().find(|(_, x)| !x.is_finite()) {
-        return Err(ModelError::NonFiniteInput { sample, index, value });
+        return Err(ModelError::NonFiniteInput {
+            sample,
+            index,
+            value,
+        });
     }
     Ok(())
 }
@@ -48,9 +52,26 @@ mod tests {
 
     #[test]
     fn validate_input_names_length_and_non_finite() {
-        let info = ValueInfo { name: "x".into(), shape: vec![1, 2] };
-        assert!(matches!(validate_input(&info, 0, &[1.0]), Err(ModelError::InputLength { expected: 2, got: 1, .. })));
-        assert!(matches!(validate_input(&info, 3, &[1.0, f32::NAN]), Err(ModelError::NonFiniteInput { sample: 3, index: 1, .. })));
+        let info = ValueInfo {
+            name: "x".into(),
+            shape: vec![1, 2],
+        };
+        assert!(matches!(
+            validate_input(&info, 0, &[1.0]),
+            Err(ModelError::InputLength {
+                expected: 2,
+                got: 1,
+                ..
+            })
+        ));
+        assert!(matches!(
+            validate_input(&info, 3, &[1.0, f32::NAN]),
+            Err(ModelError::NonFiniteInput {
+                sample: 3,
+                index: 1,
+                ..
+            })
+        ));
         assert!(validate_input(&info, 0, &[1.0, 2.0]).is_ok());
     }
 }

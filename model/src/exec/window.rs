@@ -6,7 +6,12 @@ use crate::graph::geometry::Window;
 
 /// Lays out the windows of one image `[c, h, w]` as a `[c·kh·kw, oh·ow]` matrix
 /// (padding taps are `T::default()`), ready to multiply by a `[co, c·kh·kw]` weight.
-pub fn im2col<T: Copy + Default>(image: &[T], chw: [usize; 3], window: &Window, out_hw: [usize; 2]) -> Vec<T> {
+pub fn im2col<T: Copy + Default>(
+    image: &[T],
+    chw: [usize; 3],
+    window: &Window,
+    out_hw: [usize; 2],
+) -> Vec<T> {
     let [c, h, w] = chw;
     let positions = out_hw[0] * out_hw[1];
     let taps = window.kernel_size();
@@ -42,7 +47,11 @@ pub fn reduce_windows<T: Copy, U>(
         for oy in 0..out_hw[0] {
             for ox in 0..out_hw[1] {
                 taps.clear();
-                taps.extend(window.taps(oy, ox, h, w).map(|t| t.map(|(y, x)| plane[y * w + x])));
+                taps.extend(
+                    window
+                        .taps(oy, ox, h, w)
+                        .map(|t| t.map(|(y, x)| plane[y * w + x])),
+                );
                 out.push(reduce(&taps));
             }
         }
@@ -61,7 +70,12 @@ mod tests {
     use super::*;
 
     fn window(k: usize, s: usize, p: usize) -> Window {
-        Window { kernel: [k, k], strides: [s, s], pads: [p; 4], dilations: [1, 1] }
+        Window {
+            kernel: [k, k],
+            strides: [s, s],
+            pads: [p; 4],
+            dilations: [1, 1],
+        }
     }
 
     #[test]
@@ -79,7 +93,9 @@ mod tests {
     #[test]
     fn reduce_windows_sees_padding() {
         let w = window(2, 2, 0);
-        let out = reduce_windows(&[1, 2, 3, 4], &[1, 1, 2, 2], &w, [1, 1], |t| t.iter().flatten().sum::<i32>());
+        let out = reduce_windows(&[1, 2, 3, 4], &[1, 1, 2, 2], &w, [1, 1], |t| {
+            t.iter().flatten().sum::<i32>()
+        });
         assert_eq!(out, vec![10]);
     }
 }

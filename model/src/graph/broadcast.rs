@@ -5,8 +5,16 @@ pub fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let rank = a.len().max(b.len());
     let mut out = vec![0; rank];
     for i in 0..rank {
-        let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
-        let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
+        let da = if i + a.len() >= rank {
+            a[i + a.len() - rank]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= rank {
+            b[i + b.len() - rank]
+        } else {
+            1
+        };
         out[i] = match (da, db) {
             (x, y) if x == y => x,
             (1, y) => y,
@@ -62,7 +70,11 @@ pub fn transpose<T: Copy>(data: &[T], shape: &[usize], perm: &[usize]) -> Vec<T>
     let mut out = Vec::with_capacity(numel);
     let mut coord = vec![0usize; out_shape.len()];
     for _ in 0..numel {
-        let src: usize = coord.iter().zip(perm).map(|(c, &p)| c * in_strides[p]).sum();
+        let src: usize = coord
+            .iter()
+            .zip(perm)
+            .map(|(c, &p)| c * in_strides[p])
+            .sum();
         out.push(data[src]);
         for d in (0..out_shape.len()).rev() {
             coord[d] += 1;

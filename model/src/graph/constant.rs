@@ -19,11 +19,17 @@ pub struct Const {
 
 impl Const {
     pub fn f32(shape: Vec<usize>, data: Vec<f32>) -> Self {
-        Self { shape, data: ConstData::F32(data) }
+        Self {
+            shape,
+            data: ConstData::F32(data),
+        }
     }
 
     pub fn i64(shape: Vec<usize>, data: Vec<i64>) -> Self {
-        Self { shape, data: ConstData::I64(data) }
+        Self {
+            shape,
+            data: ConstData::I64(data),
+        }
     }
 
     pub fn numel(&self) -> usize {
@@ -51,7 +57,10 @@ impl Const {
                     if x.fract() == 0.0 && x.abs() < 9.0e15 {
                         Ok(x as i64)
                     } else {
-                        Err(ModelError::invalid(context, format!("expected an integer tensor, found {x}")))
+                        Err(ModelError::invalid(
+                            context,
+                            format!("expected an integer tensor, found {x}"),
+                        ))
                     }
                 })
                 .collect(),
@@ -62,7 +71,11 @@ impl Const {
     pub fn check_finite(&self, name: &str) -> Result<()> {
         if let ConstData::F32(v) = &self.data {
             if let Some((index, &value)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
-                return Err(ModelError::NonFiniteWeight { tensor: name.to_string(), index, value });
+                return Err(ModelError::NonFiniteWeight {
+                    tensor: name.to_string(),
+                    index,
+                    value,
+                });
             }
         }
         Ok(())

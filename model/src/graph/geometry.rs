@@ -22,21 +22,40 @@ impl Window {
             (padded >= span && s > 0).then(|| (padded - span) / s + 1)
         };
         Some([
-            dim(h, self.pads[0] + self.pads[2], self.kernel[0], self.dilations[0], self.strides[0])?,
-            dim(w, self.pads[1] + self.pads[3], self.kernel[1], self.dilations[1], self.strides[1])?,
+            dim(
+                h,
+                self.pads[0] + self.pads[2],
+                self.kernel[0],
+                self.dilations[0],
+                self.strides[0],
+            )?,
+            dim(
+                w,
+                self.pads[1] + self.pads[3],
+                self.kernel[1],
+                self.dilations[1],
+                self.strides[1],
+            )?,
         ])
     }
 
     /// Input coordinates (y, x) covered by the window at output position (oy, ox);
     /// `None` marks a padding position.
-    pub fn taps(&self, oy: usize, ox: usize, h: usize, w: usize) -> impl Iterator<Item = Option<(usize, usize)>> + '_ {
+    pub fn taps(
+        &self,
+        oy: usize,
+        ox: usize,
+        h: usize,
+        w: usize,
+    ) -> impl Iterator<Item = Option<(usize, usize)>> + '_ {
         let y0 = (oy * self.strides[0]) as isize - self.pads[0] as isize;
         let x0 = (ox * self.strides[1]) as isize - self.pads[1] as isize;
         (0..self.kernel[0]).flat_map(move |ky| {
             (0..self.kernel[1]).map(move |kx| {
                 let y = y0 + (ky * self.dilations[0]) as isize;
                 let x = x0 + (kx * self.dilations[1]) as isize;
-                (y >= 0 && x >= 0 && (y as usize) < h && (x as usize) < w).then_some((y as usize, x as usize))
+                (y >= 0 && x >= 0 && (y as usize) < h && (x as usize) < w)
+                    .then_some((y as usize, x as usize))
             })
         })
     }

@@ -36,13 +36,25 @@ impl ValueInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Op {
     /// `y[.., o] = Σ_i x[.., i]·weight[o, i] + bias[o]` (weight shape `[out, in]`).
-    Dense { weight: Weights, bias: Vec<f32> },
+    Dense {
+        weight: Weights,
+        bias: Vec<f32>,
+    },
     /// 2-D convolution, NCHW, weight `[out_c, in_c, kh, kw]`, one group.
-    Conv { weight: Weights, bias: Vec<f32>, window: Window },
+    Conv {
+        weight: Weights,
+        bias: Vec<f32>,
+        window: Window,
+    },
     /// Max over each window; padding positions are ignored.
-    MaxPool { window: Window },
+    MaxPool {
+        window: Window,
+    },
     /// Mean over each window; padding counts only when `count_include_pad`.
-    AvgPool { window: Window, count_include_pad: bool },
+    AvgPool {
+        window: Window,
+        count_include_pad: bool,
+    },
     /// Mean over H×W per channel: `[N, C, H, W] -> [N, C, 1, 1]`.
     GlobalAvgPool,
     /// Elementwise sum of two runtime tensors (broadcasting).
@@ -52,17 +64,25 @@ pub enum Op {
     /// Elementwise product of two runtime tensors (broadcasting).
     Mul,
     /// Adds a constant that broadcasts into the input's shape.
-    AddConst { c: Weights },
+    AddConst {
+        c: Weights,
+    },
     /// Multiplies by a constant that broadcasts into the input's shape.
-    MulConst { c: Weights },
+    MulConst {
+        c: Weights,
+    },
     Relu,
-    LeakyRelu { alpha: f32 },
+    LeakyRelu {
+        alpha: f32,
+    },
     Sigmoid,
     Tanh,
     /// Same data, new shape.
     Reshape,
     /// Output dimension `i` is input dimension `perm[i]`.
-    Transpose { perm: Vec<usize> },
+    Transpose {
+        perm: Vec<usize>,
+    },
     /// Softmax over the last axis; only as the graph's final op.
     Softmax,
 }
@@ -94,7 +114,9 @@ impl Op {
     /// Number of trainable parameters the op carries.
     pub fn parameter_count(&self) -> usize {
         match self {
-            Op::Dense { weight, bias } | Op::Conv { weight, bias, .. } => weight.data.len() + bias.len(),
+            Op::Dense { weight, bias } | Op::Conv { weight, bias, .. } => {
+                weight.data.len() + bias.len()
+            }
             Op::AddConst { c } | Op::MulConst { c } => c.data.len(),
             _ => 0,
         }
@@ -138,7 +160,9 @@ impl Graph {
 
     /// True when the final op is a Softmax, which the integer model replaces by argmax.
     pub fn ends_in_softmax(&self) -> bool {
-        self.nodes.last().is_some_and(|n| matches!(n.op, Op::Softmax) && n.output == self.output)
+        self.nodes
+            .last()
+            .is_some_and(|n| matches!(n.op, Op::Softmax) && n.output == self.output)
     }
 
     /// The value whose integer version the quantized model outputs: the graph

@@ -21,7 +21,10 @@ impl<'a> Attributes<'a> {
     }
 
     fn wrong_type(&self, name: &str, want: &str) -> ModelError {
-        ModelError::invalid(node_label(self.node), format!("attribute '{name}' is not {want}"))
+        ModelError::invalid(
+            node_label(self.node),
+            format!("attribute '{name}' is not {want}"),
+        )
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -47,7 +50,9 @@ impl<'a> Attributes<'a> {
     pub fn ints(&self, name: &str) -> Result<Option<Vec<i64>>> {
         match self.find(name) {
             None => Ok(None),
-            Some(a) if a.r#type() == AttributeType::Ints || !a.ints.is_empty() => Ok(Some(a.ints.clone())),
+            Some(a) if a.r#type() == AttributeType::Ints || !a.ints.is_empty() => {
+                Ok(Some(a.ints.clone()))
+            }
             Some(_) => Err(self.wrong_type(name, "a list of ints")),
         }
     }
@@ -79,7 +84,12 @@ impl<'a> Attributes<'a> {
                 v.iter()
                     .map(|&x| usize::try_from(x))
                     .collect::<std::result::Result<Vec<_>, _>>()
-                    .map_err(|_| ModelError::invalid(node_label(self.node), format!("attribute '{name}' has a negative value")))
+                    .map_err(|_| {
+                        ModelError::invalid(
+                            node_label(self.node),
+                            format!("attribute '{name}' has a negative value"),
+                        )
+                    })
             })
             .transpose()
     }
@@ -90,6 +100,10 @@ pub fn node_label(node: &NodeProto) -> String {
     if !node.name().is_empty() {
         node.name().to_string()
     } else {
-        format!("{}:{}", node.op_type(), node.output.first().map(String::as_str).unwrap_or("?"))
+        format!(
+            "{}:{}",
+            node.op_type(),
+            node.output.first().map(String::as_str).unwrap_or("?")
+        )
     }
 }

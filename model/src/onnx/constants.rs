@@ -2,7 +2,9 @@
 //! arithmetic from PyTorch exports, transposed weights, casts) are evaluated here.
 
 use super::attributes::{Attributes, node_label};
-use super::import::shapes::{flatten_shape, normalize_axis, reshape_target, squeeze_shape, transpose_perm, unsqueeze_shape};
+use super::import::shapes::{
+    flatten_shape, normalize_axis, reshape_target, squeeze_shape, transpose_perm, unsqueeze_shape,
+};
 use super::proto::NodeProto;
 use crate::error::{ModelError, Result};
 use crate::graph::broadcast::{broadcast_indices, broadcast_shape, transpose};
@@ -10,26 +12,56 @@ use crate::graph::constant::{Const, ConstData};
 
 /// Ops the folder can evaluate on constants.
 pub const FOLDABLE: &[&str] = &[
-    "Identity", "Dropout", "Cast", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Concat",
-    "Gather", "Add", "Sub", "Mul", "Div", "Neg", "ConstantOfShape",
+    "Identity",
+    "Dropout",
+    "Cast",
+    "Reshape",
+    "Flatten",
+    "Transpose",
+    "Squeeze",
+    "Unsqueeze",
+    "Concat",
+    "Gather",
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "Neg",
+    "ConstantOfShape",
 ];
 
 /// Evaluates `node` on constant inputs (`None` for omitted optional inputs).
 pub fn fold(node: &NodeProto, inputs: &[Option<&Const>], opset: i64) -> Result<Const> {
     let label = node_label(node);
     let attrs = Attributes::of(node);
-    let first = || inputs.first().copied().flatten().ok_or_else(|| ModelError::invalid(&label, "missing input"));
+    let first = || {
+        inputs
+            .first()
+            .copied()
+            .flatten()
+            .ok_or_else(|| ModelError::invalid(&label, "missing input"))
+    };
     let second = || inputs.get(1).copied().flatten();
     match node.op_type() {
         "Identity" | "Dropout" => Ok(first()?.clone()),
         "Cast" => cast(first()?, attrs.int("to", 1)?),
         "Neg" => map_elementwise(first()?, |x| -x, |x| -x),
         "Reshape" => {
-            let spec = second().ok_or_else(|| ModelError::invalid(&label, "Reshape needs a shape input"))?;
-            let shape = reshape_target(&first()?.shape, &spec.to_i64(&label)?, attrs.int("allowzero", 0)? != 0, &label)?;
+            let spec = second()
+                .ok_or_else(|| ModelError::invalid(&label, "Reshape needs a shape input"))?;
+            let shape = reshape_target(
+                &first()?.shape,
+                &spec.to_i64(&label)?,
+                attrs.int("allowzero", 0)? != 0,
+                &label,
+            )?;
             Ok(first()?.clone().with_shape(shape))
         }
-        "Flatten" => Ok(first()?.clone().with_shape(flatten_shape(&first()?.shape, attrs.int("axis", 1)?, &label)?)),
+        "Flatten" => Ok(first()?.clone().with_shape(flatten_shape(
+            &first()?.shape,
+            attrs.int("axis", 1)?,
+            &label,
+        )?)),
         "Squeeze" | "Unsqueeze" => {
             let axes = match (opset >= 13, second()) {
                 (true, Some(a)) => Some(a.to_i64(&label)?),
@@ -56,27 +88,47 @@ pub fn fold(node: &NodeProto, inputs: &[Option<&Const>], opset: i64) -> Result<C
             })
         }
         "Concat" => concat(inputs, attrs.int("axis", 0)?, &label),
-        "Gather" => gather(first()?, second().ok_or_else(|| ModelError::invalid(&label, "Gather needs indices"))?, attrs.int("axis", 0)?, &label),
+        "Gather" => gather(
+            first()?,
+            second().ok_or_else(|| ModelError::invalid(&label, "Gather needs indices"))?,
+            attrs.int("axis", 0)?,
+            &label,
+        ),
         "Add" | "Sub" | "Mul" | "Div" => {
-            let b = second().ok_or_else(|| ModelError::invalid(&label, "binary op needs two inputs"))?;
+            let b = second()
+                .ok_or_else(|| ModelError::invalid(&label, "binary op needs two inputs"))?;
             binary(node.op_type(), first()?, b, &label)
         }
         "ConstantOfShape" => {
-            let shape: Vec<usize> = first()?.to_i64(&label)?.iter().map(|&d| d.max(0) as usize).collect();
+            let shape: Vec<usize> = first()?
+                .to_i64(&label)?
+                .iter()
+                .map(|&d| d.max(0) as usize)
+                .collect();
             let n = shape.iter().product();
-            let value = attrs.tensor("value")?.unwrap_or_else(|| Const::f32(vec![1], vec![0.0]));
+            let value = attrs
+                .tensor("value")?
+                .unwrap_or_else(|| Const::f32(vec![1], vec![0.0]));
             Ok(match value.data {
                 ConstData::F32(v) => Const::f32(shape, vec![v.first().copied().unwrap_or(0.0); n]),
                 ConstData::I64(v) => Const::i64(shape, vec![v.first().copied().unwrap_or(0); n]),
             })
         }
-        other => Err(ModelError::unsupported_use(other, label, "cannot be evaluated on constants")),
+        other => Err(ModelError::unsupported_use(
+            other,
+            label,
+            "cannot be evaluated on constants",
+        )),
     }
 }
 
 fn cast(x: &Const, to: i64) -> Result<Const> {
     use super::proto::tensor_proto::DataType;
-    let float = [DataType::Float as i64, DataType::Double as i64, DataType::Float16 as i64];
+    let float = [
+        DataType::Float as i64,
+        DataType::Double as i64,
+        DataType::Float16 as i64,
+    ];
     Ok(if float.contains(&to) {
         Const::f32(x.shape.clone(), x.to_f32())
     } else {
@@ -99,8 +151,12 @@ fn map_elementwise(x: &Const, f: impl Fn(f32) -> f32, g: impl Fn(i64) -> i64) ->
 }
 
 fn binary(op: &str, a: &Const, b: &Const, label: &str) -> Result<Const> {
-    let shape = broadcast_shape(&a.shape, &b.shape)
-        .ok_or_else(|| ModelError::invalid(label, format!("{op} cannot broadcast {:?} with {:?}", a.shape, b.shape)))?;
+    let shape = broadcast_shape(&a.shape, &b.shape).ok_or_else(|| {
+        ModelError::invalid(
+            label,
+            format!("{op} cannot broadcast {:?} with {:?}", a.shape, b.shape),
+        )
+    })?;
     let ia = broadcast_indices(&a.shape, &shape);
     let ib = broadcast_indices(&b.shape, &shape);
     match (&a.data, &b.data) {
@@ -110,10 +166,16 @@ fn binary(op: &str, a: &Const, b: &Const, label: &str) -> Result<Const> {
                     "Add" => p.wrapping_add(q),
                     "Sub" => p.wrapping_sub(q),
                     "Mul" => p.wrapping_mul(q),
-                    _ => p.checked_div(q).ok_or_else(|| ModelError::invalid(label, "integer division by zero"))?,
+                    _ => p
+                        .checked_div(q)
+                        .ok_or_else(|| ModelError::invalid(label, "integer division by zero"))?,
                 })
             };
-            let v = ia.iter().zip(&ib).map(|(&i, &j)| f(x[i], y[j])).collect::<Result<Vec<_>>>()?;
+            let v = ia
+                .iter()
+                .zip(&ib)
+                .map(|(&i, &j)| f(x[i], y[j]))
+                .collect::<Result<Vec<_>>>()?;
             Ok(Const::i64(shape, v))
         }
         _ => {
@@ -124,7 +186,10 @@ fn binary(op: &str, a: &Const, b: &Const, label: &str) -> Result<Const> {
                 "Mul" => p * q,
                 _ => p / q,
             };
-            let c = Const::f32(shape, ia.iter().zip(&ib).map(|(&i, &j)| f(x[i], y[j])).collect());
+            let c = Const::f32(
+                shape,
+                ia.iter().zip(&ib).map(|(&i, &j)| f(x[i], y[j])).collect(),
+            );
             c.check_finite(label)?;
             Ok(c)
         }
@@ -133,13 +198,22 @@ fn binary(op: &str, a: &Const, b: &Const, label: &str) -> Result<Const> {
 
 fn concat(inputs: &[Option<&Const>], axis: i64, label: &str) -> Result<Const> {
     let parts: Vec<&Const> = inputs.iter().flatten().copied().collect();
-    let first = parts.first().ok_or_else(|| ModelError::invalid(label, "Concat of nothing"))?;
+    let first = parts
+        .first()
+        .ok_or_else(|| ModelError::invalid(label, "Concat of nothing"))?;
     let rank = first.shape.len();
     let axis = normalize_axis(axis, rank, label)?;
     for p in &parts {
-        let same = p.shape.len() == rank && (0..rank).all(|d| d == axis || p.shape[d] == first.shape[d]);
+        let same =
+            p.shape.len() == rank && (0..rank).all(|d| d == axis || p.shape[d] == first.shape[d]);
         if !same {
-            return Err(ModelError::invalid(label, format!("Concat of mismatched shapes {:?} and {:?}", first.shape, p.shape)));
+            return Err(ModelError::invalid(
+                label,
+                format!(
+                    "Concat of mismatched shapes {:?} and {:?}",
+                    first.shape, p.shape
+                ),
+            ));
         }
     }
     let outer: usize = first.shape[..axis].iter().product();
@@ -148,7 +222,10 @@ fn concat(inputs: &[Option<&Const>], axis: i64, label: &str) -> Result<Const> {
     let all_int = parts.iter().all(|p| matches!(p.data, ConstData::I64(_)));
     let chunk = |p: &Const| p.shape[axis..].iter().product::<usize>();
     if all_int {
-        let vals: Vec<Vec<i64>> = parts.iter().map(|p| p.to_i64(label)).collect::<Result<_>>()?;
+        let vals: Vec<Vec<i64>> = parts
+            .iter()
+            .map(|p| p.to_i64(label))
+            .collect::<Result<_>>()?;
         let mut out = Vec::new();
         for o in 0..outer {
             for (p, v) in parts.iter().zip(&vals) {
@@ -178,7 +255,14 @@ fn gather(data: &Const, indices: &Const, axis: i64, label: &str) -> Result<Const
         .iter()
         .map(|&i| {
             let j = if i < 0 { i + dim } else { i };
-            if (0..dim).contains(&j) { Ok(j as usize) } else { Err(ModelError::invalid(label, format!("Gather index {i} out of range {dim}"))) }
+            if (0..dim).contains(&j) {
+                Ok(j as usize)
+            } else {
+                Err(ModelError::invalid(
+                    label,
+                    format!("Gather index {i} out of range {dim}"),
+                ))
+            }
         })
         .collect::<Result<Vec<_>>>()?;
     let outer: usize = data.shape[..axis].iter().product();

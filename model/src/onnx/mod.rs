@@ -9,7 +9,12 @@ pub mod summary;
 pub mod tensor;
 
 /// Generated ONNX protobuf messages (`onnx.proto`, IR version 10).
-#[allow(missing_docs, missing_debug_implementations, clippy::all, clippy::pedantic)]
+#[allow(
+    missing_docs,
+    missing_debug_implementations,
+    clippy::all,
+    clippy::pedantic
+)]
 pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/onnx.rs"));
 }

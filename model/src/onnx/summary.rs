@@ -3,7 +3,9 @@
 
 use super::attributes::node_label;
 use super::import::{import_model, is_supported, qualified_op};
-use super::proto::{ModelProto, ValueInfoProto, tensor_shape_proto::dimension::Value as Dim, type_proto};
+use super::proto::{
+    ModelProto, ValueInfoProto, tensor_shape_proto::dimension::Value as Dim, type_proto,
+};
 use super::{decode_model, default_opset};
 use crate::error::Result;
 use serde::Serialize;
@@ -52,7 +54,8 @@ pub fn summarize(bytes: &[u8]) -> Result<ModelSummary> {
 fn summarize_model(model: &ModelProto) -> ModelSummary {
     let empty = Default::default();
     let graph = model.graph.as_ref().unwrap_or(&empty);
-    let initializers: std::collections::HashSet<&str> = graph.initializer.iter().map(|i| i.name()).collect();
+    let initializers: std::collections::HashSet<&str> =
+        graph.initializer.iter().map(|i| i.name()).collect();
     let mut op_counts = BTreeMap::new();
     let mut unsupported = Vec::new();
     for n in &graph.node {
@@ -62,9 +65,19 @@ fn summarize_model(model: &ModelProto) -> ModelSummary {
             unsupported.push(op);
         }
     }
-    let parameter_count = graph.initializer.iter().map(|t| t.dims.iter().product::<i64>().max(0) as usize).sum();
+    let parameter_count = graph
+        .initializer
+        .iter()
+        .map(|t| t.dims.iter().product::<i64>().max(0) as usize)
+        .sum();
     let (shapes, import_error) = match import_model(model) {
-        Ok(g) => (g.values.iter().map(|v| (v.name.clone(), v.shape.clone())).collect::<HashMap<_, _>>(), None),
+        Ok(g) => (
+            g.values
+                .iter()
+                .map(|v| (v.name.clone(), v.shape.clone()))
+                .collect::<HashMap<_, _>>(),
+            None,
+        ),
         Err(e) => (HashMap::new(), Some(e.to_string())),
     };
     let nodes = graph
@@ -80,8 +93,15 @@ fn summarize_model(model: &ModelProto) -> ModelSummary {
     ModelSummary {
         ir_version: model.ir_version(),
         opset: default_opset(model),
-        producer: format!("{} {}", model.producer_name(), model.producer_version()).trim().to_string(),
-        inputs: graph.input.iter().filter(|i| !initializers.contains(i.name())).map(declared).collect(),
+        producer: format!("{} {}", model.producer_name(), model.producer_version())
+            .trim()
+            .to_string(),
+        inputs: graph
+            .input
+            .iter()
+            .filter(|i| !initializers.contains(i.name()))
+            .map(declared)
+            .collect(),
         outputs: graph.output.iter().map(declared).collect(),
         nodes,
         op_counts,
@@ -94,7 +114,9 @@ fn summarize_model(model: &ModelProto) -> ModelSummary {
 
 fn declared(v: &ValueInfoProto) -> DeclaredTensor {
     let dims = match v.r#type.as_ref().and_then(|t| t.value.as_ref()) {
-        Some(type_proto::Value::TensorType(t)) => t.shape.as_ref().map(|s| s.dim.clone()).unwrap_or_default(),
+        Some(type_proto::Value::TensorType(t)) => {
+            t.shape.as_ref().map(|s| s.dim.clone()).unwrap_or_default()
+        }
         _ => Vec::new(),
     };
     let shape = dims
@@ -105,5 +127,8 @@ fn declared(v: &ValueInfoProto) -> DeclaredTensor {
             None => "?".into(),
         })
         .collect();
-    DeclaredTensor { name: v.name().to_string(), shape }
+    DeclaredTensor {
+        name: v.name().to_string(),
+        shape,
+    }
 }

@@ -6,7 +6,11 @@ use crate::graph::constant::{Const, ConstData};
 
 /// Decodes a tensor, rejecting external data, unsupported element types and non-finite floats.
 pub fn decode_tensor(t: &TensorProto, context: &str) -> Result<Const> {
-    let name = if t.name().is_empty() { context } else { t.name() };
+    let name = if t.name().is_empty() {
+        context
+    } else {
+        t.name()
+    };
     let shape = t
         .dims
         .iter()
@@ -14,7 +18,9 @@ pub fn decode_tensor(t: &TensorProto, context: &str) -> Result<Const> {
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|_| ModelError::invalid(name, format!("negative dimension in {:?}", t.dims)))?;
     let numel: usize = shape.iter().product();
-    if !t.external_data.is_empty() || t.data_location() == super::proto::tensor_proto::DataLocation::External {
+    if !t.external_data.is_empty()
+        || t.data_location() == super::proto::tensor_proto::DataLocation::External
+    {
         return Err(ModelError::unsupported_use(
             "initializer",
             name,
@@ -22,32 +28,45 @@ pub fn decode_tensor(t: &TensorProto, context: &str) -> Result<Const> {
         ));
     }
     let raw = t.raw_data.as_deref();
-    let dt = DataType::try_from(t.data_type())
-        .map_err(|_| ModelError::invalid(name, format!("unknown tensor data type {}", t.data_type())))?;
+    let dt = DataType::try_from(t.data_type()).map_err(|_| {
+        ModelError::invalid(name, format!("unknown tensor data type {}", t.data_type()))
+    })?;
     let data = match dt {
         DataType::Float => ConstData::F32(match raw {
-            Some(r) => le_chunks::<4>(r, numel, name)?.map(f32::from_le_bytes).collect(),
+            Some(r) => le_chunks::<4>(r, numel, name)?
+                .map(f32::from_le_bytes)
+                .collect(),
             None => t.float_data.clone(),
         }),
         DataType::Double => ConstData::F32(match raw {
-            Some(r) => le_chunks::<8>(r, numel, name)?.map(|b| f64::from_le_bytes(b) as f32).collect(),
+            Some(r) => le_chunks::<8>(r, numel, name)?
+                .map(|b| f64::from_le_bytes(b) as f32)
+                .collect(),
             None => t.double_data.iter().map(|&v| v as f32).collect(),
         }),
         DataType::Int64 => ConstData::I64(match raw {
-            Some(r) => le_chunks::<8>(r, numel, name)?.map(i64::from_le_bytes).collect(),
+            Some(r) => le_chunks::<8>(r, numel, name)?
+                .map(i64::from_le_bytes)
+                .collect(),
             None => t.int64_data.clone(),
         }),
-        DataType::Int32 | DataType::Int16 | DataType::Int8 | DataType::Uint8 | DataType::Uint16 | DataType::Bool => {
-            ConstData::I64(match raw {
-                Some(r) => decode_small_ints(dt, r, numel, name)?,
-                None => t.int32_data.iter().map(|&v| i64::from(v)).collect(),
-            })
-        }
+        DataType::Int32
+        | DataType::Int16
+        | DataType::Int8
+        | DataType::Uint8
+        | DataType::Uint16
+        | DataType::Bool => ConstData::I64(match raw {
+            Some(r) => decode_small_ints(dt, r, numel, name)?,
+            None => t.int32_data.iter().map(|&v| i64::from(v)).collect(),
+        }),
         other => {
             return Err(ModelError::unsupported_use(
                 "tensor",
                 name,
-                format!("element type {} is not supported (use float32 weights)", other.as_str_name()),
+                format!(
+                    "element type {} is not supported (use float32 weights)",
+                    other.as_str_name()
+                ),
             ));
         }
     };
@@ -55,7 +74,11 @@ pub fn decode_tensor(t: &TensorProto, context: &str) -> Result<Const> {
     if c.numel() != numel {
         return Err(ModelError::invalid(
             name,
-            format!("tensor of shape {:?} holds {} values, expected {numel}", c.shape, c.numel()),
+            format!(
+                "tensor of shape {:?} holds {} values, expected {numel}",
+                c.shape,
+                c.numel()
+            ),
         ));
     }
     c.check_finite(name)?;
@@ -83,10 +106,20 @@ fn le_chunks<'a, const N: usize>(
 
 fn decode_small_ints(dt: DataType, raw: &[u8], numel: usize, name: &str) -> Result<Vec<i64>> {
     Ok(match dt {
-        DataType::Int32 => le_chunks::<4>(raw, numel, name)?.map(|b| i64::from(i32::from_le_bytes(b))).collect(),
-        DataType::Int16 => le_chunks::<2>(raw, numel, name)?.map(|b| i64::from(i16::from_le_bytes(b))).collect(),
-        DataType::Uint16 => le_chunks::<2>(raw, numel, name)?.map(|b| i64::from(u16::from_le_bytes(b))).collect(),
-        DataType::Int8 => le_chunks::<1>(raw, numel, name)?.map(|b| i64::from(b[0] as i8)).collect(),
-        _ => le_chunks::<1>(raw, numel, name)?.map(|b| i64::from(b[0])).collect(),
+        DataType::Int32 => le_chunks::<4>(raw, numel, name)?
+            .map(|b| i64::from(i32::from_le_bytes(b)))
+            .collect(),
+        DataType::Int16 => le_chunks::<2>(raw, numel, name)?
+            .map(|b| i64::from(i16::from_le_bytes(b)))
+            .collect(),
+        DataType::Uint16 => le_chunks::<2>(raw, numel, name)?
+            .map(|b| i64::from(u16::from_le_bytes(b)))
+            .collect(),
+        DataType::Int8 => le_chunks::<1>(raw, numel, name)?
+            .map(|b| i64::from(b[0] as i8))
+            .collect(),
+        _ => le_chunks::<1>(raw, numel, name)?
+            .map(|b| i64::from(b[0]))
+            .collect(),
     })
 }

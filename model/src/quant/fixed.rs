@@ -10,7 +10,11 @@
 
 /// `round(v / 2^d)` with halves rounded up; `d = 0` is the identity.
 pub fn round_shift(v: i64, d: u32) -> i64 {
-    if d == 0 { v } else { (v + (1i64 << (d - 1))) >> d }
+    if d == 0 {
+        v
+    } else {
+        (v + (1i64 << (d - 1))) >> d
+    }
 }
 
 /// `round(v / n)` with halves rounded up, for `n > 0`.
@@ -37,11 +41,15 @@ pub fn signed_range(bits: u32) -> (i64, i64) {
 /// The largest power-of-two scale at which `max_abs · 2^headroom` still fits in
 /// `bits` signed bits (`None` when `max_abs` is 0: any scale fits).
 pub fn fitting_scale(max_abs: f64, bits: u32, headroom_bits: u32) -> Option<i32> {
-    if !(max_abs > 0.0) {
+    if max_abs.is_nan() || max_abs <= 0.0 {
         return None;
     }
     let limit = ((1i64 << (bits - 1)) - 1) as f64;
-    Some((limit / (max_abs * 2f64.powi(headroom_bits as i32))).log2().floor() as i32)
+    Some(
+        (limit / (max_abs * 2f64.powi(headroom_bits as i32)))
+            .log2()
+            .floor() as i32,
+    )
 }
 
 #[cfg(test)]

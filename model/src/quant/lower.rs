@@ -15,10 +15,18 @@ pub fn quantize(graph: &Graph, samples: &[Vec<f32>], config: &QuantConfig) -> Re
     validate(config)?;
     let ranges = value_ranges(graph, samples)?;
     let softmax_dropped = graph.ends_in_softmax();
-    let nodes: &[Node] = if softmax_dropped { &graph.nodes[..graph.nodes.len() - 1] } else { &graph.nodes };
+    let nodes: &[Node] = if softmax_dropped {
+        &graph.nodes[..graph.nodes.len() - 1]
+    } else {
+        &graph.nodes
+    };
     let input = graph.input();
-    let input_scale = fitting_scale(f64::from(ranges[0]), config.activation_bits, config.headroom_bits)
-        .unwrap_or(config.activation_bits as i32 - 2);
+    let input_scale = fitting_scale(
+        f64::from(ranges[0]),
+        config.activation_bits,
+        config.headroom_bits,
+    )
+    .unwrap_or(config.activation_bits as i32 - 2);
     let mut values = vec![QValue {
         name: input.name.clone(),
         shape: input.shape.clone(),
@@ -29,9 +37,17 @@ pub fn quantize(graph: &Graph, samples: &[Vec<f32>], config: &QuantConfig) -> Re
     let mut qnodes = Vec::with_capacity(nodes.len());
     for node in nodes {
         if node.output != values.len() {
-            return Err(ModelError::IntegerExecution { node: node.name.clone(), reason: "values out of order".into() });
+            return Err(ModelError::IntegerExecution {
+                node: node.name.clone(),
+                reason: "values out of order".into(),
+            });
         }
-        let l = Lowering { config, ranges: &ranges, values: &values, node };
+        let l = Lowering {
+            config,
+            ranges: &ranges,
+            values: &values,
+            node,
+        };
         let (op, scale) = l.lower()?;
         let info = &graph.values[node.output];
         values.push(QValue {
@@ -41,9 +57,20 @@ pub fn quantize(graph: &Graph, samples: &[Vec<f32>], config: &QuantConfig) -> Re
             bits: config.activation_bits,
             calibrated_max: ranges[node.output],
         });
-        qnodes.push(QNode { name: node.name.clone(), op, inputs: node.inputs.clone(), output: node.output });
+        qnodes.push(QNode {
+            name: node.name.clone(),
+            op,
+            inputs: node.inputs.clone(),
+            output: node.output,
+        });
     }
-    Ok(QuantModel { config: config.clone(), values, nodes: qnodes, output: graph.integer_output(), softmax_dropped })
+    Ok(QuantModel {
+        config: config.clone(),
+        values,
+        nodes: qnodes,
+        output: graph.integer_output(),
+        softmax_dropped,
+    })
 }
 
 fn validate(c: &QuantConfig) -> Result<()> {
@@ -52,13 +79,19 @@ fn validate(c: &QuantConfig) -> Result<()> {
         return bad(format!("weight_bits {} must be in 2..=16", c.weight_bits));
     }
     if !(4..=24).contains(&c.activation_bits) {
-        return bad(format!("activation_bits {} must be in 4..=24", c.activation_bits));
+        return bad(format!(
+            "activation_bits {} must be in 4..=24",
+            c.activation_bits
+        ));
     }
     if !(2..=16).contains(&c.lut_bits) {
         return bad(format!("lut_bits {} must be in 2..=16", c.lut_bits));
     }
     if c.headroom_bits > 8 {
-        return bad(format!("headroom_bits {} must be at most 8", c.headroom_bits));
+        return bad(format!(
+            "headroom_bits {} must be at most 8",
+            c.headroom_bits
+        ));
     }
     Ok(())
 }
@@ -79,7 +112,11 @@ impl Lowering<'_> {
     /// range allows, never finer than `work` (so the rescale shift is ≥ 0).
     fn out_scale(&self, work: i32) -> (i32, u32) {
         let c = self.config;
-        let fit = fitting_scale(f64::from(self.ranges[self.node.output]), c.activation_bits, c.headroom_bits);
+        let fit = fitting_scale(
+            f64::from(self.ranges[self.node.output]),
+            c.activation_bits,
+            c.headroom_bits,
+        );
         let scale = fit.map_or(work, |f| f.min(work));
         (scale, (work - scale) as u32)
     }
@@ -95,7 +132,9 @@ impl Lowering<'_> {
     /// Checks that `bound` (an upper bound on |accumulator|) keeps the reference exact.
     fn check_bound(&self, bound: f64) -> Result<()> {
         if bound >= 2f64.powi(EXACT_F64_BITS as i32) {
-            return Err(self.fail(format!("accumulator bound {bound:e} exceeds 2^{EXACT_F64_BITS}; lower the bit-widths")));
+            return Err(self.fail(format!(
+                "accumulator bound {bound:e} exceeds 2^{EXACT_F64_BITS}; lower the bit-widths"
+            )));
         }
         Ok(())
     }
@@ -111,29 +150,70 @@ impl Lowering<'_> {
                 let (w, b, s_w) = self.quantize_layer(weight, bias, s_in)?;
                 let (scale, shift) = self.out_scale(s_in + s_w);
                 let weight_shape = [weight.shape[0], weight.shape[1]];
-                (QOp::Dense { weight: w, weight_shape, bias: b, weight_scale: s_w, shift }, scale)
+                (
+                    QOp::Dense {
+                        weight: w,
+                        weight_shape,
+                        bias: b,
+                        weight_scale: s_w,
+                        shift,
+                    },
+                    scale,
+                )
             }
-            Op::Conv { weight, bias, window } => {
+            Op::Conv {
+                weight,
+                bias,
+                window,
+            } => {
                 let (w, b, s_w) = self.quantize_layer(weight, bias, s_in)?;
                 let (scale, shift) = self.out_scale(s_in + s_w);
                 let ws = &weight.shape;
                 let weight_shape = [ws[0], ws[1], ws[2], ws[3]];
-                (QOp::Conv { weight: w, weight_shape, bias: b, window: window.clone(), weight_scale: s_w, shift }, scale)
+                (
+                    QOp::Conv {
+                        weight: w,
+                        weight_shape,
+                        bias: b,
+                        window: window.clone(),
+                        weight_scale: s_w,
+                        shift,
+                    },
+                    scale,
+                )
             }
-            Op::MaxPool { window } => (QOp::MaxPool { window: window.clone() }, s_in),
-            Op::AvgPool { window, count_include_pad } => {
-                (QOp::AvgPool { window: window.clone(), count_include_pad: *count_include_pad }, s_in)
-            }
+            Op::MaxPool { window } => (
+                QOp::MaxPool {
+                    window: window.clone(),
+                },
+                s_in,
+            ),
+            Op::AvgPool {
+                window,
+                count_include_pad,
+            } => (
+                QOp::AvgPool {
+                    window: window.clone(),
+                    count_include_pad: *count_include_pad,
+                },
+                s_in,
+            ),
             Op::GlobalAvgPool => (QOp::GlobalAvgPool, s_in),
             Op::Add | Op::Sub => {
                 let (sa, sb) = (s_in, self.scale_of(1));
                 let work = sa.max(sb);
                 let align = [(work - sa) as u32, (work - sb) as u32];
                 if align.iter().any(|&a| a + self.config.activation_bits > 60) {
-                    return Err(self.fail(format!("operand scales 2^{sa} and 2^{sb} are too far apart")));
+                    return Err(self.fail(format!(
+                        "operand scales 2^{sa} and 2^{sb} are too far apart"
+                    )));
                 }
                 let (scale, shift) = self.out_scale(work);
-                let op = if matches!(self.node.op, Op::Add) { QOp::Add { align, shift } } else { QOp::Sub { align, shift } };
+                let op = if matches!(self.node.op, Op::Add) {
+                    QOp::Add { align, shift }
+                } else {
+                    QOp::Sub { align, shift }
+                };
                 (op, scale)
             }
             Op::Mul => {
@@ -141,40 +221,89 @@ impl Lowering<'_> {
                 (QOp::Mul { shift }, scale)
             }
             Op::AddConst { c } => {
-                let q: Vec<i64> = c.data.iter().map(|&v| quantize_scalar(f64::from(v), s_in)).collect();
+                let q: Vec<i64> = c
+                    .data
+                    .iter()
+                    .map(|&v| quantize_scalar(f64::from(v), s_in))
+                    .collect();
                 let (scale, shift) = self.out_scale(s_in);
-                (QOp::AddConst { c: q, c_shape: c.shape.clone(), shift }, scale)
+                (
+                    QOp::AddConst {
+                        c: q,
+                        c_shape: c.shape.clone(),
+                        shift,
+                    },
+                    scale,
+                )
             }
             Op::MulConst { c } => {
                 let s_c = self.weight_scale(c);
-                let q: Vec<i64> = c.data.iter().map(|&v| quantize_scalar(f64::from(v), s_c)).collect();
+                let q: Vec<i64> = c
+                    .data
+                    .iter()
+                    .map(|&v| quantize_scalar(f64::from(v), s_c))
+                    .collect();
                 let (scale, shift) = self.out_scale(s_in + s_c);
-                (QOp::MulConst { c: q, c_shape: c.shape.clone(), c_scale: s_c, shift }, scale)
+                (
+                    QOp::MulConst {
+                        c: q,
+                        c_shape: c.shape.clone(),
+                        c_scale: s_c,
+                        shift,
+                    },
+                    scale,
+                )
             }
             Op::Relu => (QOp::Relu, s_in),
             Op::LeakyRelu { alpha } => {
-                let s = fitting_scale(f64::from(alpha.abs()), self.config.weight_bits, 0).unwrap_or(0).max(0);
-                (QOp::LeakyRelu { alpha: quantize_scalar(f64::from(*alpha), s), alpha_scale: s as u32 }, s_in)
+                let s = fitting_scale(f64::from(alpha.abs()), self.config.weight_bits, 0)
+                    .unwrap_or(0)
+                    .max(0);
+                (
+                    QOp::LeakyRelu {
+                        alpha: quantize_scalar(f64::from(*alpha), s),
+                        alpha_scale: s as u32,
+                    },
+                    s_in,
+                )
             }
             Op::Sigmoid => self.lut(LutFunction::Sigmoid, s_in),
             Op::Tanh => self.lut(LutFunction::Tanh, s_in),
             Op::Reshape => (QOp::Reshape, s_in),
             Op::Transpose { perm } => (QOp::Transpose { perm: perm.clone() }, s_in),
             Op::Softmax => {
-                return Err(ModelError::unsupported_use("Softmax", &self.node.name, "Softmax is only supported as the final op"));
+                return Err(ModelError::unsupported_use(
+                    "Softmax",
+                    &self.node.name,
+                    "Softmax is only supported as the final op",
+                ));
             }
         })
     }
 
     /// Weights at their own power-of-two scale, bias at the accumulator's scale.
-    fn quantize_layer(&self, weight: &Weights, bias: &[f32], s_in: i32) -> Result<(Vec<i64>, Vec<i64>, i32)> {
+    fn quantize_layer(
+        &self,
+        weight: &Weights,
+        bias: &[f32],
+        s_in: i32,
+    ) -> Result<(Vec<i64>, Vec<i64>, i32)> {
         let s_w = self.weight_scale(weight);
-        let w: Vec<i64> = weight.data.iter().map(|&v| quantize_scalar(f64::from(v), s_w)).collect();
-        let b: Vec<i64> = bias.iter().map(|&v| quantize_scalar(f64::from(v), s_in + s_w)).collect();
+        let w: Vec<i64> = weight
+            .data
+            .iter()
+            .map(|&v| quantize_scalar(f64::from(v), s_w))
+            .collect();
+        let b: Vec<i64> = bias
+            .iter()
+            .map(|&v| quantize_scalar(f64::from(v), s_in + s_w))
+            .collect();
         let per_out = w.len() / b.len().max(1);
         for (o, row) in w.chunks(per_out.max(1)).enumerate() {
             let sum: f64 = row.iter().map(|v| v.unsigned_abs() as f64).sum();
-            self.check_bound(sum * self.max_activation() + b.get(o).map_or(0.0, |v| v.unsigned_abs() as f64))?;
+            self.check_bound(
+                sum * self.max_activation() + b.get(o).map_or(0.0, |v| v.unsigned_abs() as f64),
+            )?;
         }
         Ok((w, b, s_w))
     }
@@ -183,12 +312,21 @@ impl Lowering<'_> {
     fn lut(&self, function: LutFunction, s_in: i32) -> (QOp, i32) {
         let c = self.config;
         let in_range = f64::from(self.ranges[self.node.inputs[0]]);
-        let s_t = fitting_scale(in_range, c.lut_bits, c.headroom_bits).map_or(s_in, |f| f.min(s_in));
+        let s_t =
+            fitting_scale(in_range, c.lut_bits, c.headroom_bits).map_or(s_in, |f| f.min(s_in));
         let s_out = c.activation_bits as i32 - 2;
         let offset = 1i64 << (c.lut_bits - 1);
         let table = (0..(1i64 << c.lut_bits))
             .map(|i| quantize_scalar(function.eval((i - offset) as f64 * 2f64.powi(-s_t)), s_out))
             .collect();
-        (QOp::Lut { function, in_shift: (s_in - s_t) as u32, offset, table }, s_out)
+        (
+            QOp::Lut {
+                function,
+                in_shift: (s_in - s_t) as u32,
+                offset,
+                table,
+            },
+            s_out,
+        )
     }
 }

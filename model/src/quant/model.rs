@@ -19,7 +19,12 @@ pub struct QuantConfig {
 
 impl Default for QuantConfig {
     fn default() -> Self {
-        Self { weight_bits: 8, activation_bits: 16, lut_bits: 12, headroom_bits: 1 }
+        Self {
+            weight_bits: 10,
+            activation_bits: 16,
+            lut_bits: 12,
+            headroom_bits: 1,
+        }
     }
 }
 
@@ -60,13 +65,29 @@ impl LutFunction {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum QOp {
     /// `out[o] = round_shift(Σ_i w[o,i]·x[i] + bias[o], shift)`; weight `[out, in]`.
-    Dense { weight: Vec<i64>, weight_shape: [usize; 2], bias: Vec<i64>, weight_scale: i32, shift: u32 },
+    Dense {
+        weight: Vec<i64>,
+        weight_shape: [usize; 2],
+        bias: Vec<i64>,
+        weight_scale: i32,
+        shift: u32,
+    },
     /// 2-D convolution with the same rescale; weight `[co, ci, kh, kw]`.
-    Conv { weight: Vec<i64>, weight_shape: [usize; 4], bias: Vec<i64>, window: Window, weight_scale: i32, shift: u32 },
+    Conv {
+        weight: Vec<i64>,
+        weight_shape: [usize; 4],
+        bias: Vec<i64>,
+        window: Window,
+        weight_scale: i32,
+        shift: u32,
+    },
     /// Max over each window (padding ignored).
     MaxPool { window: Window },
     /// `round_div(Σ window, n)` with `n` the window size (or its non-padding part).
-    AvgPool { window: Window, count_include_pad: bool },
+    AvgPool {
+        window: Window,
+        count_include_pad: bool,
+    },
     /// `round_div(Σ_{h,w} x, H·W)` per channel.
     GlobalAvgPool,
     /// `round_shift((a << align[0]) + (b << align[1]), shift)`, broadcasting.
@@ -76,15 +97,29 @@ pub enum QOp {
     /// `round_shift(a · b, shift)`, broadcasting.
     Mul { shift: u32 },
     /// `round_shift(x + c, shift)`; `c` at the input's scale, broadcast into x.
-    AddConst { c: Vec<i64>, c_shape: Vec<usize>, shift: u32 },
+    AddConst {
+        c: Vec<i64>,
+        c_shape: Vec<usize>,
+        shift: u32,
+    },
     /// `round_shift(x · c, shift)`; `c` at scale `c_scale`, broadcast into x.
-    MulConst { c: Vec<i64>, c_shape: Vec<usize>, c_scale: i32, shift: u32 },
+    MulConst {
+        c: Vec<i64>,
+        c_shape: Vec<usize>,
+        c_scale: i32,
+        shift: u32,
+    },
     /// `max(x, 0)`.
     Relu,
     /// `x` if `x ≥ 0`, else `round_shift(x · alpha, alpha_scale)`.
     LeakyRelu { alpha: i64, alpha_scale: u32 },
     /// `table[round_shift(x, in_shift) + offset]`; the index must lie in the table.
-    Lut { function: LutFunction, in_shift: u32, offset: i64, table: Vec<i64> },
+    Lut {
+        function: LutFunction,
+        in_shift: u32,
+        offset: i64,
+        table: Vec<i64>,
+    },
     /// Same integers, new shape.
     Reshape,
     /// Permuted axes.
@@ -106,8 +141,14 @@ impl QOp {
             QOp::MulConst { .. } => "MulConst",
             QOp::Relu => "Relu",
             QOp::LeakyRelu { .. } => "LeakyRelu",
-            QOp::Lut { function: LutFunction::Sigmoid, .. } => "Sigmoid",
-            QOp::Lut { function: LutFunction::Tanh, .. } => "Tanh",
+            QOp::Lut {
+                function: LutFunction::Sigmoid,
+                ..
+            } => "Sigmoid",
+            QOp::Lut {
+                function: LutFunction::Tanh,
+                ..
+            } => "Tanh",
             QOp::Reshape => "Reshape",
             QOp::Transpose { .. } => "Transpose",
         }

@@ -51,22 +51,42 @@ pub struct QuantReport {
 }
 
 /// Builds the report, measuring agreement on `samples`.
-pub fn build_report(graph: &Graph, model: &QuantModel, samples: &[Vec<f32>]) -> Result<QuantReport> {
+pub fn build_report(
+    graph: &Graph,
+    model: &QuantModel,
+    samples: &[Vec<f32>],
+) -> Result<QuantReport> {
     let layers = model
         .nodes
         .iter()
         .map(|n| {
             let v = &model.values[n.output];
             let (weight_scale, shift, accumulator_bits, table_size) = match &n.op {
-                QOp::Dense { weight, bias, weight_scale, shift, .. } | QOp::Conv { weight, bias, weight_scale, shift, .. } => {
+                QOp::Dense {
+                    weight,
+                    bias,
+                    weight_scale,
+                    shift,
+                    ..
+                }
+                | QOp::Conv {
+                    weight,
+                    bias,
+                    weight_scale,
+                    shift,
+                    ..
+                } => {
                     let bits = accumulator_bits(weight, bias, model.values[n.inputs[0]].bits);
                     (Some(*weight_scale), Some(*shift), Some(bits), None)
                 }
                 QOp::MulConst { c_scale, shift, .. } => (Some(*c_scale), Some(*shift), None, None),
-                QOp::Add { shift, .. } | QOp::Sub { shift, .. } | QOp::Mul { shift } | QOp::AddConst { shift, .. } => {
-                    (None, Some(*shift), None, None)
-                }
-                QOp::Lut { table, in_shift, .. } => (None, Some(*in_shift), None, Some(table.len())),
+                QOp::Add { shift, .. }
+                | QOp::Sub { shift, .. }
+                | QOp::Mul { shift }
+                | QOp::AddConst { shift, .. } => (None, Some(*shift), None, None),
+                QOp::Lut {
+                    table, in_shift, ..
+                } => (None, Some(*in_shift), None, Some(table.len())),
                 _ => (None, None, None, None),
             };
             LayerReport {
@@ -99,7 +119,10 @@ fn accumulator_bits(weight: &[i64], bias: &[i64], input_bits: u32) -> u32 {
     let bound = weight
         .chunks(per_out.max(1))
         .zip(bias)
-        .map(|(row, b)| row.iter().map(|w| w.unsigned_abs() as f64).sum::<f64>() * max_in + b.unsigned_abs() as f64)
+        .map(|(row, b)| {
+            row.iter().map(|w| w.unsigned_abs() as f64).sum::<f64>() * max_in
+                + b.unsigned_abs() as f64
+        })
         .fold(0.0, f64::max);
     (bound + 1.0).log2().ceil() as u32 + 1
 }

@@ -1,5 +1,11 @@
 //! Fixture loading shared by the integration tests.
 #![allow(dead_code)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::type_complexity
+)]
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -9,15 +15,23 @@ pub fn testdata() -> PathBuf {
 }
 
 pub fn read_json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    serde_json::from_str(
+        &std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 pub fn rows(v: &Value) -> Vec<Vec<f32>> {
     v.as_array()
         .expect("list of rows")
         .iter()
-        .map(|r| r.as_array().expect("row").iter().map(|x| x.as_f64().expect("number") as f32).collect())
+        .map(|r| {
+            r.as_array()
+                .expect("row")
+                .iter()
+                .map(|x| x.as_f64().expect("number") as f32)
+                .collect()
+        })
         .collect()
 }
 
@@ -29,12 +43,18 @@ pub const TRAINED: &[(&str, f64)] = &[
     ("breast_cancer_mlp", 0.99),
     ("iris_tanh_mlp", 0.99),
     ("wine_sigmoid_mlp", 0.99),
+    ("ops_zoo", 0.99),
+    ("ops_zoo", 0.99),
 ];
 
 /// |a − b| ≤ 1e-4 · max(1, |b|): onnxruntime parity for f32 models.
 pub fn close_to_onnxruntime(ours: &[f32], ort: &[f32]) -> Result<(), String> {
     if ours.len() != ort.len() {
-        return Err(format!("{} outputs vs onnxruntime's {}", ours.len(), ort.len()));
+        return Err(format!(
+            "{} outputs vs onnxruntime's {}",
+            ours.len(),
+            ort.len()
+        ));
     }
     for (i, (a, b)) in ours.iter().zip(ort).enumerate() {
         if (a - b).abs() > 1e-4 * b.abs().max(1.0) {

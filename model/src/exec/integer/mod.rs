@@ -23,7 +23,11 @@ pub struct IntegerRunner<'m> {
 
 impl<'m> IntegerRunner<'m> {
     pub fn new(model: &'m QuantModel) -> Result<Self> {
-        let weights = model.nodes.iter().map(linear::prepare).collect::<Result<Vec<_>>>()?;
+        let weights = model
+            .nodes
+            .iter()
+            .map(linear::prepare)
+            .collect::<Result<Vec<_>>>()?;
         Ok(Self { model, weights })
     }
 
@@ -60,52 +64,139 @@ impl<'m> IntegerRunner<'m> {
 
     fn eval(&self, node: &QNode, values: &[Vec<i64>], weight: Option<&Tensor>) -> Result<Vec<i64>> {
         let m = self.model;
-        let x = &values[node.inputs[0]];
-        let x_shape = &m.values[node.inputs[0]].shape;
-        let out_shape = &m.values[node.output].shape;
-        let second = || node.inputs.get(1).map(|&v| (&values[v], &m.values[v].shape));
-        let missing = || ModelError::IntegerExecution { node: node.name.clone(), reason: "missing operand".into() };
-        Ok(match &node.op {
-            QOp::Dense { bias, shift, .. } => {
-                let w = weight.ok_or_else(missing)?;
-                linear::dense(x, w, bias, *shift).map_err(|source| ModelError::Execution { node: node.name.clone(), source })?
-            }
-            QOp::Conv { bias, window, shift, .. } => {
-                let w = weight.ok_or_else(missing)?;
-                linear::conv(x, x_shape, out_shape, w, bias, window, *shift)
-                    .map_err(|source| ModelError::Execution { node: node.name.clone(), source })?
-            }
-            QOp::MaxPool { window } => pool::max_pool(x, x_shape, out_shape, window),
-            QOp::AvgPool { window, count_include_pad } => pool::avg_pool(x, x_shape, out_shape, window, *count_include_pad),
-            QOp::GlobalAvgPool => pool::global_avg_pool(x, x_shape),
-            QOp::Add { align, shift } => {
-                let (y, ys) = second().ok_or_else(missing)?;
-                elementwise::binary(x, x_shape, y, ys, out_shape, |a, b| ((a << align[0]) + (b << align[1]), *shift))
-            }
-            QOp::Sub { align, shift } => {
-                let (y, ys) = second().ok_or_else(missing)?;
-                elementwise::binary(x, x_shape, y, ys, out_shape, |a, b| ((a << align[0]) - (b << align[1]), *shift))
-            }
-            QOp::Mul { shift } => {
-                let (y, ys) = second().ok_or_else(missing)?;
-                elementwise::binary(x, x_shape, y, ys, out_shape, |a, b| (a * b, *shift))
-            }
-            QOp::AddConst { c, c_shape, shift } => elementwise::binary(x, x_shape, c, c_shape, out_shape, |a, b| (a + b, *shift)),
-            QOp::MulConst { c, c_shape, shift, .. } => elementwise::binary(x, x_shape, c, c_shape, out_shape, |a, b| (a * b, *shift)),
-            QOp::Relu => x.iter().map(|&v| v.max(0)).collect(),
-            QOp::LeakyRelu { alpha, alpha_scale } => elementwise::leaky_relu(x, *alpha, *alpha_scale),
-            QOp::Lut { in_shift, offset, table, .. } => elementwise::lookup(x, *in_shift, *offset, table, m, node)?,
-            QOp::Reshape => x.clone(),
-            QOp::Transpose { perm } => crate::graph::broadcast::transpose(x, x_shape, perm),
-        })
+        let inputs: Vec<OpInput> = node
+            .inputs
+            .iter()
+            .map(|&v| OpInput {
+                data: &values[v],
+                shape: &m.values[v].shape,
+                scale: m.values[v].scale,
+            })
+            .collect();
+        eval_with(
+            &node.name,
+            &node.op,
+            &inputs,
+            &m.values[node.output].shape,
+            weight,
+        )
     }
+}
+
+/// One operand of an integer op: its integers, shape and scale.
+#[derive(Debug, Clone, Copy)]
+pub struct OpInput<'a> {
+    pub data: &'a [i64],
+    pub shape: &'a [usize],
+    pub scale: i32,
+}
+
+/// Evaluates a single integer op (the per-layer reference the circuits check their chips against).
+/// No range check is applied to the result.
+pub fn eval_op(name: &str, op: &QOp, inputs: &[OpInput], out_shape: &[usize]) -> Result<Vec<i64>> {
+    let node = QNode {
+        name: name.to_string(),
+        op: op.clone(),
+        inputs: Vec::new(),
+        output: 0,
+    };
+    let weight = linear::prepare(&node)?;
+    eval_with(name, op, inputs, out_shape, weight.as_ref())
+}
+
+fn eval_with(
+    name: &str,
+    op: &QOp,
+    inputs: &[OpInput],
+    out_shape: &[usize],
+    weight: Option<&Tensor>,
+) -> Result<Vec<i64>> {
+    let missing = || ModelError::IntegerExecution {
+        node: name.to_string(),
+        reason: "missing operand".into(),
+    };
+    let exec = |source| ModelError::Execution {
+        node: name.to_string(),
+        source,
+    };
+    let x = inputs.first().ok_or_else(missing)?;
+    let y = || inputs.get(1).ok_or_else(missing);
+    Ok(match op {
+        QOp::Dense { bias, shift, .. } => {
+            linear::dense(x.data, weight.ok_or_else(missing)?, bias, *shift).map_err(exec)?
+        }
+        QOp::Conv {
+            bias,
+            window,
+            shift,
+            ..
+        } => linear::conv(
+            x.data,
+            x.shape,
+            out_shape,
+            weight.ok_or_else(missing)?,
+            bias,
+            window,
+            *shift,
+        )
+        .map_err(exec)?,
+        QOp::MaxPool { window } => pool::max_pool(x.data, x.shape, out_shape, window),
+        QOp::AvgPool {
+            window,
+            count_include_pad,
+        } => pool::avg_pool(x.data, x.shape, out_shape, window, *count_include_pad),
+        QOp::GlobalAvgPool => pool::global_avg_pool(x.data, x.shape),
+        QOp::Add { align, shift } => {
+            let y = y()?;
+            elementwise::binary(x.data, x.shape, y.data, y.shape, out_shape, |a, b| {
+                ((a << align[0]) + (b << align[1]), *shift)
+            })
+        }
+        QOp::Sub { align, shift } => {
+            let y = y()?;
+            elementwise::binary(x.data, x.shape, y.data, y.shape, out_shape, |a, b| {
+                ((a << align[0]) - (b << align[1]), *shift)
+            })
+        }
+        QOp::Mul { shift } => {
+            let y = y()?;
+            elementwise::binary(x.data, x.shape, y.data, y.shape, out_shape, |a, b| {
+                (a * b, *shift)
+            })
+        }
+        QOp::AddConst { c, c_shape, shift } => {
+            elementwise::binary(x.data, x.shape, c, c_shape, out_shape, |a, b| {
+                (a + b, *shift)
+            })
+        }
+        QOp::MulConst {
+            c, c_shape, shift, ..
+        } => elementwise::binary(x.data, x.shape, c, c_shape, out_shape, |a, b| {
+            (a * b, *shift)
+        }),
+        QOp::Relu => x.data.iter().map(|&v| v.max(0)).collect(),
+        QOp::LeakyRelu { alpha, alpha_scale } => {
+            elementwise::leaky_relu(x.data, *alpha, *alpha_scale)
+        }
+        QOp::Lut {
+            in_shift,
+            offset,
+            table,
+            ..
+        } => elementwise::lookup(x.data, *in_shift, *offset, table, name, x.scale)?,
+        QOp::Reshape => x.data.to_vec(),
+        QOp::Transpose { perm } => crate::graph::broadcast::transpose(x.data, x.shape, perm),
+    })
 }
 
 /// Quantizes a flat float input to `model`'s input scale, rejecting non-finite or out-of-range values.
 pub fn quantize_input(model: &QuantModel, sample: usize, input: &[f32]) -> Result<Vec<i64>> {
     let info = model.input();
     crate::exec::validate_input(
-        &crate::graph::ValueInfo { name: info.name.clone(), shape: info.shape.clone() },
+        &crate::graph::ValueInfo {
+            name: info.name.clone(),
+            shape: info.shape.clone(),
+        },
         sample,
         input,
     )?;
@@ -116,7 +207,12 @@ pub fn quantize_input(model: &QuantModel, sample: usize, input: &[f32]) -> Resul
         .map(|(index, &x)| {
             let q = quantize_scalar(f64::from(x), info.scale);
             if q < lo || q > hi {
-                Err(ModelError::InputOutOfRange { sample, index, value: x, limit: dequantize(hi, info.scale) })
+                Err(ModelError::InputOutOfRange {
+                    sample,
+                    index,
+                    value: x,
+                    limit: dequantize(hi, info.scale),
+                })
             } else {
                 Ok(q)
             }
@@ -134,7 +230,12 @@ fn check_range(model: &QuantModel, value: usize, data: &[i64], node: &str) -> Re
     let info = &model.values[value];
     let (lo, hi) = signed_range(info.bits);
     match data.iter().find(|&&v| v < lo || v > hi) {
-        Some(&v) => Err(ModelError::Overflow { node: node.to_string(), value: v, bits: info.bits, scale: info.scale }),
+        Some(&v) => Err(ModelError::Overflow {
+            node: node.to_string(),
+            value: v,
+            bits: info.bits,
+            scale: info.scale,
+        }),
         None => Ok(()),
     }
 }

@@ -10,7 +10,9 @@ pub(crate) fn activation(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) ->
     let shape = b.shape(x).to_vec();
     let op = match ctx.op_type {
         "Relu" => Op::Relu,
-        "LeakyRelu" => Op::LeakyRelu { alpha: ctx.attrs.float("alpha", 0.01)? },
+        "LeakyRelu" => Op::LeakyRelu {
+            alpha: ctx.attrs.float("alpha", 0.01)?,
+        },
         "Sigmoid" => Op::Sigmoid,
         "Tanh" => Op::Tanh,
         _ => {
@@ -22,7 +24,9 @@ pub(crate) fn activation(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) ->
             let span: usize = shape.iter().skip(axis.max(0) as usize).product();
             let over_last = axis == rank - 1 || (b.opset < 13 && span == last);
             if !over_last {
-                return Err(ctx.unsupported(format!("Softmax over axis {axis} of {shape:?} (only the last axis)")));
+                return Err(ctx.unsupported(format!(
+                    "Softmax over axis {axis} of {shape:?} (only the last axis)"
+                )));
             }
             Op::Softmax
         }

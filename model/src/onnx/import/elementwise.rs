@@ -1,7 +1,9 @@
 //! Builders for binary arithmetic (Add, Sub, Mul, Div) and shape-only ops on
 //! runtime tensors (Flatten, Reshape, Squeeze, Unsqueeze, Transpose).
 
-use super::shapes::{flatten_shape, reshape_target, squeeze_shape, transpose_perm, unsqueeze_shape};
+use super::shapes::{
+    flatten_shape, reshape_target, squeeze_shape, transpose_perm, unsqueeze_shape,
+};
 use super::{Builder, Ctx, Operand};
 use crate::error::Result;
 use crate::graph::broadcast::broadcast_shape;
@@ -16,7 +18,11 @@ pub(crate) fn binary(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) -> Res
     match (lhs, rhs) {
         (Operand::Value(x), Operand::Value(y)) => {
             let shape = broadcast_shape(b.shape(*x), b.shape(*y)).ok_or_else(|| {
-                ctx.invalid(format!("cannot broadcast {:?} with {:?}", b.shape(*x), b.shape(*y)))
+                ctx.invalid(format!(
+                    "cannot broadcast {:?} with {:?}",
+                    b.shape(*x),
+                    b.shape(*y)
+                ))
             })?;
             let op = match ctx.op_type {
                 "Add" => Op::Add,
@@ -33,10 +39,19 @@ pub(crate) fn binary(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) -> Res
 }
 
 /// `x op c` (or `c op x` when `const_first`).
-fn with_constant(b: &mut Builder, ctx: &Ctx, x: ValueId, c: &Const, const_first: bool) -> Result<ValueId> {
+fn with_constant(
+    b: &mut Builder,
+    ctx: &Ctx,
+    x: ValueId,
+    c: &Const,
+    const_first: bool,
+) -> Result<ValueId> {
     let xs = b.shape(x).to_vec();
     if broadcast_shape(&xs, &c.shape).as_deref() != Some(xs.as_slice()) {
-        return Err(ctx.unsupported(format!("a constant of shape {:?} that does not broadcast into {xs:?}", c.shape)));
+        return Err(ctx.unsupported(format!(
+            "a constant of shape {:?} that does not broadcast into {xs:?}",
+            c.shape
+        )));
     }
     let w = Weights::from_const(c);
     let negated = || Weights::new(w.shape.clone(), w.data.iter().map(|v| -v).collect());
@@ -45,7 +60,12 @@ fn with_constant(b: &mut Builder, ctx: &Ctx, x: ValueId, c: &Const, const_first:
         ("Sub", false) => Ok(add_const(b, ctx, x, negated(), xs)),
         ("Sub", true) => {
             let minus = Weights::new(vec![], vec![-1.0]);
-            let neg = b.push(ctx.label, Op::MulConst { c: minus }, vec![x], xs.clone());
+            let neg = b.push(
+                &format!("{}/negate", ctx.label),
+                Op::MulConst { c: minus },
+                vec![x],
+                xs.clone(),
+            );
             Ok(add_const(b, ctx, neg, w, xs))
         }
         ("Mul", _) => Ok(b.push(ctx.label, Op::MulConst { c: w }, vec![x], xs)),
@@ -63,12 +83,17 @@ fn with_constant(b: &mut Builder, ctx: &Ctx, x: ValueId, c: &Const, const_first:
 /// Adds a constant, folding it into the bias of a Dense/Conv that feeds only this Add.
 fn add_const(b: &mut Builder, ctx: &Ctx, x: ValueId, c: Weights, xs: Vec<usize>) -> ValueId {
     let per_last_axis = c.shape.iter().rev().skip(1).all(|&d| d == 1);
-    let channel_axis = xs.len() == 4 && c.shape.len() >= 3 && c.shape.iter().rev().take(2).all(|&d| d == 1);
+    let channel_axis =
+        xs.len() == 4 && c.shape.len() >= 3 && c.shape.iter().rev().take(2).all(|&d| d == 1);
     if let Some(node) = b.sole_producer(x) {
         match &mut node.op {
-            Op::Dense { bias, .. } if per_last_axis && (c.data.len() == bias.len() || c.data.len() == 1) => {
+            Op::Dense { bias, .. }
+                if per_last_axis && (c.data.len() == bias.len() || c.data.len() == 1) =>
+            {
                 let n = c.data.len();
-                bias.iter_mut().enumerate().for_each(|(i, v)| *v += c.data[i % n]);
+                bias.iter_mut()
+                    .enumerate()
+                    .for_each(|(i, v)| *v += c.data[i % n]);
                 return x;
             }
             Op::Conv { bias, .. } if channel_axis && c.data.len() == bias.len() => {
@@ -93,8 +118,15 @@ pub(crate) fn reshape_like(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) 
     let shape = match ctx.op_type {
         "Flatten" => flatten_shape(&xs, ctx.attrs.int("axis", 1)?, ctx.label)?,
         "Reshape" => {
-            let spec = ctx.constant(ops, 1)?.ok_or_else(|| ctx.unsupported("a runtime target shape"))?;
-            reshape_target(&xs, &spec.to_i64(ctx.label)?, ctx.attrs.int("allowzero", 0)? != 0, ctx.label)?
+            let spec = ctx
+                .constant(ops, 1)?
+                .ok_or_else(|| ctx.unsupported("a runtime target shape"))?;
+            reshape_target(
+                &xs,
+                &spec.to_i64(ctx.label)?,
+                ctx.attrs.int("allowzero", 0)? != 0,
+                ctx.label,
+            )?
         }
         "Squeeze" => squeeze_shape(&xs, axes_input(1)?.as_deref(), ctx.label)?,
         "Unsqueeze" => unsqueeze_shape(&xs, &axes_input(1)?.unwrap_or_default(), ctx.label)?,

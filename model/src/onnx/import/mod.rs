@@ -9,7 +9,9 @@ pub mod shapes;
 
 use super::attributes::{Attributes, node_label};
 use super::constants::{FOLDABLE, fold};
-use super::proto::{GraphProto, ModelProto, NodeProto, ValueInfoProto, tensor_shape_proto::dimension::Value as Dim};
+use super::proto::{
+    GraphProto, ModelProto, NodeProto, ValueInfoProto, tensor_shape_proto::dimension::Value as Dim,
+};
 use super::tensor::decode_tensor;
 use super::{decode_model, default_opset};
 use crate::error::{ModelError, Result};
@@ -19,17 +21,46 @@ use std::collections::HashMap;
 
 /// Operators the importer turns into IR ops (on runtime tensors).
 pub const RUNTIME_OPS: &[&str] = &[
-    "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Conv", "MaxPool",
-    "AveragePool", "GlobalAveragePool", "BatchNormalization", "Flatten", "Reshape", "Transpose", "Softmax",
-    "Identity", "Dropout", "Cast", "Squeeze", "Unsqueeze",
+    "Gemm",
+    "MatMul",
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "Relu",
+    "LeakyRelu",
+    "Sigmoid",
+    "Tanh",
+    "Conv",
+    "MaxPool",
+    "AveragePool",
+    "GlobalAveragePool",
+    "BatchNormalization",
+    "Flatten",
+    "Reshape",
+    "Transpose",
+    "Softmax",
+    "Identity",
+    "Dropout",
+    "Cast",
+    "Squeeze",
+    "Unsqueeze",
 ];
 
 /// Operators accepted only when every input is a constant (shape arithmetic).
-pub const CONSTANT_ONLY_OPS: &[&str] = &["Constant", "Shape", "Gather", "Concat", "ConstantOfShape", "Neg"];
+pub const CONSTANT_ONLY_OPS: &[&str] = &[
+    "Constant",
+    "Shape",
+    "Gather",
+    "Concat",
+    "ConstantOfShape",
+    "Neg",
+];
 
 /// Whether an ONNX op (domain, type) can appear in a model cipherproof imports.
 pub fn is_supported(domain: &str, op_type: &str) -> bool {
-    (domain.is_empty() || domain == "ai.onnx") && (RUNTIME_OPS.contains(&op_type) || CONSTANT_ONLY_OPS.contains(&op_type))
+    (domain.is_empty() || domain == "ai.onnx")
+        && (RUNTIME_OPS.contains(&op_type) || CONSTANT_ONLY_OPS.contains(&op_type))
 }
 
 /// The qualified name users see for an op of a non-default domain.
@@ -48,7 +79,10 @@ pub fn import_onnx(bytes: &[u8]) -> Result<Graph> {
 
 /// Imports a decoded ONNX model into the IR.
 pub fn import_model(model: &ModelProto) -> Result<Graph> {
-    let graph = model.graph.as_ref().ok_or_else(|| ModelError::MalformedOnnx("no graph".into()))?;
+    let graph = model
+        .graph
+        .as_ref()
+        .ok_or_else(|| ModelError::MalformedOnnx("no graph".into()))?;
     reject_unsupported(graph)?;
     let mut b = Builder::new(graph, default_opset(model))?;
     for node in &graph.node {
@@ -58,14 +92,28 @@ pub fn import_model(model: &ModelProto) -> Result<Graph> {
 }
 
 fn reject_unsupported(graph: &GraphProto) -> Result<()> {
-    let bad: Vec<&NodeProto> = graph.node.iter().filter(|n| !is_supported(n.domain(), n.op_type())).collect();
-    let Some(first) = bad.first() else { return Ok(()) };
+    let bad: Vec<&NodeProto> = graph
+        .node
+        .iter()
+        .filter(|n| !is_supported(n.domain(), n.op_type()))
+        .collect();
+    let Some(first) = bad.first() else {
+        return Ok(());
+    };
     let mut others: Vec<String> = bad.iter().skip(1).map(|n| qualified_op(n)).collect();
     others.sort();
     others.dedup();
     others.retain(|o| *o != qualified_op(first));
-    let more = if others.is_empty() { String::new() } else { format!("; also unsupported: {}", others.join(", ")) };
-    Err(ModelError::UnsupportedOp { op_type: qualified_op(first), node: node_label(first), more })
+    let more = if others.is_empty() {
+        String::new()
+    } else {
+        format!("; also unsupported: {}", others.join(", "))
+    };
+    Err(ModelError::UnsupportedOp {
+        op_type: qualified_op(first),
+        node: node_label(first),
+        more,
+    })
 }
 
 /// A node input resolved to either a runtime value or a constant.
@@ -90,22 +138,40 @@ impl Builder {
         for init in &graph.initializer {
             consts.insert(init.name().to_string(), decode_tensor(init, init.name())?);
         }
-        let runtime: Vec<&ValueInfoProto> = graph.input.iter().filter(|i| !consts.contains_key(i.name())).collect();
+        let runtime: Vec<&ValueInfoProto> = graph
+            .input
+            .iter()
+            .filter(|i| !consts.contains_key(i.name()))
+            .collect();
         let input = match runtime.as_slice() {
             [one] => *one,
-            [] => return Err(ModelError::invalid("graph", "the model has no runtime input")),
+            [] => {
+                return Err(ModelError::invalid(
+                    "graph",
+                    "the model has no runtime input",
+                ));
+            }
             many => {
                 let names: Vec<&str> = many.iter().map(|i| i.name()).collect();
                 return Err(ModelError::unsupported_use(
                     "graph",
                     "inputs",
-                    format!("{} runtime inputs ({}); cipherproof supports models with one input", many.len(), names.join(", ")),
+                    format!(
+                        "{} runtime inputs ({}); cipherproof supports models with one input",
+                        many.len(),
+                        names.join(", ")
+                    ),
                 ));
             }
         };
         let shape = input_shape(input)?;
         let mut uses = HashMap::new();
-        for name in graph.node.iter().flat_map(|n| n.input.iter()).chain(graph.output.iter().map(|o| &o.name).flatten()) {
+        for name in graph
+            .node
+            .iter()
+            .flat_map(|n| n.input.iter())
+            .chain(graph.output.iter().flat_map(|o| &o.name))
+        {
             *uses.entry(name.clone()).or_insert(0) += 1;
         }
         let mut values = HashMap::new();
@@ -115,7 +181,10 @@ impl Builder {
             values,
             uses,
             graph: Graph {
-                values: vec![ValueInfo { name: input.name().to_string(), shape }],
+                values: vec![ValueInfo {
+                    name: input.name().to_string(),
+                    shape,
+                }],
                 nodes: Vec::new(),
                 output: Graph::INPUT,
                 opset,
@@ -134,9 +203,17 @@ impl Builder {
         let operands = node
             .input
             .iter()
-            .map(|name| if name.is_empty() { Ok(None) } else { self.operand(name, &label).map(Some) })
+            .map(|name| {
+                if name.is_empty() {
+                    Ok(None)
+                } else {
+                    self.operand(name, &label).map(Some)
+                }
+            })
             .collect::<Result<Vec<_>>>()?;
-        let all_const = operands.iter().all(|o| !matches!(o, Some(Operand::Value(_))));
+        let all_const = operands
+            .iter()
+            .all(|o| !matches!(o, Some(Operand::Value(_))));
         if op == "Shape" {
             let shape: Vec<i64> = match operands.first() {
                 Some(Some(Operand::Value(v))) => self.shape(*v).iter().map(|&d| d as i64).collect(),
@@ -146,32 +223,75 @@ impl Builder {
             return self.define_const(node, Const::i64(vec![shape.len()], shape));
         }
         if all_const && FOLDABLE.contains(&op) {
-            let consts: Vec<Option<&Const>> =
-                operands.iter().map(|o| o.as_ref().and_then(|o| if let Operand::Const(c) = o { Some(c) } else { None })).collect();
+            let consts: Vec<Option<&Const>> = operands
+                .iter()
+                .map(|o| {
+                    o.as_ref().and_then(|o| {
+                        if let Operand::Const(c) = o {
+                            Some(c)
+                        } else {
+                            None
+                        }
+                    })
+                })
+                .collect();
             let c = fold(node, &consts, self.opset)?;
             return self.define_const(node, c);
         }
         if all_const {
-            return Err(ModelError::unsupported_use(op, label, "cannot be evaluated on constant inputs"));
+            return Err(ModelError::unsupported_use(
+                op,
+                label,
+                "cannot be evaluated on constant inputs",
+            ));
         }
         let attrs = Attributes::of(node);
         let fresh = self.graph.values.len();
-        let ctx = Ctx { label: &label, attrs, op_type: op };
+        let ctx = Ctx {
+            label: &label,
+            attrs,
+            op_type: op,
+        };
         let out = match op {
             "Gemm" => layers::gemm(self, &ctx, &operands)?,
             "MatMul" => layers::matmul(self, &ctx, &operands)?,
             "Conv" => layers::conv(self, &ctx, &operands)?,
             "BatchNormalization" => layers::batch_norm(self, &ctx, &operands)?,
             "Add" | "Sub" | "Mul" | "Div" => elementwise::binary(self, &ctx, &operands)?,
-            "Relu" | "LeakyRelu" | "Sigmoid" | "Tanh" | "Softmax" => activations::activation(self, &ctx, &operands)?,
+            "Relu" | "LeakyRelu" | "Sigmoid" | "Tanh" | "Softmax" => {
+                activations::activation(self, &ctx, &operands)?
+            }
             "Identity" | "Dropout" | "Cast" => activations::passthrough(self, &ctx, &operands)?,
-            "Flatten" | "Reshape" | "Squeeze" | "Unsqueeze" | "Transpose" => elementwise::reshape_like(self, &ctx, &operands)?,
-            "MaxPool" | "AveragePool" | "GlobalAveragePool" => pooling::pool(self, &ctx, &operands)?,
-            _ => return Err(ModelError::unsupported_use(op, label, "only supported on constant inputs")),
+            "Flatten" | "Reshape" | "Squeeze" | "Unsqueeze" | "Transpose" => {
+                elementwise::reshape_like(self, &ctx, &operands)?
+            }
+            "MaxPool" | "AveragePool" | "GlobalAveragePool" => {
+                pooling::pool(self, &ctx, &operands)?
+            }
+            _ => {
+                return Err(ModelError::unsupported_use(
+                    op,
+                    label,
+                    "only supported on constant inputs",
+                ));
+            }
         };
-        let name = node.output.first().filter(|n| !n.is_empty()).ok_or_else(|| ModelError::invalid(&label, "node has no output"))?;
-        if node.output.iter().skip(1).any(|o| !o.is_empty() && self.uses.contains_key(o)) {
-            return Err(ModelError::unsupported_use(op, label, "only the first output may be used"));
+        let name = node
+            .output
+            .first()
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| ModelError::invalid(&label, "node has no output"))?;
+        if node
+            .output
+            .iter()
+            .skip(1)
+            .any(|o| !o.is_empty() && self.uses.contains_key(o))
+        {
+            return Err(ModelError::unsupported_use(
+                op,
+                label,
+                "only the first output may be used",
+            ));
         }
         if out >= fresh {
             self.graph.values[out].name = name.clone();
@@ -188,7 +308,10 @@ impl Builder {
 
     fn define_const(&mut self, node: &NodeProto, c: Const) -> Result<()> {
         c.check_finite(&node_label(node))?;
-        let name = node.output.first().ok_or_else(|| ModelError::invalid(node_label(node), "node has no output"))?;
+        let name = node
+            .output
+            .first()
+            .ok_or_else(|| ModelError::invalid(node_label(node), "node has no output"))?;
         self.consts.insert(name.clone(), c);
         Ok(())
     }
@@ -199,7 +322,10 @@ impl Builder {
         } else if let Some(c) = self.consts.get(name) {
             Ok(Operand::Const(c.clone()))
         } else {
-            Err(ModelError::invalid(label, format!("input '{name}' is not produced by any earlier node")))
+            Err(ModelError::invalid(
+                label,
+                format!("input '{name}' is not produced by any earlier node"),
+            ))
         }
     }
 
@@ -208,10 +334,24 @@ impl Builder {
     }
 
     /// Appends a node producing a new value of `shape`.
-    pub(crate) fn push(&mut self, name: &str, op: Op, inputs: Vec<ValueId>, shape: Vec<usize>) -> ValueId {
+    pub(crate) fn push(
+        &mut self,
+        name: &str,
+        op: Op,
+        inputs: Vec<ValueId>,
+        shape: Vec<usize>,
+    ) -> ValueId {
         let output = self.graph.values.len();
-        self.graph.values.push(ValueInfo { name: name.to_string(), shape });
-        self.graph.nodes.push(Node { name: name.to_string(), op, inputs, output });
+        self.graph.values.push(ValueInfo {
+            name: name.to_string(),
+            shape,
+        });
+        self.graph.nodes.push(Node {
+            name: name.to_string(),
+            op,
+            inputs,
+            output,
+        });
         output
     }
 
@@ -234,16 +374,31 @@ impl Builder {
                 return Err(ModelError::unsupported_use(
                     "graph",
                     "outputs",
-                    format!("{} outputs; cipherproof supports models with one output", many.len()),
+                    format!(
+                        "{} outputs; cipherproof supports models with one output",
+                        many.len()
+                    ),
                 ));
             }
         };
         let id = *self.values.get(out.name()).ok_or_else(|| {
-            ModelError::invalid("graph", format!("output '{}' is a constant or never computed", out.name()))
+            ModelError::invalid(
+                "graph",
+                format!("output '{}' is a constant or never computed", out.name()),
+            )
         })?;
         self.graph.output = id;
-        if let Some(n) = self.graph.nodes.iter().find(|n| matches!(n.op, Op::Softmax) && n.output != id) {
-            return Err(ModelError::unsupported_use("Softmax", &n.name, "Softmax is only supported as the model's final op"));
+        if let Some(n) = self
+            .graph
+            .nodes
+            .iter()
+            .find(|n| matches!(n.op, Op::Softmax) && n.output != id)
+        {
+            return Err(ModelError::unsupported_use(
+                "Softmax",
+                &n.name,
+                "Softmax is only supported as the model's final op",
+            ));
         }
         Ok(self.graph)
     }
@@ -269,16 +424,24 @@ impl Ctx<'_> {
     pub fn value(&self, operands: &[Option<Operand>], i: usize) -> Result<ValueId> {
         match operands.get(i) {
             Some(Some(Operand::Value(v))) => Ok(*v),
-            Some(Some(Operand::Const(_))) => Err(self.unsupported(format!("input {i} must be a runtime tensor, not a constant"))),
+            Some(Some(Operand::Const(_))) => Err(self.unsupported(format!(
+                "input {i} must be a runtime tensor, not a constant"
+            ))),
             _ => Err(self.invalid(format!("missing input {i}"))),
         }
     }
 
     /// The constant at input `i`, if present.
-    pub fn constant<'o>(&self, operands: &'o [Option<Operand>], i: usize) -> Result<Option<&'o Const>> {
+    pub fn constant<'o>(
+        &self,
+        operands: &'o [Option<Operand>],
+        i: usize,
+    ) -> Result<Option<&'o Const>> {
         match operands.get(i) {
             Some(Some(Operand::Const(c))) => Ok(Some(c)),
-            Some(Some(Operand::Value(_))) => Err(self.unsupported(format!("input {i} must be a constant (weights), not a runtime tensor"))),
+            Some(Some(Operand::Value(_))) => Err(self.unsupported(format!(
+                "input {i} must be a constant (weights), not a runtime tensor"
+            ))),
             _ => Ok(None),
         }
     }
@@ -296,17 +459,33 @@ fn input_shape(input: &ValueInfoProto) -> Result<Vec<usize>> {
         })
         .ok_or_else(|| ModelError::invalid(name, "the input is not a tensor"))?;
     if tensor.elem_type() != 1 && tensor.elem_type() != 11 {
-        return Err(ModelError::unsupported_use("input", name, format!("element type {} (only float inputs)", tensor.elem_type())));
+        return Err(ModelError::unsupported_use(
+            "input",
+            name,
+            format!("element type {} (only float inputs)", tensor.elem_type()),
+        ));
     }
-    let dims = tensor.shape.as_ref().map(|s| s.dim.as_slice()).unwrap_or_default();
+    let dims = tensor
+        .shape
+        .as_ref()
+        .map(|s| s.dim.as_slice())
+        .unwrap_or_default();
     dims.iter()
         .enumerate()
         .map(|(i, d)| match &d.value {
             Some(Dim::DimValue(v)) if *v > 0 => Ok(*v as usize),
             // A symbolic or missing leading dimension is the batch: one sample at a time.
             _ if i == 0 => Ok(1),
-            Some(Dim::DimParam(p)) => Err(ModelError::DynamicShape { tensor: name.to_string(), dim: i, param: p.clone() }),
-            _ => Err(ModelError::DynamicShape { tensor: name.to_string(), dim: i, param: "?".into() }),
+            Some(Dim::DimParam(p)) => Err(ModelError::DynamicShape {
+                tensor: name.to_string(),
+                dim: i,
+                param: p.clone(),
+            }),
+            _ => Err(ModelError::DynamicShape {
+                tensor: name.to_string(),
+                dim: i,
+                param: "?".into(),
+            }),
         })
         .collect()
 }
@@ -325,5 +504,9 @@ fn constant_node(node: &NodeProto) -> Result<Const> {
     if let Some(v) = attrs.ints("value_ints")? {
         return Ok(Const::i64(vec![v.len()], v));
     }
-    Err(ModelError::unsupported_use("Constant", node_label(node), "only tensor, float and int values are supported"))
+    Err(ModelError::unsupported_use(
+        "Constant",
+        node_label(node),
+        "only tensor, float and int values are supported",
+    ))
 }

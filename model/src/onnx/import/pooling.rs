@@ -12,11 +12,20 @@ pub(crate) fn pool(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) -> Resul
         return Err(ctx.unsupported(format!("input {xs:?}: only 2-D pooling over NCHW")));
     }
     if ctx.op_type == "GlobalAveragePool" {
-        return Ok(b.push(ctx.label, Op::GlobalAvgPool, vec![x], vec![xs[0], xs[1], 1, 1]));
+        return Ok(b.push(
+            ctx.label,
+            Op::GlobalAvgPool,
+            vec![x],
+            vec![xs[0], xs[1], 1, 1],
+        ));
     }
     let kernel = match ctx.attrs.usizes("kernel_shape")? {
         Some(k) if k.len() == 2 && k.iter().all(|&d| d > 0) => [k[0], k[1]],
-        other => return Err(ctx.invalid(format!("kernel_shape {other:?} must be two positive values"))),
+        other => {
+            return Err(ctx.invalid(format!(
+                "kernel_shape {other:?} must be two positive values"
+            )));
+        }
     };
     let window = window_from_attrs(ctx, kernel, [xs[2], xs[3]], ctx.op_type == "MaxPool")?;
     let [oh, ow] = window
@@ -27,14 +36,19 @@ pub(crate) fn pool(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) -> Resul
             let span = (kernel[i] - 1) * window.dilations[i] + 1;
             (size + pad - span).div_ceil(window.strides[i]) + 1
         };
-        if ceil(xs[2], window.pads[0] + window.pads[2], 0) != oh || ceil(xs[3], window.pads[1] + window.pads[3], 1) != ow {
+        if ceil(xs[2], window.pads[0] + window.pads[2], 0) != oh
+            || ceil(xs[3], window.pads[1] + window.pads[3], 1) != ow
+        {
             return Err(ctx.unsupported("ceil_mode=1 where it changes the output size"));
         }
     }
     let op = if ctx.op_type == "MaxPool" {
         Op::MaxPool { window }
     } else {
-        Op::AvgPool { window, count_include_pad: ctx.attrs.int("count_include_pad", 0)? != 0 }
+        Op::AvgPool {
+            window,
+            count_include_pad: ctx.attrs.int("count_include_pad", 0)? != 0,
+        }
     };
     Ok(b.push(ctx.label, op, vec![x], vec![xs[0], xs[1], oh, ow]))
 }

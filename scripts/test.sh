@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The project's test command (README, .ci/run): every Rust test, then a live
+# cross-check of the float reference against onnxruntime (pinned, from PyPI)
+# through the CLI. CIPHERPROOF_SKIP_PYTHON=1 skips only the cross-check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --quiet -p cipherproof-gateway
+if [ "${CIPHERPROOF_SKIP_PYTHON:-0}" = "1" ]; then
+  echo "WARNING: CIPHERPROOF_SKIP_PYTHON=1: onnxruntime cross-check skipped" >&2
+else
+  python=$(scripts/python-env.sh)
+  "$python" scripts/check_onnxruntime.py --bin "${CARGO_TARGET_DIR:-target}/debug/cipherproof"
+fi
+cargo test --workspace
