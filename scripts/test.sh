@@ -4,7 +4,8 @@
 # through the CLI. CIPHERPROOF_SKIP_PYTHON=1 skips only the cross-check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --quiet -p cipherproof-gateway
+# One build for everything: the test binaries and the cipherproof binary they (and the cross-check) run.
+cargo test --workspace --no-run
 if [ "${CIPHERPROOF_SKIP_PYTHON:-0}" = "1" ]; then
   echo "WARNING: CIPHERPROOF_SKIP_PYTHON=1: onnxruntime cross-check skipped" >&2
 else

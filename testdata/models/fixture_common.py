@@ -106,6 +106,16 @@ def digits_split():
     return train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
 
 
+def tabular_split(loader):
+    """A scikit-learn tabular dataset: 40% stratified test split (random_state=0), standard-scaled."""
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+    X, y = loader(return_X_y=True)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.4, random_state=0, stratify=y)
+    sc = StandardScaler().fit(Xtr)
+    return sc.transform(Xtr), ytr, sc.transform(Xte), yte
+
+
 def two_class_logits(w, b):
     """A binary sklearn model's decision z as logits [-z/2, z/2]: Softmax of these is predict_proba."""
     w = np.asarray(w, dtype=np.float64).reshape(-1)

@@ -219,32 +219,31 @@ fn concat(inputs: &[Option<&Const>], axis: i64, label: &str) -> Result<Const> {
     let outer: usize = first.shape[..axis].iter().product();
     let mut shape = first.shape.clone();
     shape[axis] = parts.iter().map(|p| p.shape[axis]).sum();
-    let all_int = parts.iter().all(|p| matches!(p.data, ConstData::I64(_)));
-    let chunk = |p: &Const| p.shape[axis..].iter().product::<usize>();
-    if all_int {
-        let vals: Vec<Vec<i64>> = parts
+    let chunks: Vec<usize> = parts
+        .iter()
+        .map(|p| p.shape[axis..].iter().product())
+        .collect();
+    if parts.iter().all(|p| matches!(p.data, ConstData::I64(_))) {
+        let vals = parts
             .iter()
             .map(|p| p.to_i64(label))
-            .collect::<Result<_>>()?;
-        let mut out = Vec::new();
-        for o in 0..outer {
-            for (p, v) in parts.iter().zip(&vals) {
-                let c = chunk(p);
-                out.extend_from_slice(&v[o * c..(o + 1) * c]);
-            }
-        }
-        Ok(Const::i64(shape, out))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Const::i64(shape, interleave(&vals, &chunks, outer)))
     } else {
         let vals: Vec<Vec<f32>> = parts.iter().map(|p| p.to_f32()).collect();
-        let mut out = Vec::new();
-        for o in 0..outer {
-            for (p, v) in parts.iter().zip(&vals) {
-                let c = chunk(p);
-                out.extend_from_slice(&v[o * c..(o + 1) * c]);
-            }
-        }
-        Ok(Const::f32(shape, out))
+        Ok(Const::f32(shape, interleave(&vals, &chunks, outer)))
     }
+}
+
+/// Concatenation along an axis: for each of `outer` blocks, each part's `chunks[i]` values in turn.
+fn interleave<T: Copy>(parts: &[Vec<T>], chunks: &[usize], outer: usize) -> Vec<T> {
+    let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+    for o in 0..outer {
+        for (v, &c) in parts.iter().zip(chunks) {
+            out.extend_from_slice(&v[o * c..(o + 1) * c]);
+        }
+    }
+    out
 }
 
 fn gather(data: &Const, indices: &Const, axis: i64, label: &str) -> Result<Const> {

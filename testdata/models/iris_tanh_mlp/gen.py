@@ -4,15 +4,10 @@ import os, sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from fixture_common import *
 from sklearn.datasets import load_iris
-from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
-from sklearn.preprocessing import StandardScaler
 
 out = os.path.dirname(os.path.abspath(__file__))
-X, y = load_iris(return_X_y=True)
-Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.4, random_state=0, stratify=y)
-sc = StandardScaler().fit(Xtr)
-Xtr, Xte = sc.transform(Xtr), sc.transform(Xte)
+Xtr, ytr, Xte, yte = tabular_split(load_iris)
 clf = MLPClassifier(hidden_layer_sizes=(8,), activation="tanh", max_iter=4000, random_state=0).fit(Xtr, ytr)
 (W1, W2), (b1, b2) = clf.coefs_, clf.intercepts_
 nodes = [
