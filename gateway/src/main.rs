@@ -5,7 +5,9 @@
 //!
 //! * `inspect MODEL.onnx [--json]`: operators, shapes, parameters, support;
 //! * `run --model MODEL.onnx (--input INPUT.json | --batch BATCH.json)`:
-//!   float and quantized inference side by side.
+//!   float and quantized inference side by side;
+//! * `compile MODEL.onnx --out DIR`, `prove --model DIR --input INPUT.json --out PROOF.json`,
+//!   `verify --model DIR --proof PROOF.json`: halo2 proofs of quantized inference.
 
 mod cli;
 
@@ -29,6 +31,12 @@ enum Command {
     Inspect(cli::inspect::InspectArgs),
     /// Run a model in float and in fixed-point, printing both outputs and their argmax.
     Run(cli::run::RunArgs),
+    /// Quantize a model, size its circuit and generate its keys into a directory.
+    Compile(cli::prove_cmds::CompileArgs),
+    /// Prove one inference of a compiled model.
+    Prove(cli::prove_cmds::ProveArgs),
+    /// Verify a proof against a compiled model: prints "valid" and exits 0 only for a valid proof.
+    Verify(cli::prove_cmds::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +44,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(args) => cli::inspect::inspect(&args),
         Command::Run(args) => cli::run::run(&args),
+        Command::Compile(args) => cli::prove_cmds::compile_cmd(&args),
+        Command::Prove(args) => cli::prove_cmds::prove_cmd(&args),
+        Command::Verify(args) => cli::prove_cmds::verify_cmd(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

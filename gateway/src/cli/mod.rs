@@ -2,4 +2,5 @@
 
 pub mod inputs;
 pub mod inspect;
+pub mod prove_cmds;
 pub mod run;

@@ -6,15 +6,17 @@ use cipherproof_model::exec::argmax;
 use cipherproof_model::exec::float::FloatRunner;
 use cipherproof_model::exec::integer::{IntegerRunner, dequantize_output};
 use cipherproof_model::quant::report::build_report;
-use cipherproof_model::quant::{QuantConfig, quantize};
+use cipherproof_model::quant::{QuantConfig, QuantModel, quantize};
 use cipherproof_model::{Graph, import_onnx};
+use cipherproof_prover::compile::is_compiled_dir;
 use clap::Args;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The ONNX model.
+    /// The ONNX model, or a directory from `cipherproof compile` (then its fixed
+    /// quantization is used: the quantized outputs are exactly what `prove` proves).
     #[arg(long)]
     pub model: PathBuf,
     /// One input in EZKL's format: {"input_data": [[...flat floats...]]}.
@@ -77,14 +79,27 @@ struct RunOutput {
 
 pub fn load_graph(path: &Path) -> Result<Graph> {
     if path.is_dir() {
-        bail!("{} is a directory; pass an .onnx file", path.display());
+        bail!(
+            "{} is a directory, not a compiled model or an .onnx file",
+            path.display()
+        );
     }
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     import_onnx(&bytes).with_context(|| path.display().to_string())
 }
 
+/// A compiled directory's float graph and fixed quantization.
+fn load_compiled(dir: &Path) -> Result<(Graph, QuantModel)> {
+    let read = |name: &str| -> Result<Vec<u8>> {
+        std::fs::read(dir.join(name))
+            .with_context(|| format!("{}: missing {name} (recompile the model)", dir.display()))
+    };
+    let graph = serde_json::from_slice(&read("graph.json")?).context("graph.json")?;
+    let model = serde_json::from_slice(&read("model.json")?).context("model.json")?;
+    Ok((graph, model))
+}
+
 pub fn run(args: &RunArgs) -> Result<()> {
-    let graph = load_graph(&args.model)?;
     let inputs = match (&args.input, &args.batch) {
         (Some(p), _) => vec![read_single(p)?],
         (None, Some(p)) => read_batch(p)?,
@@ -94,8 +109,17 @@ pub fn run(args: &RunArgs) -> Result<()> {
         Some(p) => read_batch(p)?,
         None => inputs.clone(),
     };
-    let model =
-        quantize(&graph, &calibration, &args.quant.config()).context("quantization failed")?;
+    let (graph, model) = if is_compiled_dir(&args.model) {
+        if args.calibration.is_some() {
+            bail!("--calibration does not apply to a compiled model (its quantization is fixed)");
+        }
+        load_compiled(&args.model)?
+    } else {
+        let graph = load_graph(&args.model)?;
+        let model =
+            quantize(&graph, &calibration, &args.quant.config()).context("quantization failed")?;
+        (graph, model)
+    };
     let float = FloatRunner::new(&graph)?;
     let integer = IntegerRunner::new(&model)?;
     let mut out = RunOutput {
@@ -130,7 +154,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-fn print_text(out: &RunOutput, model: &cipherproof_model::quant::QuantModel) {
+fn print_text(out: &RunOutput, model: &QuantModel) {
     let o = model.output_info();
     for i in 0..out.outputs.len() {
         println!("input {i}");

@@ -69,14 +69,14 @@ impl Const {
 
     /// Rejects NaN and infinities, naming the tensor.
     pub fn check_finite(&self, name: &str) -> Result<()> {
-        if let ConstData::F32(v) = &self.data {
-            if let Some((index, &value)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
-                return Err(ModelError::NonFiniteWeight {
-                    tensor: name.to_string(),
-                    index,
-                    value,
-                });
-            }
+        if let ConstData::F32(v) = &self.data
+            && let Some((index, &value)) = v.iter().enumerate().find(|(_, x)| !x.is_finite())
+        {
+            return Err(ModelError::NonFiniteWeight {
+                tensor: name.to_string(),
+                index,
+                value,
+            });
         }
         Ok(())
     }

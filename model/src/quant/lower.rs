@@ -14,6 +14,33 @@ const EXACT_F64_BITS: u32 = 53;
 pub fn quantize(graph: &Graph, samples: &[Vec<f32>], config: &QuantConfig) -> Result<QuantModel> {
     validate(config)?;
     let ranges = value_ranges(graph, samples)?;
+    quantize_with_ranges(graph, &ranges, config)
+}
+
+/// Quantizes `graph` for every input with |x| ≤ `input_range`, with scales from
+/// worst-case bounds through the weights (no samples, no headroom needed): no
+/// input within the range can overflow.
+pub fn quantize_for_range(
+    graph: &Graph,
+    input_range: f32,
+    config: &QuantConfig,
+) -> Result<QuantModel> {
+    if !(input_range.is_finite() && input_range > 0.0) {
+        return Err(ModelError::InvalidConfig(format!(
+            "input range {input_range} must be positive and finite"
+        )));
+    }
+    let config = QuantConfig {
+        headroom_bits: 0,
+        ..config.clone()
+    };
+    validate(&config)?;
+    let ranges = super::bounds::interval_bounds(graph, input_range);
+    quantize_with_ranges(graph, &ranges, &config)
+}
+
+fn quantize_with_ranges(graph: &Graph, ranges: &[f32], config: &QuantConfig) -> Result<QuantModel> {
+    let ranges = ranges.to_vec();
     let softmax_dropped = graph.ends_in_softmax();
     let nodes: &[Node] = if softmax_dropped {
         &graph.nodes[..graph.nodes.len() - 1]

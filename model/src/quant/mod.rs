@@ -5,11 +5,12 @@
 //! [`quantize`] turns a float [`Graph`](crate::graph::Graph) into a
 //! [`QuantModel`]; [`report::build_report`] says how faithful it is.
 
+pub mod bounds;
 pub mod calibrate;
 pub mod fixed;
 mod lower;
 pub mod model;
 pub mod report;
 
-pub use lower::quantize;
+pub use lower::{quantize, quantize_for_range};
 pub use model::{LutFunction, QNode, QOp, QValue, QuantConfig, QuantModel};

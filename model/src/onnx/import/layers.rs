@@ -149,13 +149,13 @@ pub(crate) fn conv(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) -> Resul
         )));
     }
     let kernel = [w.shape[2], w.shape[3]];
-    if let Some(ks) = ctx.attrs.usizes("kernel_shape")? {
-        if ks != kernel {
-            return Err(ctx.invalid(format!(
-                "kernel_shape {ks:?} disagrees with weight shape {:?}",
-                w.shape
-            )));
-        }
+    if let Some(ks) = ctx.attrs.usizes("kernel_shape")?
+        && ks != kernel
+    {
+        return Err(ctx.invalid(format!(
+            "kernel_shape {ks:?} disagrees with weight shape {:?}",
+            w.shape
+        )));
     }
     let window = window_from_attrs(ctx, kernel, [xs[2], xs[3]], true)?;
     let [oh, ow] = window

@@ -36,7 +36,7 @@ pub fn reshape_target(
     }
     let known: usize = out.iter().product();
     if let Some(i) = infer {
-        if known == 0 || numel % known != 0 {
+        if known == 0 || !numel.is_multiple_of(known) {
             return Err(ModelError::invalid(
                 node,
                 format!("cannot reshape {input:?} to {spec:?}"),

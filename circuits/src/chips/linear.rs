@@ -1,0 +1,105 @@
+//! Dense and convolution layers: inner products of input cells with constant
+//! weights (zero weights skipped), plus the bias, then the rescale and the
+//! output range check.
+
+use super::fixed_point::bits_for;
+use super::{Cells, Chip};
+use crate::field::Fr;
+use crate::field::fr_i64;
+use cipherproof_model::graph::geometry::Window;
+use halo2_base::AssignedValue;
+use halo2_base::QuantumCell::{Constant, Existing};
+use halo2_base::gates::{GateInstructions, RangeInstructions};
+
+/// `round_shift(Σ w_i·x_i + bias, shift)`, range-checked to `out_bits`.
+fn neuron(
+    chip: &mut Chip,
+    terms: &[(AssignedValue<Fr>, i64)],
+    bias: i64,
+    shift: u32,
+    in_bits: u32,
+    out_bits: u32,
+) -> AssignedValue<Fr> {
+    let gate = chip.range.gate();
+    let live: Vec<&(AssignedValue<Fr>, i64)> = terms.iter().filter(|(_, w)| *w != 0).collect();
+    let bound: u128 = live
+        .iter()
+        .map(|(_, w)| u128::from(w.unsigned_abs()) << (in_bits - 1))
+        .sum::<u128>()
+        + u128::from(bias.unsigned_abs());
+    let acc = if live.is_empty() {
+        chip.ctx.load_constant(fr_i64(bias))
+    } else {
+        let dot = gate.inner_product(
+            chip.ctx,
+            live.iter().map(|(x, _)| Existing(*x)),
+            live.iter().map(|(_, w)| Constant(fr_i64(*w))),
+        );
+        gate.add(chip.ctx, dot, Constant(fr_i64(bias)))
+    };
+    let out = chip.round_shift(acc, shift, bits_for(bound));
+    chip.range_signed(out, out_bits);
+    out
+}
+
+/// Dense layer over `rows` input rows of `k` features; weight `[n, k]`.
+#[allow(clippy::too_many_arguments)]
+pub fn dense(
+    chip: &mut Chip,
+    x: &Cells,
+    weight: &[i64],
+    [n, k]: [usize; 2],
+    bias: &[i64],
+    shift: u32,
+    in_bits: u32,
+    out_bits: u32,
+) -> Cells {
+    let mut out = Vec::with_capacity(x.len() / k * n);
+    for row in x.chunks(k) {
+        for o in 0..n {
+            let terms: Vec<_> = row
+                .iter()
+                .copied()
+                .zip(weight[o * k..(o + 1) * k].iter().copied())
+                .collect();
+            out.push(neuron(chip, &terms, bias[o], shift, in_bits, out_bits));
+        }
+    }
+    out
+}
+
+/// 2-D convolution of `[1, c, h, w]` cells; weight `[co, c, kh, kw]`; output `[1, co, oh, ow]`.
+#[allow(clippy::too_many_arguments)]
+pub fn conv(
+    chip: &mut Chip,
+    x: &Cells,
+    chw: [usize; 3],
+    weight: &[i64],
+    co: usize,
+    bias: &[i64],
+    window: &Window,
+    out_hw: [usize; 2],
+    shift: u32,
+    in_bits: u32,
+    out_bits: u32,
+) -> Cells {
+    let [c, h, w] = chw;
+    let taps = window.kernel_size();
+    let mut out = Vec::with_capacity(co * out_hw[0] * out_hw[1]);
+    for o in 0..co {
+        for oy in 0..out_hw[0] {
+            for ox in 0..out_hw[1] {
+                let mut terms = Vec::with_capacity(c * taps);
+                for (t, tap) in window.taps(oy, ox, h, w).enumerate() {
+                    if let Some((y, xx)) = tap {
+                        for ci in 0..c {
+                            terms.push((x[(ci * h + y) * w + xx], weight[(o * c + ci) * taps + t]));
+                        }
+                    }
+                }
+                out.push(neuron(chip, &terms, bias[o], shift, in_bits, out_bits));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,24 @@
+//! Gadgets for the integer ops, one file per family, all on halo2-base's
+//! vertical gate and limb range checks. Each gadget constrains exactly the
+//! integer reference's semantics (`cipherproof_model::exec::integer`).
+
+pub mod activation;
+pub mod elementwise;
+pub mod fixed_point;
+pub mod linear;
+pub mod pool;
+
+use halo2_base::gates::RangeChip;
+use halo2_base::{AssignedValue, Context};
+
+use crate::field::Fr;
+
+/// What every gadget works with: the thread's context and the range chip.
+#[allow(missing_debug_implementations)]
+pub struct Chip<'a> {
+    pub ctx: &'a mut Context<Fr>,
+    pub range: &'a RangeChip<Fr>,
+}
+
+/// A laid-out tensor: one assigned cell per element, row-major.
+pub type Cells = Vec<AssignedValue<Fr>>;

@@ -1,0 +1,186 @@
+//! Lays a whole quantized model out in a `BaseCircuitBuilder`.
+
+use crate::chips::elementwise::{Broadcast, add_sub, mul, with_constant};
+use crate::chips::{Cells, Chip, activation, linear, pool};
+use crate::error::{CircuitError, Result};
+use crate::field::{Fr, fr_i64, i64_fr};
+use cipherproof_model::graph::broadcast::transpose;
+use cipherproof_model::quant::{QOp, QuantModel};
+use halo2_base::AssignedValue;
+use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
+
+/// The model's outputs as laid out: cells (the public instances) and their integers.
+#[derive(Debug, Clone)]
+pub struct ModelWitness {
+    pub outputs: Vec<AssignedValue<Fr>>,
+    pub output_values: Vec<i64>,
+}
+
+/// Ops that have a circuit.
+pub fn has_circuit(op: &QOp) -> bool {
+    !matches!(op, QOp::Lut { .. })
+}
+
+/// Fails on the first op without a circuit, naming it.
+pub fn check_supported(model: &QuantModel) -> Result<()> {
+    match model.nodes.iter().find(|n| !has_circuit(&n.op)) {
+        Some(n) => Err(CircuitError::UnsupportedOp {
+            op: n.op.kind().to_string(),
+            node: n.name.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Assigns the model on `input` (quantized integers) in the builder's main context,
+/// exposes the outputs as public instances (column 0), and returns them.
+///
+/// The layout depends only on the model, never on the input values, so the same
+/// call with any input (e.g. zeros at keygen) yields the same circuit shape.
+pub fn assign_model(
+    builder: &mut BaseCircuitBuilder<Fr>,
+    model: &QuantModel,
+    input: &[i64],
+) -> Result<ModelWitness> {
+    check_supported(model)?;
+    let expected = model.input().numel();
+    if input.len() != expected {
+        return Err(CircuitError::InputLength {
+            expected,
+            got: input.len(),
+        });
+    }
+    let range = builder.range_chip();
+    let ctx = builder.main(0);
+    let mut chip = Chip { ctx, range: &range };
+    let mut values: Vec<Option<Cells>> = vec![None; model.values.len()];
+    let in_bits = model.input().bits;
+    let x: Cells = chip.ctx.assign_witnesses(input.iter().map(|&v| fr_i64(v)));
+    for &v in &x {
+        chip.range_signed(v, in_bits);
+    }
+    values[0] = Some(x);
+    for node in &model.nodes {
+        let get = |i: usize| -> Cells { values[node.inputs[i]].clone().unwrap_or_default() };
+        let x = get(0);
+        let x_info = &model.values[node.inputs[0]];
+        let out_info = &model.values[node.output];
+        let (xs, os) = (&x_info.shape, &out_info.shape);
+        let (bits_in, bits) = (x_info.bits, out_info.bits);
+        let c = &mut chip;
+        let out = match &node.op {
+            QOp::Dense {
+                weight,
+                weight_shape,
+                bias,
+                shift,
+                ..
+            } => linear::dense(c, &x, weight, *weight_shape, bias, *shift, bits_in, bits),
+            QOp::Conv {
+                weight,
+                weight_shape,
+                bias,
+                window,
+                shift,
+                ..
+            } => {
+                let chw = [xs[1], xs[2], xs[3]];
+                let mut out = Vec::new();
+                for image in x.chunks(chw.iter().product()) {
+                    let image = image.to_vec();
+                    out.extend(linear::conv(
+                        c,
+                        &image,
+                        chw,
+                        weight,
+                        weight_shape[0],
+                        bias,
+                        window,
+                        [os[2], os[3]],
+                        *shift,
+                        bits_in,
+                        bits,
+                    ));
+                }
+                out
+            }
+            QOp::MaxPool { window } => pool::max_pool(c, &x, xs, window, [os[2], os[3]], bits_in),
+            QOp::AvgPool {
+                window,
+                count_include_pad,
+            } => pool::avg_pool(
+                c,
+                &x,
+                xs,
+                window,
+                [os[2], os[3]],
+                *count_include_pad,
+                bits_in,
+            ),
+            QOp::GlobalAvgPool => pool::global_avg_pool(c, &x, xs, bits_in),
+            QOp::Add { align, shift } | QOp::Sub { align, shift } => {
+                let y = get(1);
+                let ops = Broadcast {
+                    a: &x,
+                    a_shape: xs,
+                    b: &y,
+                    b_shape: &model.values[node.inputs[1]].shape,
+                    out_shape: os,
+                };
+                add_sub(
+                    c,
+                    &ops,
+                    *align,
+                    matches!(node.op, QOp::Sub { .. }),
+                    *shift,
+                    bits,
+                )
+            }
+            QOp::Mul { shift } => {
+                let y = get(1);
+                let ops = Broadcast {
+                    a: &x,
+                    a_shape: xs,
+                    b: &y,
+                    b_shape: &model.values[node.inputs[1]].shape,
+                    out_shape: os,
+                };
+                mul(c, &ops, *shift, bits)
+            }
+            QOp::AddConst {
+                c: k,
+                c_shape,
+                shift,
+            } => with_constant(c, &x, xs, k, c_shape, false, *shift, bits),
+            QOp::MulConst {
+                c: k,
+                c_shape,
+                shift,
+                ..
+            } => with_constant(c, &x, xs, k, c_shape, true, *shift, bits),
+            QOp::Relu => activation::relu(c, &x, bits_in),
+            QOp::LeakyRelu { alpha, alpha_scale } => {
+                activation::leaky_relu(c, &x, *alpha, *alpha_scale, bits_in)
+            }
+            QOp::Reshape => x,
+            QOp::Transpose { perm } => transpose(&x, xs, perm),
+            QOp::Lut { .. } => {
+                return Err(CircuitError::UnsupportedOp {
+                    op: node.op.kind().into(),
+                    node: node.name.clone(),
+                });
+            }
+        };
+        values[node.output] = Some(out);
+    }
+    let outputs = values[model.output].clone().unwrap_or_default();
+    let output_values = outputs
+        .iter()
+        .map(|c| i64_fr(c.value()).unwrap_or(i64::MAX))
+        .collect();
+    builder.assigned_instances[0].extend(outputs.iter().copied());
+    Ok(ModelWitness {
+        outputs,
+        output_values,
+    })
+}

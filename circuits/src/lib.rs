@@ -1,0 +1,21 @@
+//! # cipherproof-circuits
+//!
+//! halo2 circuits (halo2-base on halo2-axiom: KZG over BN254) for the integer
+//! models of `cipherproof-model`. [`layout::assign_model`] lays a
+//! [`QuantModel`](cipherproof_model::quant::QuantModel) out in a
+//! `BaseCircuitBuilder`, op by op, with exactly the fixed-point semantics of the
+//! model crate's integer reference (`docs/QUANTIZATION.md`): the proven outputs
+//! are bit-for-bit the reference's `quantized_outputs`.
+//!
+//! Weights are circuit constants (they are part of the verifying key); the
+//! input is a private witness; the outputs are the public instances.
+//! Every activation is range-checked to its bit-width with limb lookups.
+
+pub mod chips;
+pub mod error;
+pub mod field;
+pub mod layout;
+pub mod planner;
+
+pub use error::CircuitError;
+pub use layout::{ModelWitness, assign_model};

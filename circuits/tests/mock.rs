@@ -1,0 +1,210 @@
+//! MockProver tests: every LUT-free fixture's circuit satisfies its constraints with
+//! outputs equal to the integer reference; tampering any witness cell or public
+//! output makes it unsatisfiable.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use cipherproof_circuits::field::{Fr, fr_i64};
+use cipherproof_circuits::{CircuitError, assign_model};
+use cipherproof_model::exec::integer::IntegerRunner;
+use cipherproof_model::import_onnx;
+use cipherproof_model::quant::{QuantConfig, QuantModel, quantize};
+use halo2_base::gates::circuit::CircuitBuilderStage;
+use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
+use halo2_base::halo2_proofs::dev::MockProver;
+use halo2_base::halo2_proofs::plonk::Assigned;
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn testdata(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata/models")
+        .join(rel)
+}
+
+fn samples(path: PathBuf, key: &str) -> Vec<Vec<f32>> {
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    v[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect()
+        })
+        .collect()
+}
+
+/// A fixture's model (calibrated on its calibration set) and its first test inputs.
+fn fixture(name: &str, n: usize) -> (QuantModel, Vec<Vec<i64>>) {
+    let (onnx, cal, test) = if name.starts_with("ezkl/") {
+        let input = samples(testdata(&format!("{name}/input.json")), "input_data");
+        (
+            testdata(&format!("{name}/network.onnx")),
+            input.clone(),
+            input,
+        )
+    } else {
+        (
+            testdata(&format!("{name}/model.onnx")),
+            samples(testdata(&format!("{name}/calibration.json")), "inputs"),
+            samples(testdata(&format!("{name}/test.json")), "inputs"),
+        )
+    };
+    let graph = import_onnx(&std::fs::read(onnx).unwrap()).unwrap();
+    let model = quantize(&graph, &cal, &QuantConfig::default()).unwrap();
+    let runner = IntegerRunner::new(&model).unwrap();
+    let inputs = test
+        .iter()
+        .take(n)
+        .enumerate()
+        .map(|(i, x)| runner.quantize_input(i, x).unwrap())
+        .collect();
+    (model, inputs)
+}
+
+const K: u32 = 14;
+
+fn mock_builder(model: &QuantModel, input: &[i64]) -> (BaseCircuitBuilder<Fr>, Vec<i64>) {
+    let mut b = BaseCircuitBuilder::from_stage(CircuitBuilderStage::Mock)
+        .use_k(K as usize)
+        .use_lookup_bits(8)
+        .use_instance_columns(1);
+    let w = assign_model(&mut b, model, input).unwrap();
+    b.calculate_params(Some(9));
+    (b, w.output_values)
+}
+
+fn satisfied(b: &BaseCircuitBuilder<Fr>, outputs: &[i64]) -> bool {
+    let instances = vec![outputs.iter().map(|&v| fr_i64(v)).collect::<Vec<_>>()];
+    MockProver::run(K, b, instances).unwrap().verify().is_ok()
+}
+
+#[test]
+fn circuits_reproduce_the_integer_reference_and_are_satisfied() {
+    for (name, n) in [
+        ("digits_mlp", 3),
+        ("digits_cnn", 1),
+        ("breast_cancer_lr", 3),
+        ("breast_cancer_mlp", 3),
+        ("ezkl/1l_conv", 1),
+        ("ezkl/1l_mlp", 1),
+        ("ezkl/1l_relu", 1),
+        ("ezkl/3l_relu_conv_fc", 1),
+        ("ezkl/linear_regression", 1),
+    ] {
+        let (model, inputs) = fixture(name, n);
+        let runner = IntegerRunner::new(&model).unwrap();
+        for x in inputs {
+            let (b, outputs) = mock_builder(&model, &x);
+            assert_eq!(
+                outputs,
+                runner.run(&x).unwrap(),
+                "{name}: circuit outputs differ from the reference"
+            );
+            assert!(satisfied(&b, &outputs), "{name}: constraints not satisfied");
+        }
+    }
+}
+
+#[test]
+fn a_wrong_public_output_is_rejected() {
+    let (model, inputs) = fixture("digits_mlp", 1);
+    let (b, mut outputs) = mock_builder(&model, &inputs[0]);
+    outputs[3] += 1;
+    assert!(!satisfied(&b, &outputs));
+}
+
+/// halo2-base's `is_zero(a)` lays out `[is_zero, a, inv, 1 | 0, a, is_zero, 0]` with gates
+/// `is_zero + a·inv = 1` and `a·is_zero = 0`: when `a = 0` the inverse `inv` is a free hint
+/// (any value satisfies both gates) and the output is still forced to 1. Such a cell may be
+/// tampered without changing anything the proof asserts.
+fn is_zero_hint_of_zero(b: &mut BaseCircuitBuilder<Fr>, i: usize) -> bool {
+    let ctx = b.main(0);
+    let (adv, sel) = (&ctx.advice, &ctx.selector);
+    let v = |j: usize| adv.get(j).map(|a| a.evaluate());
+    let one = Some(Fr::from(1u64));
+    let zero = Some(Fr::from(0u64));
+    i >= 2
+        && sel.get(i - 2) == Some(&true)
+        && sel.get(i + 2) == Some(&true)
+        && v(i - 2) == one
+        && v(i - 1) == zero
+        && v(i + 1) == one
+        && v(i + 3) == zero
+        && v(i + 4) == one
+}
+
+#[test]
+fn tampering_any_witness_cell_is_rejected() {
+    // 1l_mlp: dense, relu, rescale and range checks — small enough to try every cell.
+    let (model, inputs) = fixture("ezkl/1l_mlp", 1);
+    let (mut b, outputs) = mock_builder(&model, &inputs[0]);
+    let cells = b.main(0).advice.len();
+    assert!(cells > 100, "{cells} cells");
+    let mut accepted = Vec::new();
+    for i in 0..cells {
+        let original = b.main(0).advice[i];
+        b.main(0).advice[i] = original + Assigned::Trivial(Fr::from(1u64));
+        let accepted_now = satisfied(&b, &outputs);
+        b.main(0).advice[i] = original;
+        if accepted_now && !is_zero_hint_of_zero(&mut b, i) {
+            accepted.push(i);
+        }
+    }
+    assert!(satisfied(&b, &outputs));
+    assert!(
+        accepted.is_empty(),
+        "tampered cells still accepted: {accepted:?} of {cells}"
+    );
+}
+
+#[test]
+fn tampering_sampled_cells_of_a_cnn_is_rejected() {
+    let (model, inputs) = fixture("ezkl/1l_conv", 1);
+    let (mut b, outputs) = mock_builder(&model, &inputs[0]);
+    let cells = b.main(0).advice.len();
+    for i in (0..cells).step_by((cells / 25).max(1)) {
+        let original = b.main(0).advice[i];
+        b.main(0).advice[i] = original - Assigned::Trivial(Fr::from(3u64));
+        assert!(
+            !satisfied(&b, &outputs),
+            "cell {i} of {cells} tampered but accepted"
+        );
+        b.main(0).advice[i] = original;
+    }
+}
+
+#[test]
+fn lookup_table_activations_have_no_circuit_yet() {
+    let (model, inputs) = fixture("wine_sigmoid_mlp", 1);
+    let mut b = BaseCircuitBuilder::from_stage(CircuitBuilderStage::Mock)
+        .use_k(K as usize)
+        .use_lookup_bits(8)
+        .use_instance_columns(1);
+    match assign_model(&mut b, &model, &inputs[0]) {
+        Err(CircuitError::UnsupportedOp { op, node }) => {
+            assert_eq!((op.as_str(), node.as_str()), ("Sigmoid", "sigmoid1"))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_wrong_input_length_is_an_error() {
+    let (model, _) = fixture("digits_mlp", 1);
+    let mut b = BaseCircuitBuilder::from_stage(CircuitBuilderStage::Mock)
+        .use_k(K as usize)
+        .use_lookup_bits(8)
+        .use_instance_columns(1);
+    assert!(matches!(
+        assign_model(&mut b, &model, &[1, 2, 3]),
+        Err(CircuitError::InputLength {
+            expected: 64,
+            got: 3
+        })
+    ));
+}

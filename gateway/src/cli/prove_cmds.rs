@@ -1,0 +1,214 @@
+//! `compile`, `prove` and `verify`: proven inference from the command line.
+
+use super::inputs::{read_batch, read_single};
+use super::run::{QuantArgs, load_graph};
+use anyhow::{Context, Result, bail};
+use cipherproof_model::exec::integer::quantize_input;
+use cipherproof_model::quant::{quantize, quantize_for_range};
+use cipherproof_prover::artifact::ProofFile;
+use cipherproof_prover::compile::{self, CompileOptions, SrsSource};
+use cipherproof_prover::{prove, srs, verify};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Default |x| bound of inputs when compiling without calibration samples.
+pub const DEFAULT_INPUT_RANGE: f32 = 1.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Visibility {
+    Private,
+    Public,
+    Hashed,
+}
+
+#[derive(Debug, Args)]
+pub struct CompileArgs {
+    /// The ONNX model.
+    pub model: PathBuf,
+    /// Output directory of the compiled model.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Samples to choose the fixed-point scales from. Without it, scales come from
+    /// the weights and --input-range, so that no input within the range can overflow.
+    #[arg(long)]
+    pub calibration: Option<PathBuf>,
+    /// |x| bound of every input value when compiling without --calibration.
+    #[arg(long, default_value_t = DEFAULT_INPUT_RANGE)]
+    pub input_range: f32,
+    /// Visibility of the input in the proof (the output is always public).
+    #[arg(long, value_enum, default_value_t = Visibility::Private)]
+    pub input_visibility: Visibility,
+    /// A ceremony SRS in halo2's params format; default: an UNSAFE development SRS.
+    #[arg(long)]
+    pub srs: Option<PathBuf>,
+    /// Refuse models needing more than 2^max_k rows.
+    #[arg(long, default_value_t = 22)]
+    pub max_k: u32,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+    #[command(flatten)]
+    pub quant: QuantArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    /// Cache of SRS files and proving keys [default: $CIPHERPROOF_CACHE or ~/.cache/cipherproof].
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+}
+
+impl CacheArgs {
+    pub fn dir(&self) -> PathBuf {
+        self.cache
+            .clone()
+            .or_else(|| std::env::var_os("CIPHERPROOF_CACHE").map(PathBuf::from))
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/cipherproof"))
+            })
+            .unwrap_or_else(|| PathBuf::from(".cipherproof-cache"))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ProveArgs {
+    /// A directory written by `cipherproof compile`.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The input in EZKL's format {"input_data": [[...]]}.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Where to write the proof.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[arg(long)]
+    pub model: PathBuf,
+    #[arg(long)]
+    pub proof: PathBuf,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// Runs `f` under a spinner labelled `what` (hidden when stderr is not a terminal) and times it.
+fn step<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<(T, f64)> {
+    let bar = ProgressBar::new_spinner().with_message(what.to_string());
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} [{elapsed}]") {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let start = Instant::now();
+    let out = f();
+    bar.finish_and_clear();
+    Ok((out?, start.elapsed().as_secs_f64()))
+}
+
+fn srs_source(path: &Option<PathBuf>) -> SrsSource {
+    match path {
+        Some(p) => SrsSource::File(p.clone()),
+        None => SrsSource::UnsafeDev,
+    }
+}
+
+pub fn compile_cmd(args: &CompileArgs) -> Result<()> {
+    if args.input_visibility != Visibility::Private {
+        bail!(
+            "--input-visibility {:?}: only private inputs are implemented so far",
+            args.input_visibility
+        );
+    }
+    let (graph, t_import) = step("importing ONNX", || load_graph(&args.model))?;
+    let config = args.quant.config();
+    let (model, t_quant) = step("quantizing", || match &args.calibration {
+        Some(p) => Ok(quantize(&graph, &read_batch(p)?, &config)?),
+        None => Ok(quantize_for_range(&graph, args.input_range, &config)?),
+    })?;
+    let source = srs_source(&args.srs);
+    if source == SrsSource::UnsafeDev {
+        eprintln!("warning: {}", srs::UNSAFE_WARNING);
+    }
+    let opts = CompileOptions {
+        srs: source,
+        cache_dir: args.cache.dir(),
+        max_k: args.max_k,
+    };
+    let ((compiled, t), _) = step("sizing the circuit and generating keys", || {
+        Ok(compile::compile(&model, &args.out, &opts)?)
+    })?;
+    std::fs::write(args.out.join("graph.json"), serde_json::to_vec(&graph)?)
+        .context("writing graph.json")?;
+    let p = &compiled.circuit.shape.params;
+    println!(
+        "compiled {} -> {}",
+        args.model.display(),
+        args.out.display()
+    );
+    println!("  model id        {}", compiled.circuit.model_id);
+    println!("  k               {} ({} rows)", p.k, 1u64 << p.k);
+    println!(
+        "  columns         advice {:?}, lookup advice {:?}, fixed {}",
+        p.num_advice_per_phase, p.num_lookup_advice_per_phase, p.num_fixed
+    );
+    println!(
+        "  cells           advice {}, lookup {}",
+        compiled.circuit.advice_cells, compiled.circuit.lookup_cells
+    );
+    println!(
+        "  input           private, {}-bit at scale 2^-{}",
+        model.input().bits,
+        model.input().scale
+    );
+    println!(
+        "  time            import {t_import:.3}s, quantize {t_quant:.3}s, plan {:.3}s, srs {:.3}s, keygen {:.3}s",
+        t.plan_s, t.srs_s, t.keygen_s
+    );
+    Ok(())
+}
+
+fn load_compiled(dir: &Path) -> Result<compile::Compiled> {
+    compile::load(dir).with_context(|| {
+        format!(
+            "{} is not a usable compiled model (run `cipherproof compile`)",
+            dir.display()
+        )
+    })
+}
+
+pub fn prove_cmd(args: &ProveArgs) -> Result<()> {
+    let c = load_compiled(&args.model)?;
+    let x = read_single(&args.input)?;
+    let q = quantize_input(&c.model, 0, &x)?;
+    let cache = args.cache.dir();
+    let k = c.circuit.shape.k();
+    let (params, t_srs) = step("loading the SRS", || {
+        Ok(compile::load_params(&c.circuit.srs, k, &cache)?)
+    })?;
+    let (pk, t_pk) = step("loading the proving key", || {
+        Ok(compile::proving_key(&c, &params, &cache)?)
+    })?;
+    let (proof, t_prove) = step("proving", || Ok(prove::prove(&c, &params, &pk, &q)?))?;
+    proof.write(&args.out)?;
+    println!("proof written to {}", args.out.display());
+    println!(
+        "  outputs         {:?} (argmax {})",
+        proof.quantized_outputs, proof.argmax
+    );
+    println!("  proof bytes     {}", proof.proof_bytes()?.len());
+    println!("  time            srs {t_srs:.3}s, proving key {t_pk:.3}s, prove {t_prove:.3}s");
+    Ok(())
+}
+
+pub fn verify_cmd(args: &VerifyArgs) -> Result<()> {
+    let c = load_compiled(&args.model)?;
+    let proof = ProofFile::read(&args.proof)?;
+    let params = compile::load_params(&c.circuit.srs, c.circuit.shape.k(), &args.cache.dir())?;
+    verify::verify(&c, &params, &proof)?;
+    println!("valid");
+    Ok(())
+}

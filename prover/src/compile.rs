@@ -1,0 +1,219 @@
+//! A compiled model directory: the quantized model, the circuit shape, the
+//! verifying key, and a reference to the cached proving key.
+//!
+//! ```text
+//! DIR/model.json     quantized model (the integer semantics being proven)
+//! DIR/circuit.json   version, model id, k, columns, break points, SRS label, pk cache name
+//! DIR/vk.bin         verifying key (halo2 RawBytes)
+//! CACHE/keys/<model id>.pk   proving key (regenerated if missing)
+//! ```
+
+use crate::circuit::{CircuitShape, cell_counts};
+use crate::error::{ProverError, Result, io_err};
+use crate::keys::{self, Keys};
+use crate::srs;
+use cipherproof_circuits::planner::choose_k;
+use cipherproof_model::quant::QuantModel;
+use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
+use halo2_base::halo2_proofs::plonk::{ProvingKey, VerifyingKey};
+use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Where the SRS comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "path", rename_all = "kebab-case")]
+pub enum SrsSource {
+    /// The public-seed development SRS: proofs can be forged.
+    UnsafeDev,
+    /// A ceremony file in halo2's params format.
+    File(PathBuf),
+}
+
+/// `circuit.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CircuitFile {
+    pub version: u32,
+    pub model_id: String,
+    pub shape: CircuitShape,
+    pub advice_cells: usize,
+    pub lookup_cells: usize,
+    pub srs: SrsSource,
+    pub input_visibility: String,
+    pub pk_cache: String,
+}
+
+/// A compiled model loaded from its directory.
+#[derive(Debug)]
+pub struct Compiled {
+    pub dir: PathBuf,
+    pub model: QuantModel,
+    pub circuit: CircuitFile,
+    pub vk: VerifyingKey<G1Affine>,
+}
+
+/// Options of [`compile`].
+#[derive(Debug, Clone)]
+pub struct CompileOptions {
+    pub srs: SrsSource,
+    pub cache_dir: PathBuf,
+    pub max_k: u32,
+}
+
+/// The hash binding proofs to one model: quantized model JSON and vk bytes.
+pub fn model_id(model_json: &[u8], vk: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(b"cipherproof-model-v1");
+    h.update((model_json.len() as u64).to_le_bytes());
+    h.update(model_json);
+    h.update(vk);
+    format!("{:x}", h.finalize())
+}
+
+pub fn load_params(srs: &SrsSource, k: u32, cache_dir: &Path) -> Result<ParamsKZG<Bn256>> {
+    match srs {
+        SrsSource::UnsafeDev => srs::unsafe_dev_srs(k, &cache_dir.join("srs")),
+        SrsSource::File(p) => srs::load_srs(p, k),
+    }
+}
+
+/// Timings of the compile steps, in seconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CompileTimings {
+    pub plan_s: f64,
+    pub srs_s: f64,
+    pub keygen_s: f64,
+}
+
+/// Sizes the circuit, generates keys, and writes the compiled directory.
+pub fn compile(
+    model: &QuantModel,
+    out: &Path,
+    opts: &CompileOptions,
+) -> Result<(Compiled, CompileTimings)> {
+    let mut t = CompileTimings::default();
+    let start = std::time::Instant::now();
+    let (advice_cells, lookup_cells) = cell_counts(model)?;
+    let k = choose_k(
+        advice_cells,
+        lookup_cells,
+        crate::circuit::LOOKUP_BITS as u32 + 1,
+        opts.max_k,
+    )?;
+    t.plan_s = start.elapsed().as_secs_f64();
+    let start = std::time::Instant::now();
+    let params = load_params(&opts.srs, k, &opts.cache_dir)?;
+    t.srs_s = start.elapsed().as_secs_f64();
+    let start = std::time::Instant::now();
+    let Keys { pk, shape } = keys::generate(&params, model, k)?;
+    t.keygen_s = start.elapsed().as_secs_f64();
+    let model_json = serde_json::to_vec(model).map_err(|e| corrupt(out, e))?;
+    let vk_bytes = keys::vk_bytes(pk.get_vk());
+    let id = model_id(&model_json, &vk_bytes);
+    let pk_cache = format!("{id}.pk");
+    keys::write_pk(&pk, &opts.cache_dir.join("keys").join(&pk_cache))?;
+    std::fs::create_dir_all(out).map_err(io_err(out))?;
+    let circuit = CircuitFile {
+        version: FORMAT_VERSION,
+        model_id: id,
+        shape,
+        advice_cells,
+        lookup_cells,
+        srs: opts.srs.clone(),
+        input_visibility: "private".into(),
+        pk_cache,
+    };
+    write(&out.join("model.json"), &model_json)?;
+    write(&out.join("vk.bin"), &vk_bytes)?;
+    write(
+        &out.join("circuit.json"),
+        &serde_json::to_vec_pretty(&circuit).map_err(|e| corrupt(out, e))?,
+    )?;
+    let vk = pk.get_vk().clone();
+    Ok((
+        Compiled {
+            dir: out.to_path_buf(),
+            model: model.clone(),
+            circuit,
+            vk,
+        },
+        t,
+    ))
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).map_err(io_err(path))
+}
+
+fn corrupt(path: &Path, e: impl std::fmt::Display) -> ProverError {
+    ProverError::Corrupt {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// Whether `dir` looks like a compiled model directory.
+pub fn is_compiled_dir(dir: &Path) -> bool {
+    dir.join("circuit.json").is_file() && dir.join("model.json").is_file()
+}
+
+/// Loads a compiled directory, checking its version and that the model id matches its contents.
+pub fn load(dir: &Path) -> Result<Compiled> {
+    let circuit_path = dir.join("circuit.json");
+    let circuit: CircuitFile =
+        serde_json::from_slice(&std::fs::read(&circuit_path).map_err(io_err(&circuit_path))?)
+            .map_err(|e| corrupt(&circuit_path, e))?;
+    if circuit.version != FORMAT_VERSION {
+        return Err(corrupt(
+            &circuit_path,
+            format!(
+                "format version {} (this build reads {FORMAT_VERSION})",
+                circuit.version
+            ),
+        ));
+    }
+    let model_path = dir.join("model.json");
+    let model_json = std::fs::read(&model_path).map_err(io_err(&model_path))?;
+    let model: QuantModel =
+        serde_json::from_slice(&model_json).map_err(|e| corrupt(&model_path, e))?;
+    let vk_path = dir.join("vk.bin");
+    let vk = keys::read_vk(&vk_path, circuit.shape.params.clone())?;
+    if model_id(&model_json, &keys::vk_bytes(&vk)) != circuit.model_id {
+        return Err(corrupt(
+            dir,
+            "model.json or vk.bin does not match the model id in circuit.json",
+        ));
+    }
+    Ok(Compiled {
+        dir: dir.to_path_buf(),
+        model,
+        circuit,
+        vk,
+    })
+}
+
+/// The proving key: from the cache, or regenerated (and re-cached) if missing.
+pub fn proving_key(
+    c: &Compiled,
+    params: &ParamsKZG<Bn256>,
+    cache_dir: &Path,
+) -> Result<ProvingKey<G1Affine>> {
+    let path = cache_dir.join("keys").join(&c.circuit.pk_cache);
+    if path.exists()
+        && let Ok(pk) = keys::read_pk(&path, c.circuit.shape.params.clone())
+    {
+        return Ok(pk);
+    }
+    let Keys { pk, .. } = keys::generate(params, &c.model, c.circuit.shape.k())?;
+    if keys::vk_bytes(pk.get_vk()) != keys::vk_bytes(&c.vk) {
+        return Err(corrupt(
+            &c.dir,
+            "regenerated keys do not match vk.bin (different SRS?)",
+        ));
+    }
+    keys::write_pk(&pk, &path)?;
+    Ok(pk)
+}

@@ -1,0 +1,84 @@
+//! Key generation and (de)serialization of proving and verifying keys.
+
+use crate::circuit::{CircuitShape, keygen_circuit};
+use crate::error::{ProverError, Result, io_err};
+use cipherproof_model::quant::QuantModel;
+use halo2_base::gates::circuit::BaseCircuitParams;
+use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
+use halo2_base::halo2_proofs::SerdeFormat;
+use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
+use halo2_base::halo2_proofs::plonk::{ProvingKey, VerifyingKey, keygen_pk, keygen_vk};
+use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
+use std::path::Path;
+
+/// Keys and the circuit shape they were made for.
+#[derive(Debug)]
+pub struct Keys {
+    pub pk: ProvingKey<G1Affine>,
+    pub shape: CircuitShape,
+}
+
+/// Generates the verifying and proving keys of `model` at 2^k rows.
+pub fn generate(params: &ParamsKZG<Bn256>, model: &QuantModel, k: u32) -> Result<Keys> {
+    let (builder, circuit_params) = keygen_circuit(model, k)?;
+    let vk = keygen_vk(params, &builder).map_err(|e| ProverError::Halo2 {
+        stage: "keygen_vk",
+        reason: format!("{e:?}"),
+    })?;
+    let pk = keygen_pk(params, vk, &builder).map_err(|e| ProverError::Halo2 {
+        stage: "keygen_pk",
+        reason: format!("{e:?}"),
+    })?;
+    let shape = CircuitShape {
+        params: circuit_params,
+        break_points: builder.break_points(),
+    };
+    Ok(Keys { pk, shape })
+}
+
+pub fn vk_bytes(vk: &VerifyingKey<G1Affine>) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = vk.write(&mut out, SerdeFormat::RawBytes);
+    out
+}
+
+pub fn write_pk(pk: &ProvingKey<G1Affine>, path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io_err(&tmp))?);
+    pk.write(&mut f, SerdeFormat::RawBytes)
+        .map_err(io_err(&tmp))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+fn read_key<T>(path: &Path, read: impl FnOnce(&mut &[u8]) -> std::io::Result<T>) -> Result<T> {
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    let corrupt = || ProverError::Corrupt {
+        path: path.display().to_string(),
+        reason: "corrupt or incompatible key file".into(),
+    };
+    // halo2's readers panic on some malformed inputs: contain that.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read(&mut bytes.as_slice())))
+        .map_err(|_| corrupt())?
+        .map_err(|_| corrupt())
+}
+
+pub fn read_pk(path: &Path, params: BaseCircuitParams) -> Result<ProvingKey<G1Affine>> {
+    read_key(path, |r| {
+        ProvingKey::<G1Affine>::read::<_, BaseCircuitBuilder<Fr>>(r, SerdeFormat::RawBytes, params)
+    })
+}
+
+pub fn read_vk(path: &Path, params: BaseCircuitParams) -> Result<VerifyingKey<G1Affine>> {
+    read_key(path, |r| {
+        VerifyingKey::<G1Affine>::read::<_, BaseCircuitBuilder<Fr>>(
+            r,
+            SerdeFormat::RawBytes,
+            params,
+        )
+    })
+}

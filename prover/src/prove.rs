@@ -1,0 +1,71 @@
+//! Proving: the integer reference first (clear errors for out-of-range inputs),
+//! then the circuit witness, then a SHPLONK proof over the Keccak transcript.
+
+use crate::artifact::{PROOF_VERSION, ProofFile, fr_to_hex};
+use crate::circuit::prover_circuit;
+use crate::compile::Compiled;
+use crate::error::{ProverError, Result};
+use cipherproof_circuits::field::fr_i64;
+use cipherproof_model::exec::argmax;
+use cipherproof_model::exec::integer::{IntegerRunner, dequantize_output};
+use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
+use halo2_base::halo2_proofs::plonk::{ProvingKey, create_proof};
+use halo2_base::halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG};
+use halo2_base::halo2_proofs::poly::kzg::multiopen::ProverSHPLONK;
+use halo2_base::halo2_proofs::transcript::TranscriptWriterBuffer;
+use rand::rngs::OsRng;
+use snark_verifier_sdk::snark_verifier::loader::native::NativeLoader;
+use snark_verifier_sdk::snark_verifier::system::halo2::transcript::evm::EvmTranscript;
+
+/// Proves the model on an already quantized input.
+pub fn prove(
+    c: &Compiled,
+    params: &ParamsKZG<Bn256>,
+    pk: &ProvingKey<G1Affine>,
+    input: &[i64],
+) -> Result<ProofFile> {
+    let reference = IntegerRunner::new(&c.model)?.run(input)?;
+    let (builder, witness) = prover_circuit(&c.model, &c.circuit.shape, input)?;
+    if witness.output_values != reference {
+        return Err(ProverError::Halo2 {
+            stage: "witness",
+            reason: format!(
+                "circuit outputs {:?} differ from the integer reference {:?}",
+                witness.output_values, reference
+            ),
+        });
+    }
+    let instances: Vec<Fr> = reference.iter().map(|&v| fr_i64(v)).collect();
+    let mut transcript = TranscriptWriterBuffer::<_, G1Affine, _>::init(Vec::new());
+    create_proof::<
+        KZGCommitmentScheme<Bn256>,
+        ProverSHPLONK<'_, Bn256>,
+        _,
+        _,
+        EvmTranscript<G1Affine, NativeLoader, Vec<u8>, Vec<u8>>,
+        _,
+    >(
+        params,
+        pk,
+        &[builder],
+        &[&[instances.as_slice()]],
+        OsRng,
+        &mut transcript,
+    )
+    .map_err(|e| ProverError::Halo2 {
+        stage: "create_proof",
+        reason: format!("{e:?}"),
+    })?;
+    let proof = transcript.finalize();
+    Ok(ProofFile {
+        version: PROOF_VERSION,
+        model_id: c.circuit.model_id.clone(),
+        k: c.circuit.shape.k(),
+        proof: format!("0x{}", hex::encode(proof)),
+        instances: vec![instances.iter().map(fr_to_hex).collect()],
+        dequantized_outputs: dequantize_output(&c.model, &reference),
+        argmax: argmax(&reference).unwrap_or(0),
+        quantized_outputs: reference,
+        srs: c.circuit.srs.clone(),
+    })
+}
