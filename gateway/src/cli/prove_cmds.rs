@@ -46,6 +46,9 @@ pub struct CompileArgs {
     /// Refuse models needing more than 2^max_k rows.
     #[arg(long, default_value_t = 22)]
     pub max_k: u32,
+    /// Print one JSON object (sizes and step times) instead of text.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub cache: CacheArgs,
     #[command(flatten)]
@@ -82,6 +85,9 @@ pub struct ProveArgs {
     /// Where to write the proof.
     #[arg(long)]
     pub out: PathBuf,
+    /// Print one JSON object (outputs, proof size, step times) instead of text.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub cache: CacheArgs,
 }
@@ -194,6 +200,14 @@ pub fn prove_cmd(args: &ProveArgs) -> Result<()> {
     })?;
     let (proof, t_prove) = step("proving", || Ok(prove::prove(&c, &params, &pk, &q)?))?;
     proof.write(&args.out)?;
+    if args.json {
+        let summary = serde_json::json!({
+            "quantized_outputs": proof.quantized_outputs, "argmax": proof.argmax,
+            "proof_bytes": proof.proof_bytes()?.len(), "srs_s": t_srs, "pk_s": t_pk, "prove_s": t_prove,
+        });
+        println!("{summary}");
+        return Ok(());
+    }
     println!("proof written to {}", args.out.display());
     println!(
         "  outputs         {:?} (argmax {})",

@@ -1,0 +1,191 @@
+//! `cipherproof compile | prove | verify` as scripts call them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn testdata(rel: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata/models")
+        .join(rel)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn scratch() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("cipherproof-prove-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn cipherproof(args: &[&str], cache: &PathBuf) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cipherproof"))
+        .args(args)
+        .env("CIPHERPROOF_CACHE", cache)
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn compile_prove_verify_the_digits_mlp() {
+    let dir = scratch();
+    let cache = dir.join("cache");
+    let model = dir.join("compiled");
+    let (m, proof) = (
+        model.to_string_lossy().into_owned(),
+        dir.join("proof.json").to_string_lossy().into_owned(),
+    );
+    let text = ok(&cipherproof(
+        &[
+            "compile",
+            &testdata("digits_mlp/model.onnx"),
+            "--out",
+            &m,
+            "--calibration",
+            &testdata("digits_mlp/calibration.json"),
+        ],
+        &cache,
+    ));
+    assert!(text.contains("k ") && text.contains("keygen"), "{text}");
+    ok(&cipherproof(
+        &[
+            "prove",
+            "--model",
+            &m,
+            "--input",
+            &testdata("digits_mlp/input.json"),
+            "--out",
+            &proof,
+        ],
+        &cache,
+    ));
+    assert_eq!(
+        ok(&cipherproof(
+            &["verify", "--model", &m, "--proof", &proof],
+            &cache
+        ))
+        .trim(),
+        "valid"
+    );
+
+    // `run` on the compiled directory prints exactly the proven integers.
+    let run: Value = serde_json::from_str(&ok(&cipherproof(
+        &[
+            "run",
+            "--model",
+            &m,
+            "--input",
+            &testdata("digits_mlp/input.json"),
+            "--json",
+        ],
+        &cache,
+    )))
+    .unwrap();
+    let proven: Value = serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
+    assert_eq!(run["quantized_outputs"][0], proven["quantized_outputs"]);
+
+    // A tampered proof: non-zero exit and a reason.
+    let mut bad = proven.clone();
+    let hexproof = bad["proof"].as_str().unwrap().to_string();
+    let flipped = if hexproof.ends_with('0') { "1" } else { "0" };
+    bad["proof"] = Value::from(format!("{}{flipped}", &hexproof[..hexproof.len() - 1]));
+    let bad_path = dir.join("bad.json");
+    std::fs::write(&bad_path, bad.to_string()).unwrap();
+    let out = cipherproof(
+        &[
+            "verify",
+            "--model",
+            &m,
+            "--proof",
+            &bad_path.to_string_lossy(),
+        ],
+        &cache,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid proof"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("valid"));
+
+    // Out-of-range input and a non-compiled directory: clear errors.
+    let huge = dir.join("huge.json");
+    std::fs::write(
+        &huge,
+        format!("{{\"input_data\": [[{}]]}}", vec!["50.0"; 64].join(",")),
+    )
+    .unwrap();
+    let out = cipherproof(
+        &[
+            "prove",
+            "--model",
+            &m,
+            "--input",
+            &huge.to_string_lossy(),
+            "--out",
+            &proof,
+        ],
+        &cache,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("outside the quantized input range"));
+    let out = cipherproof(
+        &[
+            "prove",
+            "--model",
+            &dir.to_string_lossy(),
+            "--input",
+            &huge.to_string_lossy(),
+            "--out",
+            &proof,
+        ],
+        &cache,
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a usable compiled model"));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn unsupported_circuit_ops_and_visibility_fail_clearly() {
+    let dir = scratch().join("unsupported");
+    let cache = dir.join("cache");
+    let out = cipherproof(
+        &[
+            "compile",
+            &testdata("wine_sigmoid_mlp/model.onnx"),
+            "--out",
+            &dir.to_string_lossy(),
+        ],
+        &cache,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("operator Sigmoid (node 'sigmoid1') has no circuit yet")
+    );
+    let out = cipherproof(
+        &[
+            "compile",
+            &testdata("digits_mlp/model.onnx"),
+            "--out",
+            &dir.to_string_lossy(),
+            "--input-visibility",
+            "hashed",
+        ],
+        &cache,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only private inputs"));
+}
