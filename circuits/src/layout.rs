@@ -5,7 +5,7 @@ use crate::chips::{Cells, Chip, activation, linear, pool};
 use crate::error::{CircuitError, Result};
 use crate::field::{Fr, fr_i64, i64_fr};
 use cipherproof_model::graph::broadcast::transpose;
-use cipherproof_model::quant::{QOp, QuantModel};
+use cipherproof_model::quant::{QNode, QOp, QuantModel};
 use halo2_base::AssignedValue;
 use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 
@@ -14,6 +14,17 @@ use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 pub struct ModelWitness {
     pub outputs: Vec<AssignedValue<Fr>>,
     pub output_values: Vec<i64>,
+}
+
+/// The two operands of a binary node, with their shapes and the output shape.
+fn operands<'c>(model: &'c QuantModel, node: &QNode, x: &'c Cells, y: &'c Cells) -> Broadcast<'c> {
+    Broadcast {
+        a: x,
+        a_shape: &model.values[node.inputs[0]].shape,
+        b: y,
+        b_shape: &model.values[node.inputs[1]].shape,
+        out_shape: &model.values[node.output].shape,
+    }
 }
 
 /// Ops that have a circuit.
@@ -120,32 +131,19 @@ pub fn assign_model(
             QOp::GlobalAvgPool => pool::global_avg_pool(c, &x, xs, bits_in),
             QOp::Add { align, shift } | QOp::Sub { align, shift } => {
                 let y = get(1);
-                let ops = Broadcast {
-                    a: &x,
-                    a_shape: xs,
-                    b: &y,
-                    b_shape: &model.values[node.inputs[1]].shape,
-                    out_shape: os,
-                };
+                let subtract = matches!(node.op, QOp::Sub { .. });
                 add_sub(
                     c,
-                    &ops,
+                    &operands(model, node, &x, &y),
                     *align,
-                    matches!(node.op, QOp::Sub { .. }),
+                    subtract,
                     *shift,
                     bits,
                 )
             }
             QOp::Mul { shift } => {
                 let y = get(1);
-                let ops = Broadcast {
-                    a: &x,
-                    a_shape: xs,
-                    b: &y,
-                    b_shape: &model.values[node.inputs[1]].shape,
-                    out_shape: os,
-                };
-                mul(c, &ops, *shift, bits)
+                mul(c, &operands(model, node, &x, &y), *shift, bits)
             }
             QOp::AddConst {
                 c: k,

@@ -9,39 +9,16 @@ use cipherproof_circuits::{CircuitError, assign_model};
 use cipherproof_model::exec::integer::IntegerRunner;
 use cipherproof_model::import_onnx;
 use cipherproof_model::quant::{QuantConfig, QuantModel, quantize};
+use cipherproof_testkit::{fixture as testdata, samples};
 use halo2_base::gates::circuit::CircuitBuilderStage;
 use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 use halo2_base::halo2_proofs::dev::MockProver;
 use halo2_base::halo2_proofs::plonk::Assigned;
-use serde_json::Value;
-use std::path::PathBuf;
-
-fn testdata(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/models")
-        .join(rel)
-}
-
-fn samples(path: PathBuf, key: &str) -> Vec<Vec<f32>> {
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    v[key]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            r.as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap() as f32)
-                .collect()
-        })
-        .collect()
-}
 
 /// A fixture's model (calibrated on its calibration set) and its first test inputs.
 fn fixture(name: &str, n: usize) -> (QuantModel, Vec<Vec<i64>>) {
     let (onnx, cal, test) = if name.starts_with("ezkl/") {
-        let input = samples(testdata(&format!("{name}/input.json")), "input_data");
+        let input = samples(&testdata(&format!("{name}/input.json")), "input_data");
         (
             testdata(&format!("{name}/network.onnx")),
             input.clone(),
@@ -50,8 +27,8 @@ fn fixture(name: &str, n: usize) -> (QuantModel, Vec<Vec<i64>>) {
     } else {
         (
             testdata(&format!("{name}/model.onnx")),
-            samples(testdata(&format!("{name}/calibration.json")), "inputs"),
-            samples(testdata(&format!("{name}/test.json")), "inputs"),
+            samples(&testdata(&format!("{name}/calibration.json")), "inputs"),
+            samples(&testdata(&format!("{name}/test.json")), "inputs"),
         )
     };
     let graph = import_onnx(&std::fs::read(onnx).unwrap()).unwrap();

@@ -7,15 +7,9 @@
     clippy::type_complexity
 )]
 
+use cipherproof_testkit::fixture as testdata;
 use serde_json::Value;
-use std::path::PathBuf;
 use std::process::{Command, Output};
-
-fn testdata(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/models")
-        .join(rel)
-}
 
 fn cipherproof(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cipherproof"))

@@ -7,9 +7,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn testdata(rel: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/models")
-        .join(rel)
+    cipherproof_testkit::fixture(rel)
         .to_string_lossy()
         .into_owned()
 }
@@ -58,7 +56,24 @@ fn compile_prove_verify_the_digits_mlp() {
         &cache,
     ));
     assert!(text.contains("k ") && text.contains("keygen"), "{text}");
-    ok(&cipherproof(
+    let summary: Value = serde_json::from_str(&ok(&cipherproof(
+        &[
+            "compile",
+            &testdata("digits_mlp/model.onnx"),
+            "--out",
+            &m,
+            "--calibration",
+            &testdata("digits_mlp/calibration.json"),
+            "--json",
+        ],
+        &cache,
+    )))
+    .unwrap();
+    assert!(
+        summary["k"].as_u64().unwrap() >= 9 && summary["keygen_s"].is_f64(),
+        "{summary}"
+    );
+    let proved: Value = serde_json::from_str(&ok(&cipherproof(
         &[
             "prove",
             "--model",
@@ -67,9 +82,15 @@ fn compile_prove_verify_the_digits_mlp() {
             &testdata("digits_mlp/input.json"),
             "--out",
             &proof,
+            "--json",
         ],
         &cache,
-    ));
+    )))
+    .unwrap();
+    assert!(
+        proved["proof_bytes"].as_u64().unwrap() > 1000 && proved["prove_s"].is_f64(),
+        "{proved}"
+    );
     assert_eq!(
         ok(&cipherproof(
             &["verify", "--model", &m, "--proof", &proof],

@@ -10,31 +10,10 @@ use cipherproof_prover::ProverError;
 use cipherproof_prover::artifact::{ProofFile, fr_to_hex};
 use cipherproof_prover::compile::{self, CompileOptions, Compiled, SrsSource};
 use cipherproof_prover::{prove, verify};
+use cipherproof_testkit::{fixture as testdata, samples as rows_of};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-
-fn testdata(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/models")
-        .join(rel)
-}
-
-fn rows(path: PathBuf, key: &str) -> Vec<Vec<f32>> {
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    v[key]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            r.as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap() as f32)
-                .collect()
-        })
-        .collect()
-}
 
 fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("cipherproof-prover-{}-{name}", std::process::id()));
@@ -47,7 +26,7 @@ fn quantized(name: &str) -> QuantModel {
         import_onnx(&std::fs::read(testdata(&format!("{name}/model.onnx"))).unwrap()).unwrap();
     quantize(
         &graph,
-        &rows(testdata(&format!("{name}/calibration.json")), "inputs"),
+        &rows_of(&testdata(&format!("{name}/calibration.json")), "inputs"),
         &QuantConfig::default(),
     )
     .unwrap()
@@ -73,7 +52,7 @@ fn setup() -> &'static Setup {
         let (mlp, _) = compile::compile(&quantized("digits_mlp"), &scratch("mlp"), &opts).unwrap();
         let (lr, _) =
             compile::compile(&quantized("breast_cancer_lr"), &scratch("lr"), &opts).unwrap();
-        let x = &rows(testdata("digits_mlp/test.json"), "inputs")[5];
+        let x = &rows_of(&testdata("digits_mlp/test.json"), "inputs")[5];
         let q = quantize_input(&mlp.model, 0, x).unwrap();
         let params = compile::load_params(&mlp.circuit.srs, mlp.circuit.shape.k(), &cache).unwrap();
         let pk = compile::proving_key(&mlp, &params, &cache).unwrap();
@@ -96,7 +75,7 @@ fn check(c: &Compiled, proof: &ProofFile) -> Result<(), ProverError> {
 fn a_proof_verifies_and_proves_the_reference_outputs() {
     let s = setup();
     check(&s.mlp, &s.mlp_proof).unwrap();
-    let x = &rows(testdata("digits_mlp/test.json"), "inputs")[5];
+    let x = &rows_of(&testdata("digits_mlp/test.json"), "inputs")[5];
     let runner = IntegerRunner::new(&s.mlp.model).unwrap();
     let reference = runner.run(&runner.quantize_input(0, x).unwrap()).unwrap();
     assert_eq!(s.mlp_proof.quantized_outputs, reference);
@@ -296,7 +275,7 @@ fn a_missing_proving_key_is_regenerated_identically() {
     let q = quantize_input(
         &s.mlp.model,
         0,
-        &rows(testdata("digits_mlp/test.json"), "inputs")[0],
+        &rows_of(&testdata("digits_mlp/test.json"), "inputs")[0],
     )
     .unwrap();
     let proof = prove::prove(&s.mlp, &params, &pk, &q).unwrap();

@@ -150,6 +150,21 @@ pub fn compile_cmd(args: &CompileArgs) -> Result<()> {
     std::fs::write(args.out.join("graph.json"), serde_json::to_vec(&graph)?)
         .context("writing graph.json")?;
     let p = &compiled.circuit.shape.params;
+    if args.json {
+        let summary = serde_json::json!({
+            "model_id": compiled.circuit.model_id,
+            "k": p.k,
+            "rows": 1u64 << p.k,
+            "advice_columns": p.num_advice_per_phase.iter().sum::<usize>(),
+            "lookup_advice_columns": p.num_lookup_advice_per_phase.iter().sum::<usize>(),
+            "fixed_columns": p.num_fixed,
+            "advice_cells": compiled.circuit.advice_cells,
+            "lookup_cells": compiled.circuit.lookup_cells,
+            "import_s": t_import, "quantize_s": t_quant, "plan_s": t.plan_s, "srs_s": t.srs_s, "keygen_s": t.keygen_s,
+        });
+        println!("{summary}");
+        return Ok(());
+    }
     println!(
         "compiled {} -> {}",
         args.model.display(),

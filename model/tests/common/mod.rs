@@ -7,33 +7,7 @@
     clippy::type_complexity
 )]
 
-use serde_json::Value;
-use std::path::{Path, PathBuf};
-
-pub fn testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/models")
-}
-
-pub fn read_json(path: &Path) -> Value {
-    serde_json::from_str(
-        &std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
-    )
-    .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-pub fn rows(v: &Value) -> Vec<Vec<f32>> {
-    v.as_array()
-        .expect("list of rows")
-        .iter()
-        .map(|r| {
-            r.as_array()
-                .expect("row")
-                .iter()
-                .map(|x| x.as_f64().expect("number") as f32)
-                .collect()
-        })
-        .collect()
-}
+pub use cipherproof_testkit::{models_dir as testdata, read_json, rows};
 
 /// The trained fixtures: name and minimum float/quantized argmax agreement on the test set.
 pub const TRAINED: &[(&str, f64)] = &[
