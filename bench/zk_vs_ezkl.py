@@ -29,6 +29,12 @@ def timed(cmd, env=None):
     return p.stdout, p.stderr, wall, (int(m.group(1)) / 1024 if m else float("nan")), p.returncode
 
 
+def error_line(stderr):
+    """The tool's own error message, not GNU time's report that follows it."""
+    lines = [l for l in stderr.splitlines() if l.strip()]
+    return next((l for l in lines if l.startswith("error:")), lines[0] if lines else "failed")
+
+
 def ezkl_python():
     venv = os.path.join(WORK, "ezkl-venv")
     py = os.path.join(venv, "bin", "python")
@@ -86,7 +92,7 @@ def run_ours(binary, name, reps):
     inp = os.path.join(src, "input.json")
     out, err, _, _, rc = timed([binary, "compile", os.path.join(src, "network.onnx"), "--out", d, "--calibration", inp, "--json"], env)
     if rc != 0:
-        raise RuntimeError(err.strip().splitlines()[-1])
+        raise RuntimeError(error_line(err))
     c = json.loads(out)
     # Keygen alone: the SRS is cached by then (compile above generated it); time a second compile.
     out, _, _, keygen_rss, _ = timed([binary, "compile", os.path.join(src, "network.onnx"), "--out", d, "--calibration", inp, "--json"], env)
@@ -96,7 +102,7 @@ def run_ours(binary, name, reps):
     for _ in range(reps):
         out, err, _, rss, rc = timed([binary, "prove", "--model", d, "--input", inp, "--out", os.path.join(d, "proof.json"), "--json"], env)
         if rc != 0:
-            raise RuntimeError(err.strip().splitlines()[-1])
+            raise RuntimeError(error_line(err))
         p = json.loads(out)
         best = p["prove_s"] if best is None else min(best, p["prove_s"])
         best_rss = max(best_rss, rss)
@@ -104,7 +110,7 @@ def run_ours(binary, name, reps):
     res["prove_s"], res["prove_rss"] = best, best_rss
     _, err, wall, _, rc = timed([binary, "verify", "--model", d, "--proof", os.path.join(d, "proof.json")], env)
     if rc != 0:
-        raise RuntimeError(err.strip())
+        raise RuntimeError(error_line(err))
     res["verify_s"] = wall
     return res
 
