@@ -4,6 +4,7 @@ use crate::chips::elementwise::{Broadcast, add_sub, mul, with_constant};
 use crate::chips::{Cells, Chip, activation, linear, pool};
 use crate::error::{CircuitError, Result};
 use crate::field::{Fr, fr_i64, i64_fr};
+use crate::visibility::{InputVisibility, input_instances};
 use cipherproof_model::graph::broadcast::transpose;
 use cipherproof_model::quant::{QNode, QOp, QuantModel};
 use halo2_base::AssignedValue;
@@ -14,6 +15,8 @@ use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 pub struct ModelWitness {
     pub outputs: Vec<AssignedValue<Fr>>,
     pub output_values: Vec<i64>,
+    /// The instances the input contributes (before the outputs): none, the input, or its commitment.
+    pub input_instances: Vec<Fr>,
 }
 
 /// The two operands of a binary node, with their shapes and the output shape.
@@ -52,6 +55,7 @@ pub fn assign_model(
     builder: &mut BaseCircuitBuilder<Fr>,
     model: &QuantModel,
     input: &[i64],
+    visibility: InputVisibility,
 ) -> Result<ModelWitness> {
     check_supported(model)?;
     let expected = model.input().numel();
@@ -70,6 +74,7 @@ pub fn assign_model(
     for &v in &x {
         chip.range_signed(v, in_bits);
     }
+    let input_cells = input_instances(&mut chip, &x, visibility);
     values[0] = Some(x);
     for node in &model.nodes {
         let get = |i: usize| -> Cells { values[node.inputs[i]].clone().unwrap_or_default() };
@@ -176,9 +181,12 @@ pub fn assign_model(
         .iter()
         .map(|c| i64_fr(c.value()).unwrap_or(i64::MAX))
         .collect();
+    let input_values = input_cells.iter().map(|c| *c.value()).collect();
+    builder.assigned_instances[0].extend(input_cells);
     builder.assigned_instances[0].extend(outputs.iter().copied());
     Ok(ModelWitness {
         outputs,
         output_values,
+        input_instances: input_values,
     })
 }

@@ -8,7 +8,8 @@
 //! are bit-for-bit the reference's `quantized_outputs`.
 //!
 //! Weights are circuit constants (they are part of the verifying key); the
-//! input is a private witness; the outputs are the public instances.
+//! input is private, public, or committed to with Poseidon ([`visibility`]);
+//! the outputs are public instances after the input's.
 //! Every activation is range-checked to its bit-width with limb lookups.
 
 pub mod chips;
@@ -16,6 +17,8 @@ pub mod error;
 pub mod field;
 pub mod layout;
 pub mod planner;
+pub mod visibility;
 
 pub use error::CircuitError;
 pub use layout::{ModelWitness, assign_model};
+pub use visibility::InputVisibility;

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use cipherproof_circuits::field::{Fr, fr_i64};
-use cipherproof_circuits::{CircuitError, assign_model};
+use cipherproof_circuits::{CircuitError, InputVisibility, assign_model};
 use cipherproof_model::exec::integer::IntegerRunner;
 use cipherproof_model::import_onnx;
 use cipherproof_model::quant::{QuantConfig, QuantModel, quantize};
@@ -50,7 +50,7 @@ fn mock_builder(model: &QuantModel, input: &[i64]) -> (BaseCircuitBuilder<Fr>, V
         .use_k(K as usize)
         .use_lookup_bits(8)
         .use_instance_columns(1);
-    let w = assign_model(&mut b, model, input).unwrap();
+    let w = assign_model(&mut b, model, input, InputVisibility::Private).unwrap();
     b.calculate_params(Some(9));
     (b, w.output_values)
 }
@@ -162,7 +162,7 @@ fn lookup_table_activations_have_no_circuit_yet() {
         .use_k(K as usize)
         .use_lookup_bits(8)
         .use_instance_columns(1);
-    match assign_model(&mut b, &model, &inputs[0]) {
+    match assign_model(&mut b, &model, &inputs[0], InputVisibility::Private) {
         Err(CircuitError::UnsupportedOp { op, node }) => {
             assert_eq!((op.as_str(), node.as_str()), ("Sigmoid", "sigmoid1"))
         }
@@ -178,10 +178,68 @@ fn a_wrong_input_length_is_an_error() {
         .use_lookup_bits(8)
         .use_instance_columns(1);
     assert!(matches!(
-        assign_model(&mut b, &model, &[1, 2, 3]),
+        assign_model(&mut b, &model, &[1, 2, 3], InputVisibility::Private),
         Err(CircuitError::InputLength {
             expected: 64,
             got: 3
         })
     ));
+}
+
+#[test]
+fn public_and_hashed_inputs_are_bound_to_the_instances() {
+    let (model, inputs) = fixture("breast_cancer_lr", 1);
+    for visibility in [InputVisibility::Public, InputVisibility::Hashed] {
+        let mut b = BaseCircuitBuilder::from_stage(CircuitBuilderStage::Mock)
+            .use_k(K as usize)
+            .use_lookup_bits(8)
+            .use_instance_columns(1);
+        let w = assign_model(&mut b, &model, &inputs[0], visibility).unwrap();
+        b.calculate_params(Some(9));
+        let expected = if visibility == InputVisibility::Public {
+            inputs[0].len()
+        } else {
+            1
+        };
+        assert_eq!(w.input_instances.len(), expected);
+        let mut instances: Vec<Fr> = w.input_instances.clone();
+        instances.extend(w.output_values.iter().map(|&v| fr_i64(v)));
+        assert!(
+            MockProver::run(K, &b, vec![instances.clone()])
+                .unwrap()
+                .verify()
+                .is_ok(),
+            "{visibility:?}"
+        );
+        // Another input (or commitment) in the instances is rejected.
+        instances[0] += Fr::from(1u64);
+        assert!(
+            MockProver::run(K, &b, vec![instances])
+                .unwrap()
+                .verify()
+                .is_err(),
+            "{visibility:?}"
+        );
+    }
+}
+
+#[test]
+fn the_commitment_depends_on_every_input_value() {
+    let (model, inputs) = fixture("breast_cancer_lr", 1);
+    let commit = |x: &[i64]| {
+        let mut b = BaseCircuitBuilder::from_stage(CircuitBuilderStage::Mock)
+            .use_k(K as usize)
+            .use_lookup_bits(8)
+            .use_instance_columns(1);
+        assign_model(&mut b, &model, x, InputVisibility::Hashed)
+            .unwrap()
+            .input_instances[0]
+    };
+    let base = commit(&inputs[0]);
+    assert_eq!(base, commit(&inputs[0]));
+    for i in [0, 15, 29] {
+        let mut x = inputs[0].clone();
+        x[i] += 1;
+        assert_ne!(commit(&x), base, "input {i}");
+    }
 }

@@ -179,7 +179,7 @@ fn compile_prove_verify_the_digits_mlp() {
 }
 
 #[test]
-fn unsupported_circuit_ops_and_visibility_fail_clearly() {
+fn unsupported_circuit_ops_fail_clearly() {
     let dir = scratch().join("unsupported");
     let cache = dir.join("cache");
     let out = cipherproof(
@@ -196,17 +196,52 @@ fn unsupported_circuit_ops_and_visibility_fail_clearly() {
         String::from_utf8_lossy(&out.stderr)
             .contains("operator Sigmoid (node 'sigmoid1') has no circuit yet")
     );
-    let out = cipherproof(
+}
+
+#[test]
+fn a_hashed_input_proof_carries_its_commitment() {
+    let dir = scratch().join("hashed");
+    let cache = dir.join("cache");
+    let (m, proof) = (
+        dir.join("m").to_string_lossy().into_owned(),
+        dir.join("p.json").to_string_lossy().into_owned(),
+    );
+    let model = testdata("breast_cancer_lr/model.onnx");
+    let cal = testdata("breast_cancer_lr/calibration.json");
+    ok(&cipherproof(
         &[
             "compile",
-            &testdata("digits_mlp/model.onnx"),
+            &model,
             "--out",
-            &dir.to_string_lossy(),
+            &m,
+            "--calibration",
+            &cal,
             "--input-visibility",
             "hashed",
         ],
         &cache,
+    ));
+    ok(&cipherproof(
+        &[
+            "prove",
+            "--model",
+            &m,
+            "--input",
+            &testdata("breast_cancer_lr/input.json"),
+            "--out",
+            &proof,
+        ],
+        &cache,
+    ));
+    assert_eq!(
+        ok(&cipherproof(
+            &["verify", "--model", &m, "--proof", &proof],
+            &cache
+        ))
+        .trim(),
+        "valid"
     );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("only private inputs"));
+    let p: Value = serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
+    assert_eq!(p["input"]["visibility"], "hashed");
+    assert_eq!(p["input"]["commitment"], p["instances"][0][0]);
 }

@@ -27,6 +27,38 @@ pub struct ProofFile {
     pub dequantized_outputs: Vec<f64>,
     pub argmax: usize,
     pub srs: SrsSource,
+    /// What the proof says about the input (its visibility was fixed at compile time).
+    #[serde(default)]
+    pub input: InputClaim,
+}
+
+/// The input part of the public instances.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "visibility", rename_all = "kebab-case")]
+pub enum InputClaim {
+    /// Nothing about the input is revealed.
+    #[default]
+    Private,
+    /// The quantized input, as the first instances.
+    Public { values: Vec<i64> },
+    /// A Poseidon commitment (width 3, rate 2, 8 full / 57 partial rounds) to the quantized input, as the first instance.
+    Hashed { commitment: String },
+}
+
+impl InputClaim {
+    /// The instances this claim stands for.
+    pub fn instances(&self) -> Option<Vec<Fr>> {
+        match self {
+            InputClaim::Private => Some(Vec::new()),
+            InputClaim::Public { values } => Some(
+                values
+                    .iter()
+                    .map(|&v| cipherproof_circuits::field::fr_i64(v))
+                    .collect(),
+            ),
+            InputClaim::Hashed { commitment } => fr_from_hex(commitment).map(|f| vec![f]),
+        }
+    }
 }
 
 pub fn fr_to_hex(f: &Fr) -> String {

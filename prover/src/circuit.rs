@@ -1,8 +1,8 @@
 //! Building the halo2-base circuit of a model at each stage (keygen, prover, mock).
 
 use crate::error::Result;
-use cipherproof_circuits::ModelWitness;
 use cipherproof_circuits::field::Fr;
+use cipherproof_circuits::{InputVisibility, ModelWitness};
 use cipherproof_model::quant::QuantModel;
 use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 use halo2_base::gates::circuit::{BaseCircuitParams, CircuitBuilderStage};
@@ -35,10 +35,11 @@ pub fn builder(stage: CircuitBuilderStage, k: u32) -> BaseCircuitBuilder<Fr> {
 /// Lays the model out for keygen (all-zero input) and returns the builder with its computed params.
 pub fn keygen_circuit(
     model: &QuantModel,
+    visibility: InputVisibility,
     k: u32,
 ) -> Result<(BaseCircuitBuilder<Fr>, BaseCircuitParams)> {
     let mut b = builder(CircuitBuilderStage::Keygen, k);
-    cipherproof_circuits::assign_model(&mut b, model, &vec![0; model.input().numel()])?;
+    cipherproof_circuits::assign_model(&mut b, model, &vec![0; model.input().numel()], visibility)?;
     let params = b.calculate_params(Some(9));
     Ok((b, params))
 }
@@ -46,18 +47,19 @@ pub fn keygen_circuit(
 /// Lays the model out for proving `input` with a compiled shape.
 pub fn prover_circuit(
     model: &QuantModel,
+    visibility: InputVisibility,
     shape: &CircuitShape,
     input: &[i64],
 ) -> Result<(BaseCircuitBuilder<Fr>, ModelWitness)> {
     let mut b = BaseCircuitBuilder::prover(shape.params.clone(), shape.break_points.clone());
-    let w = cipherproof_circuits::assign_model(&mut b, model, input)?;
+    let w = cipherproof_circuits::assign_model(&mut b, model, input, visibility)?;
     Ok((b, w))
 }
 
 /// Cell counts of the layout (advice, lookup), from a mock run at a large k.
-pub fn cell_counts(model: &QuantModel) -> Result<(usize, usize)> {
+pub fn cell_counts(model: &QuantModel, visibility: InputVisibility) -> Result<(usize, usize)> {
     let mut b = builder(CircuitBuilderStage::Mock, 20);
-    cipherproof_circuits::assign_model(&mut b, model, &vec![0; model.input().numel()])?;
+    cipherproof_circuits::assign_model(&mut b, model, &vec![0; model.input().numel()], visibility)?;
     let stats = b.statistics();
     Ok((
         stats.gate.total_advice_per_phase[0],

@@ -12,6 +12,7 @@ use crate::circuit::{CircuitShape, cell_counts};
 use crate::error::{ProverError, Result, io_err};
 use crate::keys::{self, Keys};
 use crate::srs;
+use cipherproof_circuits::InputVisibility;
 use cipherproof_circuits::planner::choose_k;
 use cipherproof_model::quant::QuantModel;
 use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
@@ -42,7 +43,7 @@ pub struct CircuitFile {
     pub advice_cells: usize,
     pub lookup_cells: usize,
     pub srs: SrsSource,
-    pub input_visibility: String,
+    pub input_visibility: InputVisibility,
     pub pk_cache: String,
 }
 
@@ -61,6 +62,7 @@ pub struct CompileOptions {
     pub srs: SrsSource,
     pub cache_dir: PathBuf,
     pub max_k: u32,
+    pub input_visibility: InputVisibility,
 }
 
 /// The hash binding proofs to one model: quantized model JSON and vk bytes.
@@ -96,7 +98,7 @@ pub fn compile(
 ) -> Result<(Compiled, CompileTimings)> {
     let mut t = CompileTimings::default();
     let start = std::time::Instant::now();
-    let (advice_cells, lookup_cells) = cell_counts(model)?;
+    let (advice_cells, lookup_cells) = cell_counts(model, opts.input_visibility)?;
     let k = choose_k(
         advice_cells,
         lookup_cells,
@@ -108,7 +110,7 @@ pub fn compile(
     let params = load_params(&opts.srs, k, &opts.cache_dir)?;
     t.srs_s = start.elapsed().as_secs_f64();
     let start = std::time::Instant::now();
-    let Keys { pk, shape } = keys::generate(&params, model, k)?;
+    let Keys { pk, shape } = keys::generate(&params, model, opts.input_visibility, k)?;
     t.keygen_s = start.elapsed().as_secs_f64();
     let model_json = serde_json::to_vec(model).map_err(|e| corrupt(out, e))?;
     let vk_bytes = keys::vk_bytes(pk.get_vk());
@@ -123,7 +125,7 @@ pub fn compile(
         advice_cells,
         lookup_cells,
         srs: opts.srs.clone(),
-        input_visibility: "private".into(),
+        input_visibility: opts.input_visibility,
         pk_cache,
     };
     write(&out.join("model.json"), &model_json)?;
@@ -207,7 +209,12 @@ pub fn proving_key(
     {
         return Ok(pk);
     }
-    let Keys { pk, .. } = keys::generate(params, &c.model, c.circuit.shape.k())?;
+    let Keys { pk, .. } = keys::generate(
+        params,
+        &c.model,
+        c.circuit.input_visibility,
+        c.circuit.shape.k(),
+    )?;
     if keys::vk_bytes(pk.get_vk()) != keys::vk_bytes(&c.vk) {
         return Err(corrupt(
             &c.dir,

@@ -2,6 +2,7 @@
 
 use crate::circuit::{CircuitShape, keygen_circuit};
 use crate::error::{ProverError, Result, io_err};
+use cipherproof_circuits::InputVisibility;
 use cipherproof_model::quant::QuantModel;
 use halo2_base::gates::circuit::BaseCircuitParams;
 use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
@@ -19,8 +20,13 @@ pub struct Keys {
 }
 
 /// Generates the verifying and proving keys of `model` at 2^k rows.
-pub fn generate(params: &ParamsKZG<Bn256>, model: &QuantModel, k: u32) -> Result<Keys> {
-    let (builder, circuit_params) = keygen_circuit(model, k)?;
+pub fn generate(
+    params: &ParamsKZG<Bn256>,
+    model: &QuantModel,
+    visibility: InputVisibility,
+    k: u32,
+) -> Result<Keys> {
+    let (builder, circuit_params) = keygen_circuit(model, visibility, k)?;
     let vk = keygen_vk(params, &builder).map_err(|e| ProverError::Halo2 {
         stage: "keygen_vk",
         reason: format!("{e:?}"),

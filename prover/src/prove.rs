@@ -1,10 +1,11 @@
 //! Proving: the integer reference first (clear errors for out-of-range inputs),
 //! then the circuit witness, then a SHPLONK proof over the Keccak transcript.
 
-use crate::artifact::{PROOF_VERSION, ProofFile, fr_to_hex};
+use crate::artifact::{InputClaim, PROOF_VERSION, ProofFile, fr_to_hex};
 use crate::circuit::prover_circuit;
 use crate::compile::Compiled;
 use crate::error::{ProverError, Result};
+use cipherproof_circuits::InputVisibility;
 use cipherproof_circuits::field::fr_i64;
 use cipherproof_model::exec::argmax;
 use cipherproof_model::exec::integer::{IntegerRunner, dequantize_output};
@@ -25,7 +26,12 @@ pub fn prove(
     input: &[i64],
 ) -> Result<ProofFile> {
     let reference = IntegerRunner::new(&c.model)?.run(input)?;
-    let (builder, witness) = prover_circuit(&c.model, &c.circuit.shape, input)?;
+    let (builder, witness) = prover_circuit(
+        &c.model,
+        c.circuit.input_visibility,
+        &c.circuit.shape,
+        input,
+    )?;
     if witness.output_values != reference {
         return Err(ProverError::Halo2 {
             stage: "witness",
@@ -35,7 +41,25 @@ pub fn prove(
             ),
         });
     }
-    let instances: Vec<Fr> = reference.iter().map(|&v| fr_i64(v)).collect();
+    let instances: Vec<Fr> = witness
+        .input_instances
+        .iter()
+        .copied()
+        .chain(reference.iter().map(|&v| fr_i64(v)))
+        .collect();
+    let claim = match c.circuit.input_visibility {
+        InputVisibility::Private => InputClaim::Private,
+        InputVisibility::Public => InputClaim::Public {
+            values: input.to_vec(),
+        },
+        InputVisibility::Hashed => InputClaim::Hashed {
+            commitment: witness
+                .input_instances
+                .first()
+                .map(fr_to_hex)
+                .unwrap_or_default(),
+        },
+    };
     let mut transcript = TranscriptWriterBuffer::<_, G1Affine, _>::init(Vec::new());
     create_proof::<
         KZGCommitmentScheme<Bn256>,
@@ -67,5 +91,6 @@ pub fn prove(
         argmax: argmax(&reference).unwrap_or(0),
         quantized_outputs: reference,
         srs: c.circuit.srs.clone(),
+        input: claim,
     })
 }

@@ -1,8 +1,9 @@
 //! Native verification of a proof file against a compiled model.
 
-use crate::artifact::ProofFile;
+use crate::artifact::{InputClaim, ProofFile};
 use crate::compile::Compiled;
 use crate::error::{ProverError, Result};
+use cipherproof_circuits::InputVisibility;
 use cipherproof_circuits::field::fr_i64;
 use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
 use halo2_base::halo2_proofs::plonk::verify_proof;
@@ -32,10 +33,25 @@ pub fn verify(c: &Compiled, params: &ParamsKZG<Bn256>, proof: &ProofFile) -> Res
             )));
         }
     };
-    let stated: Vec<Fr> = proof.quantized_outputs.iter().map(|&v| fr_i64(v)).collect();
+    let claimed = matches!(
+        (&proof.input, c.circuit.input_visibility),
+        (InputClaim::Private, InputVisibility::Private)
+            | (InputClaim::Public { .. }, InputVisibility::Public)
+            | (InputClaim::Hashed { .. }, InputVisibility::Hashed)
+    );
+    if !claimed {
+        return Err(ProverError::InvalidProof(format!(
+            "the proof's input claim does not fit this model's {:?} input",
+            c.circuit.input_visibility
+        )));
+    }
+    let mut stated = proof.input.instances().ok_or_else(|| {
+        ProverError::InvalidProof("the input commitment is not a field element".into())
+    })?;
+    stated.extend(proof.quantized_outputs.iter().map(|&v| fr_i64(v)));
     if &stated != column {
         return Err(ProverError::InvalidProof(
-            "quantized_outputs do not match the public instances".into(),
+            "the stated input and quantized_outputs do not match the public instances".into(),
         ));
     }
     let bytes = proof.proof_bytes()?;

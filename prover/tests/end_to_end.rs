@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use cipherproof_circuits::InputVisibility;
 use cipherproof_circuits::field::fr_i64;
 use cipherproof_model::exec::integer::{IntegerRunner, quantize_input};
 use cipherproof_model::import_onnx;
@@ -48,6 +49,7 @@ fn setup() -> &'static Setup {
             srs: SrsSource::UnsafeDev,
             cache_dir: cache.clone(),
             max_k: 20,
+            input_visibility: InputVisibility::Private,
         };
         let (mlp, _) = compile::compile(&quantized("digits_mlp"), &scratch("mlp"), &opts).unwrap();
         let (lr, _) =
@@ -252,6 +254,7 @@ fn a_model_too_large_for_max_k_is_refused() {
         srs: SrsSource::UnsafeDev,
         cache_dir: scratch("cache-small"),
         max_k: 9,
+        input_visibility: InputVisibility::Private,
     };
     let err = compile::compile(&quantized("digits_mlp"), &scratch("big"), &opts).unwrap_err();
     assert!(err.to_string().contains("maximum is 2^9"), "{err}");
@@ -280,4 +283,58 @@ fn a_missing_proving_key_is_regenerated_identically() {
     .unwrap();
     let proof = prove::prove(&s.mlp, &params, &pk, &q).unwrap();
     check(&s.mlp, &proof).unwrap();
+}
+
+#[test]
+fn hashed_and_public_inputs_prove_and_reject_tampered_claims() {
+    use cipherproof_prover::artifact::InputClaim;
+    let cache = &setup().cache;
+    let model = quantized("breast_cancer_lr");
+    let x = &rows_of(&testdata("breast_cancer_lr/test.json"), "inputs")[0];
+    for visibility in [InputVisibility::Hashed, InputVisibility::Public] {
+        let opts = CompileOptions {
+            srs: SrsSource::UnsafeDev,
+            cache_dir: cache.clone(),
+            max_k: 20,
+            input_visibility: visibility,
+        };
+        let (c, _) =
+            compile::compile(&model, &scratch(&format!("vis-{visibility:?}")), &opts).unwrap();
+        let params = compile::load_params(&c.circuit.srs, c.circuit.shape.k(), cache).unwrap();
+        let pk = compile::proving_key(&c, &params, cache).unwrap();
+        let q = quantize_input(&c.model, 0, x).unwrap();
+        let proof = prove::prove(&c, &params, &pk, &q).unwrap();
+        check(&c, &proof).unwrap();
+        let mut forged = proof.clone();
+        match &mut forged.input {
+            InputClaim::Hashed { commitment } => *commitment = fr_to_hex(&fr_i64(12345)),
+            InputClaim::Public { values } => values[3] += 1,
+            InputClaim::Private => panic!("{visibility:?} proof claims a private input"),
+        }
+        // The claim no longer matches the instances...
+        assert!(matches!(
+            check(&c, &forged),
+            Err(ProverError::InvalidProof(_))
+        ));
+        // ...and making the instances match it breaks the proof.
+        let head = forged.input.instances().unwrap();
+        for (i, f) in head.iter().enumerate() {
+            forged.instances[0][i] = fr_to_hex(f);
+        }
+        assert!(matches!(
+            check(&c, &forged),
+            Err(ProverError::InvalidProof(_))
+        ));
+        // A private-input claim against this model is refused outright.
+        let mut private = proof.clone();
+        private.input = InputClaim::Private;
+        assert!(
+            check(&c, &private)
+                .unwrap_err()
+                .to_string()
+                .contains("input claim")
+        );
+        // Different visibility, different circuit, different model id.
+        assert_ne!(c.circuit.model_id, setup().mlp.circuit.model_id);
+    }
 }

@@ -2,7 +2,8 @@
 
 use super::inputs::{read_batch, read_single};
 use super::run::{QuantArgs, load_graph};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
+use cipherproof_circuits::InputVisibility;
 use cipherproof_model::exec::integer::quantize_input;
 use cipherproof_model::quant::{quantize, quantize_for_range};
 use cipherproof_prover::artifact::ProofFile;
@@ -21,6 +22,16 @@ pub enum Visibility {
     Private,
     Public,
     Hashed,
+}
+
+impl From<Visibility> for InputVisibility {
+    fn from(v: Visibility) -> Self {
+        match v {
+            Visibility::Private => InputVisibility::Private,
+            Visibility::Public => InputVisibility::Public,
+            Visibility::Hashed => InputVisibility::Hashed,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -123,12 +134,6 @@ fn srs_source(path: &Option<PathBuf>) -> SrsSource {
 }
 
 pub fn compile_cmd(args: &CompileArgs) -> Result<()> {
-    if args.input_visibility != Visibility::Private {
-        bail!(
-            "--input-visibility {:?}: only private inputs are implemented so far",
-            args.input_visibility
-        );
-    }
     let (graph, t_import) = step("importing ONNX", || load_graph(&args.model))?;
     let config = args.quant.config();
     let (model, t_quant) = step("quantizing", || match &args.calibration {
@@ -143,6 +148,7 @@ pub fn compile_cmd(args: &CompileArgs) -> Result<()> {
         srs: source,
         cache_dir: args.cache.dir(),
         max_k: args.max_k,
+        input_visibility: args.input_visibility.into(),
     };
     let ((compiled, t), _) = step("sizing the circuit and generating keys", || {
         Ok(compile::compile(&model, &args.out, &opts)?)
@@ -181,7 +187,8 @@ pub fn compile_cmd(args: &CompileArgs) -> Result<()> {
         compiled.circuit.advice_cells, compiled.circuit.lookup_cells
     );
     println!(
-        "  input           private, {}-bit at scale 2^-{}",
+        "  input           {:?}, {}-bit at scale 2^-{}",
+        compiled.circuit.input_visibility,
         model.input().bits,
         model.input().scale
     );
