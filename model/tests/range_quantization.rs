@@ -1,0 +1,55 @@
+//! Quantizing for an input range (no samples): no input within ±R overflows any
+//! intermediate, by construction of the interval bounds.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use cipherproof_model::exec::integer::IntegerRunner;
+use cipherproof_model::import_onnx;
+use cipherproof_model::quant::{QuantConfig, quantize_for_range};
+use cipherproof_testkit::fixture;
+use proptest::prelude::*;
+
+fn check_model(name: &str, range: f32) -> impl Fn(Vec<f32>) -> Result<(), TestCaseError> {
+    let graph = import_onnx(&std::fs::read(fixture(name)).unwrap()).unwrap();
+    let model = quantize_for_range(&graph, range, &QuantConfig::default()).unwrap();
+    move |x: Vec<f32>| {
+        let runner = IntegerRunner::new(&model).unwrap();
+        let q = runner
+            .quantize_input(0, &x)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        runner
+            .run(&q)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        Ok(())
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn no_input_within_the_range_overflows_the_digits_mlp(x in proptest::collection::vec(-1.0f32..=1.0, 64)) {
+        check_model("digits_mlp/model.onnx", 1.0)(x)?;
+    }
+
+    #[test]
+    fn no_input_within_the_range_overflows_lenet(x in proptest::collection::vec(-3.0f32..=3.0, 1024)) {
+        check_model("ezkl/lenet_5/network.onnx", 3.0)(x)?;
+    }
+}
+
+#[test]
+fn extreme_corners_of_the_range_do_not_overflow() {
+    let check = check_model("digits_cnn/model.onnx", 1.0);
+    for v in [1.0f32, -1.0] {
+        check(vec![v; 64]).unwrap();
+        check((0..64).map(|i| if i % 2 == 0 { v } else { -v }).collect()).unwrap();
+    }
+}
+
+#[test]
+fn a_non_positive_range_is_refused() {
+    let graph = import_onnx(&std::fs::read(fixture("digits_mlp/model.onnx")).unwrap()).unwrap();
+    assert!(quantize_for_range(&graph, 0.0, &QuantConfig::default()).is_err());
+    assert!(quantize_for_range(&graph, f32::NAN, &QuantConfig::default()).is_err());
+}
