@@ -45,11 +45,16 @@ fn fixture(name: &str, n: usize) -> (QuantModel, Vec<Vec<i64>>) {
 
 const K: u32 = 14;
 
-fn mock_builder(model: &QuantModel, input: &[i64]) -> (BaseCircuitBuilder<Fr>, Vec<i64>) {
-    let mut b = BaseCircuitBuilder::from_stage(CircuitBuilderStage::Mock)
+/// A mock-stage builder at 2^K rows with 8-bit lookups and one instance column.
+fn new_builder() -> BaseCircuitBuilder<Fr> {
+    BaseCircuitBuilder::from_stage(CircuitBuilderStage::Mock)
         .use_k(K as usize)
         .use_lookup_bits(8)
-        .use_instance_columns(1);
+        .use_instance_columns(1)
+}
+
+fn mock_builder(model: &QuantModel, input: &[i64]) -> (BaseCircuitBuilder<Fr>, Vec<i64>) {
+    let mut b = new_builder();
     let w = assign_model(&mut b, model, input, InputVisibility::Private).unwrap();
     b.calculate_params(Some(9));
     (b, w.output_values)
@@ -158,10 +163,7 @@ fn tampering_sampled_cells_of_a_cnn_is_rejected() {
 #[test]
 fn lookup_table_activations_have_no_circuit_yet() {
     let (model, inputs) = fixture("wine_sigmoid_mlp", 1);
-    let mut b = BaseCircuitBuilder::from_stage(CircuitBuilderStage::Mock)
-        .use_k(K as usize)
-        .use_lookup_bits(8)
-        .use_instance_columns(1);
+    let mut b = new_builder();
     match assign_model(&mut b, &model, &inputs[0], InputVisibility::Private) {
         Err(CircuitError::UnsupportedOp { op, node }) => {
             assert_eq!((op.as_str(), node.as_str()), ("Sigmoid", "sigmoid1"))
@@ -173,10 +175,7 @@ fn lookup_table_activations_have_no_circuit_yet() {
 #[test]
 fn a_wrong_input_length_is_an_error() {
     let (model, _) = fixture("digits_mlp", 1);
-    let mut b = BaseCircuitBuilder::from_stage(CircuitBuilderStage::Mock)
-        .use_k(K as usize)
-        .use_lookup_bits(8)
-        .use_instance_columns(1);
+    let mut b = new_builder();
     assert!(matches!(
         assign_model(&mut b, &model, &[1, 2, 3], InputVisibility::Private),
         Err(CircuitError::InputLength {
@@ -190,10 +189,7 @@ fn a_wrong_input_length_is_an_error() {
 fn public_and_hashed_inputs_are_bound_to_the_instances() {
     let (model, inputs) = fixture("breast_cancer_lr", 1);
     for visibility in [InputVisibility::Public, InputVisibility::Hashed] {
-        let mut b = BaseCircuitBuilder::from_stage(CircuitBuilderStage::Mock)
-            .use_k(K as usize)
-            .use_lookup_bits(8)
-            .use_instance_columns(1);
+        let mut b = new_builder();
         let w = assign_model(&mut b, &model, &inputs[0], visibility).unwrap();
         b.calculate_params(Some(9));
         let expected = if visibility == InputVisibility::Public {
@@ -227,10 +223,7 @@ fn public_and_hashed_inputs_are_bound_to_the_instances() {
 fn the_commitment_depends_on_every_input_value() {
     let (model, inputs) = fixture("breast_cancer_lr", 1);
     let commit = |x: &[i64]| {
-        let mut b = BaseCircuitBuilder::from_stage(CircuitBuilderStage::Mock)
-            .use_k(K as usize)
-            .use_lookup_bits(8)
-            .use_instance_columns(1);
+        let mut b = new_builder();
         assign_model(&mut b, &model, x, InputVisibility::Hashed)
             .unwrap()
             .input_instances[0]
