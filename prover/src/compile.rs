@@ -62,6 +62,8 @@ pub struct CompileOptions {
     pub srs: SrsSource,
     pub cache_dir: PathBuf,
     pub max_k: u32,
+    /// Advice-column budget of the planner (`cipherproof_circuits::planner`).
+    pub max_advice: usize,
     pub input_visibility: InputVisibility,
 }
 
@@ -104,6 +106,7 @@ pub fn compile(
         lookup_cells,
         crate::circuit::LOOKUP_BITS as u32 + 1,
         opts.max_k,
+        opts.max_advice,
     )?;
     t.plan_s = start.elapsed().as_secs_f64();
     let start = std::time::Instant::now();

@@ -49,6 +49,7 @@ fn setup() -> &'static Setup {
             srs: SrsSource::UnsafeDev,
             cache_dir: cache.clone(),
             max_k: 20,
+            max_advice: cipherproof_circuits::planner::DEFAULT_MAX_ADVICE,
             input_visibility: InputVisibility::Private,
         };
         let (mlp, _) = compile::compile(&quantized("digits_mlp"), &scratch("mlp"), &opts).unwrap();
@@ -254,6 +255,7 @@ fn a_model_too_large_for_max_k_is_refused() {
         srs: SrsSource::UnsafeDev,
         cache_dir: scratch("cache-small"),
         max_k: 9,
+        max_advice: cipherproof_circuits::planner::DEFAULT_MAX_ADVICE,
         input_visibility: InputVisibility::Private,
     };
     let err = compile::compile(&quantized("digits_mlp"), &scratch("big"), &opts).unwrap_err();
@@ -296,6 +298,7 @@ fn hashed_and_public_inputs_prove_and_reject_tampered_claims() {
             srs: SrsSource::UnsafeDev,
             cache_dir: cache.clone(),
             max_k: 20,
+            max_advice: cipherproof_circuits::planner::DEFAULT_MAX_ADVICE,
             input_visibility: visibility,
         };
         let (c, _) =

@@ -57,6 +57,10 @@ pub struct CompileArgs {
     /// Refuse models needing more than 2^max_k rows.
     #[arg(long, default_value_t = 22)]
     pub max_k: u32,
+    /// Advice-column budget: more columns at smaller k prove faster, but the EVM
+    /// verifier grows with columns (8 keeps it under the 24,576-byte limit).
+    #[arg(long, default_value_t = cipherproof_circuits::planner::DEFAULT_MAX_ADVICE)]
+    pub max_advice_columns: usize,
     /// Print one JSON object (sizes and step times) instead of text.
     #[arg(long)]
     pub json: bool,
@@ -148,6 +152,7 @@ pub fn compile_cmd(args: &CompileArgs) -> Result<()> {
         srs: source,
         cache_dir: args.cache.dir(),
         max_k: args.max_k,
+        max_advice: args.max_advice_columns,
         input_visibility: args.input_visibility.into(),
     };
     let ((compiled, t), _) = step("sizing the circuit and generating keys", || {
