@@ -35,6 +35,18 @@ fn ok(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `verify` prints exactly "valid" and exits 0.
+fn assert_valid(model: &str, proof: &str, cache: &PathBuf) {
+    assert_eq!(
+        ok(&cipherproof(
+            &["verify", "--model", model, "--proof", proof],
+            cache
+        ))
+        .trim(),
+        "valid"
+    );
+}
+
 #[test]
 fn compile_prove_verify_the_digits_mlp() {
     let dir = scratch();
@@ -91,14 +103,7 @@ fn compile_prove_verify_the_digits_mlp() {
         proved["proof_bytes"].as_u64().unwrap() > 1000 && proved["prove_s"].is_f64(),
         "{proved}"
     );
-    assert_eq!(
-        ok(&cipherproof(
-            &["verify", "--model", &m, "--proof", &proof],
-            &cache
-        ))
-        .trim(),
-        "valid"
-    );
+    assert_valid(&m, &proof, &cache);
 
     // `run` on the compiled directory prints exactly the proven integers.
     let run: Value = serde_json::from_str(&ok(&cipherproof(
@@ -233,14 +238,7 @@ fn a_hashed_input_proof_carries_its_commitment() {
         ],
         &cache,
     ));
-    assert_eq!(
-        ok(&cipherproof(
-            &["verify", "--model", &m, "--proof", &proof],
-            &cache
-        ))
-        .trim(),
-        "valid"
-    );
+    assert_valid(&m, &proof, &cache);
     let p: Value = serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
     assert_eq!(p["input"]["visibility"], "hashed");
     assert_eq!(p["input"]["commitment"], p["instances"][0][0]);

@@ -204,7 +204,7 @@ pub fn compile_cmd(args: &CompileArgs) -> Result<()> {
     Ok(())
 }
 
-fn load_compiled(dir: &Path) -> Result<compile::Compiled> {
+pub fn load_compiled(dir: &Path) -> Result<compile::Compiled> {
     compile::load(dir).with_context(|| {
         format!(
             "{} is not a usable compiled model (run `cipherproof compile`)",

@@ -1,6 +1,7 @@
 //! `cipherproof run --model MODEL.onnx (--input INPUT.json | --batch BATCH.json)`.
 
 use super::inputs::{read_batch, read_single};
+use super::prove_cmds::load_compiled;
 use anyhow::{Context, Result, bail};
 use cipherproof_model::exec::argmax;
 use cipherproof_model::exec::float::FloatRunner;
@@ -88,14 +89,14 @@ pub fn load_graph(path: &Path) -> Result<Graph> {
     import_onnx(&bytes).with_context(|| path.display().to_string())
 }
 
-/// A compiled directory's float graph and fixed quantization.
-fn load_compiled(dir: &Path) -> Result<(Graph, QuantModel)> {
-    let read = |name: &str| -> Result<Vec<u8>> {
-        std::fs::read(dir.join(name))
-            .with_context(|| format!("{}: missing {name} (recompile the model)", dir.display()))
-    };
-    let graph = serde_json::from_slice(&read("graph.json")?).context("graph.json")?;
-    let model = serde_json::from_slice(&read("model.json")?).context("model.json")?;
+/// A compiled directory's float graph and its fixed quantization (loaded, and checked
+/// against its model id, by the same path `prove` uses).
+fn load_compiled_for_run(dir: &Path) -> Result<(Graph, QuantModel)> {
+    let model = load_compiled(dir)?.model;
+    let path = dir.join("graph.json");
+    let bytes = std::fs::read(&path)
+        .with_context(|| format!("{}: missing (recompile the model)", path.display()))?;
+    let graph = serde_json::from_slice(&bytes).with_context(|| path.display().to_string())?;
     Ok((graph, model))
 }
 
@@ -113,7 +114,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         if args.calibration.is_some() {
             bail!("--calibration does not apply to a compiled model (its quantization is fixed)");
         }
-        load_compiled(&args.model)?
+        load_compiled_for_run(&args.model)?
     } else {
         let graph = load_graph(&args.model)?;
         let model =
