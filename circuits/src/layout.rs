@@ -1,9 +1,11 @@
-//! Lays a whole quantized model out in a `BaseCircuitBuilder`.
+//! Lays a whole quantized model out in a `BaseCircuitBuilder` (plus the
+//! activation-table lookups it queues for [`crate::circuit::ModelCircuit`]).
 
 use crate::chips::elementwise::{Broadcast, add_sub, mul, with_constant};
-use crate::chips::{Cells, Chip, activation, linear, pool};
+use crate::chips::{Cells, Chip, activation, linear, pool, table};
 use crate::error::{CircuitError, Result};
 use crate::field::{Fr, fr_i64, i64_fr};
+use crate::lut::{LutLookup, LutTables};
 use crate::visibility::{InputVisibility, input_instances};
 use cipherproof_model::graph::broadcast::transpose;
 use cipherproof_model::quant::{QNode, QOp, QuantModel};
@@ -30,34 +32,20 @@ fn operands<'c>(model: &'c QuantModel, node: &QNode, x: &'c Cells, y: &'c Cells)
     }
 }
 
-/// Ops that have a circuit.
-pub fn has_circuit(op: &QOp) -> bool {
-    !matches!(op, QOp::Lut { .. })
-}
-
-/// Fails on the first op without a circuit, naming it.
-pub fn check_supported(model: &QuantModel) -> Result<()> {
-    match model.nodes.iter().find(|n| !has_circuit(&n.op)) {
-        Some(n) => Err(CircuitError::UnsupportedOp {
-            op: n.op.kind().to_string(),
-            node: n.name.clone(),
-        }),
-        None => Ok(()),
-    }
-}
-
 /// Assigns the model on `input` (quantized integers) in the builder's main context,
-/// exposes the outputs as public instances (column 0), and returns them.
+/// queues its table lookups in `lookups` (tables from `tables`), exposes the
+/// outputs as public instances (column 0), and returns them.
 ///
 /// The layout depends only on the model, never on the input values, so the same
 /// call with any input (e.g. zeros at keygen) yields the same circuit shape.
 pub fn assign_model(
     builder: &mut BaseCircuitBuilder<Fr>,
+    tables: &LutTables,
+    lookups: &mut Vec<LutLookup>,
     model: &QuantModel,
     input: &[i64],
     visibility: InputVisibility,
 ) -> Result<ModelWitness> {
-    check_supported(model)?;
     let expected = model.input().numel();
     if input.len() != expected {
         return Err(CircuitError::InputLength {
@@ -167,11 +155,20 @@ pub fn assign_model(
             }
             QOp::Reshape => x,
             QOp::Transpose { perm } => transpose(&x, xs, perm),
-            QOp::Lut { .. } => {
-                return Err(CircuitError::UnsupportedOp {
-                    op: node.op.kind().into(),
-                    node: node.name.clone(),
-                });
+            QOp::Lut {
+                in_shift,
+                offset,
+                table: values,
+                ..
+            } => {
+                let tag =
+                    tables
+                        .tag_of(*offset, values)
+                        .ok_or_else(|| CircuitError::UnsupportedOp {
+                            op: format!("{} (table not collected)", node.op.kind()),
+                            node: node.name.clone(),
+                        })?;
+                table::lookup(c, lookups, tag, &x, *in_shift, *offset, values, bits_in)
             }
         };
         values[node.output] = Some(out);

@@ -1,9 +1,9 @@
 //! # cipherproof-circuits
 //!
 //! halo2 circuits (halo2-base on halo2-axiom: KZG over BN254) for the integer
-//! models of `cipherproof-model`. [`layout::assign_model`] lays a
-//! [`QuantModel`](cipherproof_model::quant::QuantModel) out in a
-//! `BaseCircuitBuilder`, op by op, with exactly the fixed-point semantics of the
+//! models of `cipherproof-model`. [`ModelCircuit`] lays a
+//! [`QuantModel`](cipherproof_model::quant::QuantModel) out on halo2-base's
+//! columns plus fixed activation tables ([`lut`]), op by op, with exactly the fixed-point semantics of the
 //! model crate's integer reference (`docs/QUANTIZATION.md`): the proven outputs
 //! are bit-for-bit the reference's `quantized_outputs`.
 //!
@@ -13,12 +13,15 @@
 //! Every activation is range-checked to its bit-width with limb lookups.
 
 pub mod chips;
+pub mod circuit;
 pub mod error;
 pub mod field;
 pub mod layout;
+pub mod lut;
 pub mod planner;
 pub mod visibility;
 
+pub use circuit::{ModelCircuit, ModelCircuitParams};
 pub use error::CircuitError;
 pub use layout::{ModelWitness, assign_model};
 pub use visibility::InputVisibility;

@@ -1,18 +1,17 @@
-//! MockProver tests: every LUT-free fixture's circuit satisfies its constraints with
-//! outputs equal to the integer reference; tampering any witness cell or public
-//! output makes it unsatisfiable.
+//! MockProver tests: every fixture's circuit satisfies its constraints with
+//! outputs equal to the integer reference; tampering any witness cell, table
+//! lookup or public output makes it unsatisfiable.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use cipherproof_circuits::field::{Fr, fr_i64};
-use cipherproof_circuits::{CircuitError, InputVisibility, assign_model};
+use cipherproof_circuits::{CircuitError, InputVisibility, ModelCircuit};
 use cipherproof_model::exec::integer::IntegerRunner;
 use cipherproof_model::import_onnx;
 use cipherproof_model::quant::{QuantConfig, QuantModel, quantize};
 use cipherproof_testkit::{fixture as testdata, samples};
 use halo2_base::gates::circuit::CircuitBuilderStage;
-use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
-use halo2_base::halo2_proofs::dev::MockProver;
+use halo2_base::halo2_proofs::dev::{MockProver, VerifyFailure};
 use halo2_base::halo2_proofs::plonk::Assigned;
 
 /// A fixture's model (calibrated on its calibration set) and its first test inputs.
@@ -45,24 +44,32 @@ fn fixture(name: &str, n: usize) -> (QuantModel, Vec<Vec<i64>>) {
 
 const K: u32 = 14;
 
-/// A mock-stage builder at 2^K rows with 8-bit lookups and one instance column.
-fn new_builder() -> BaseCircuitBuilder<Fr> {
-    BaseCircuitBuilder::from_stage(CircuitBuilderStage::Mock)
-        .use_k(K as usize)
-        .use_lookup_bits(8)
-        .use_instance_columns(1)
+/// A mock-stage circuit at 2^K rows.
+fn new_builder() -> ModelCircuit {
+    ModelCircuit::new(CircuitBuilderStage::Mock, K)
 }
 
-fn mock_builder(model: &QuantModel, input: &[i64]) -> (BaseCircuitBuilder<Fr>, Vec<i64>) {
+fn mock_builder(model: &QuantModel, input: &[i64]) -> (ModelCircuit, Vec<i64>) {
     let mut b = new_builder();
-    let w = assign_model(&mut b, model, input, InputVisibility::Private).unwrap();
-    b.calculate_params(Some(9));
+    let w = b.assign(model, input, InputVisibility::Private).unwrap();
+    b.calculate_params();
     (b, w.output_values)
 }
 
-fn satisfied(b: &BaseCircuitBuilder<Fr>, outputs: &[i64]) -> bool {
+fn satisfied(b: &ModelCircuit, outputs: &[i64]) -> bool {
     let instances = vec![outputs.iter().map(|&v| fr_i64(v)).collect::<Vec<_>>()];
     MockProver::run(K, b, instances).unwrap().verify().is_ok()
+}
+
+/// Whether verification fails with (at least) an unsatisfied table lookup.
+fn lookup_fails(b: &ModelCircuit, outputs: &[i64]) -> bool {
+    let instances = vec![outputs.iter().map(|&v| fr_i64(v)).collect::<Vec<_>>()];
+    match MockProver::run(K, b, instances).unwrap().verify() {
+        Ok(()) => false,
+        Err(failures) => failures
+            .iter()
+            .any(|f| matches!(f, VerifyFailure::Lookup { name, .. } if name == "activation table")),
+    }
 }
 
 #[test]
@@ -104,8 +111,8 @@ fn a_wrong_public_output_is_rejected() {
 /// `is_zero + a·inv = 1` and `a·is_zero = 0`: when `a = 0` the inverse `inv` is a free hint
 /// (any value satisfies both gates) and the output is still forced to 1. Such a cell may be
 /// tampered without changing anything the proof asserts.
-fn is_zero_hint_of_zero(b: &mut BaseCircuitBuilder<Fr>, i: usize) -> bool {
-    let ctx = b.main(0);
+fn is_zero_hint_of_zero(b: &mut ModelCircuit, i: usize) -> bool {
+    let ctx = b.builder.main(0);
     let (adv, sel) = (&ctx.advice, &ctx.selector);
     let v = |j: usize| adv.get(j).map(|a| a.evaluate());
     let one = Some(Fr::from(1u64));
@@ -125,14 +132,14 @@ fn tampering_any_witness_cell_is_rejected() {
     // 1l_mlp: dense, relu, rescale and range checks — small enough to try every cell.
     let (model, inputs) = fixture("ezkl/1l_mlp", 1);
     let (mut b, outputs) = mock_builder(&model, &inputs[0]);
-    let cells = b.main(0).advice.len();
+    let cells = b.builder.main(0).advice.len();
     assert!(cells > 100, "{cells} cells");
     let mut accepted = Vec::new();
     for i in 0..cells {
-        let original = b.main(0).advice[i];
-        b.main(0).advice[i] = original + Assigned::Trivial(Fr::from(1u64));
+        let original = b.builder.main(0).advice[i];
+        b.builder.main(0).advice[i] = original + Assigned::Trivial(Fr::from(1u64));
         let accepted_now = satisfied(&b, &outputs);
-        b.main(0).advice[i] = original;
+        b.builder.main(0).advice[i] = original;
         if accepted_now && !is_zero_hint_of_zero(&mut b, i) {
             accepted.push(i);
         }
@@ -148,28 +155,69 @@ fn tampering_any_witness_cell_is_rejected() {
 fn tampering_sampled_cells_of_a_cnn_is_rejected() {
     let (model, inputs) = fixture("ezkl/1l_conv", 1);
     let (mut b, outputs) = mock_builder(&model, &inputs[0]);
-    let cells = b.main(0).advice.len();
+    let cells = b.builder.main(0).advice.len();
     for i in (0..cells).step_by((cells / 25).max(1)) {
-        let original = b.main(0).advice[i];
-        b.main(0).advice[i] = original - Assigned::Trivial(Fr::from(3u64));
+        let original = b.builder.main(0).advice[i];
+        b.builder.main(0).advice[i] = original - Assigned::Trivial(Fr::from(3u64));
         assert!(
             !satisfied(&b, &outputs),
             "cell {i} of {cells} tampered but accepted"
         );
-        b.main(0).advice[i] = original;
+        b.builder.main(0).advice[i] = original;
     }
 }
 
 #[test]
-fn lookup_table_activations_have_no_circuit_yet() {
-    let (model, inputs) = fixture("wine_sigmoid_mlp", 1);
-    let mut b = new_builder();
-    match assign_model(&mut b, &model, &inputs[0], InputVisibility::Private) {
-        Err(CircuitError::UnsupportedOp { op, node }) => {
-            assert_eq!((op.as_str(), node.as_str()), ("Sigmoid", "sigmoid1"))
+fn table_activations_match_the_reference_and_reject_tampering() {
+    for (name, n) in [("wine_sigmoid_mlp", 2), ("iris_tanh_mlp", 2)] {
+        let (model, inputs) = fixture(name, n);
+        let runner = IntegerRunner::new(&model).unwrap();
+        for x in &inputs {
+            let (b, outputs) = mock_builder(&model, x);
+            assert_eq!(outputs, runner.run(x).unwrap(), "{name}");
+            assert!(!b.lookups.is_empty(), "{name}: no table lookups");
+            assert!(satisfied(&b, &outputs), "{name}: constraints not satisfied");
         }
-        other => panic!("{other:?}"),
+        // A looked-up output that is not the table's value is rejected: change
+        // the y of a lookup (and the gate cell it is copied from) consistently.
+        let (mut b, outputs) = mock_builder(&model, &inputs[0]);
+        for i in [0, b.lookups.len() / 2, b.lookups.len() - 1] {
+            for delta in [1u64, 7] {
+                let y = b.lookups[i].y;
+                let cell = y.cell.unwrap();
+                let tampered = y.value + Assigned::Trivial(Fr::from(delta));
+                b.lookups[i].y.value = tampered;
+                let original = b.builder.main(0).advice[cell.offset];
+                b.builder.main(0).advice[cell.offset] = tampered;
+                assert!(
+                    lookup_fails(&b, &outputs),
+                    "{name}: lookup {i} tampered by {delta} accepted"
+                );
+                b.builder.main(0).advice[cell.offset] = original;
+                b.lookups[i].y.value = original;
+            }
+            // A key that is not the rounded input (but still in the table) is rejected too.
+            let x = b.lookups[i].x;
+            b.lookups[i].x.value = x.value + Assigned::Trivial(Fr::from(1u64));
+            assert!(
+                !satisfied(&b, &outputs),
+                "{name}: lookup key {i} tampered accepted"
+            );
+            b.lookups[i].x = x;
+        }
+        assert!(satisfied(&b, &outputs));
     }
+}
+
+#[test]
+fn a_table_key_outside_the_table_has_no_witness() {
+    // Feed the sigmoid a pre-activation far beyond its calibrated range by
+    // tampering the key cell and its lookup copy together: no table row matches.
+    let (model, inputs) = fixture("wine_sigmoid_mlp", 1);
+    let (mut b, outputs) = mock_builder(&model, &inputs[0]);
+    let far = Fr::from(1u64 << 20);
+    b.lookups[0].x.value = Assigned::Trivial(far);
+    assert!(lookup_fails(&b, &outputs));
 }
 
 #[test]
@@ -177,7 +225,7 @@ fn a_wrong_input_length_is_an_error() {
     let (model, _) = fixture("digits_mlp", 1);
     let mut b = new_builder();
     assert!(matches!(
-        assign_model(&mut b, &model, &[1, 2, 3], InputVisibility::Private),
+        b.assign(&model, &[1, 2, 3], InputVisibility::Private),
         Err(CircuitError::InputLength {
             expected: 64,
             got: 3
@@ -190,8 +238,8 @@ fn public_and_hashed_inputs_are_bound_to_the_instances() {
     let (model, inputs) = fixture("breast_cancer_lr", 1);
     for visibility in [InputVisibility::Public, InputVisibility::Hashed] {
         let mut b = new_builder();
-        let w = assign_model(&mut b, &model, &inputs[0], visibility).unwrap();
-        b.calculate_params(Some(9));
+        let w = b.assign(&model, &inputs[0], visibility).unwrap();
+        b.calculate_params();
         let expected = if visibility == InputVisibility::Public {
             inputs[0].len()
         } else {
@@ -224,7 +272,7 @@ fn the_commitment_depends_on_every_input_value() {
     let (model, inputs) = fixture("breast_cancer_lr", 1);
     let commit = |x: &[i64]| {
         let mut b = new_builder();
-        assign_model(&mut b, &model, x, InputVisibility::Hashed)
+        b.assign(&model, x, InputVisibility::Hashed)
             .unwrap()
             .input_instances[0]
     };

@@ -184,23 +184,45 @@ fn compile_prove_verify_the_digits_mlp() {
 }
 
 #[test]
-fn unsupported_circuit_ops_fail_clearly() {
-    let dir = scratch().join("unsupported");
+fn table_activations_compile_prove_and_verify() {
+    // wine_sigmoid_mlp: a sigmoid hidden layer, proven through the activation table.
+    let dir = scratch().join("sigmoid");
     let cache = dir.join("cache");
-    let out = cipherproof(
+    let (m, proof) = (
+        dir.join("m").to_string_lossy().into_owned(),
+        dir.join("p.json").to_string_lossy().into_owned(),
+    );
+    let summary: Value = serde_json::from_str(&ok(&cipherproof(
         &[
             "compile",
             &testdata("wine_sigmoid_mlp/model.onnx"),
             "--out",
-            &dir.to_string_lossy(),
+            &m,
+            "--calibration",
+            &testdata("wine_sigmoid_mlp/calibration.json"),
+            "--json",
         ],
         &cache,
-    );
-    assert_eq!(out.status.code(), Some(1));
+    )))
+    .unwrap();
     assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("operator Sigmoid (node 'sigmoid1') has no circuit yet")
+        summary["table_lookup_sets"].as_u64().unwrap() >= 1,
+        "{summary}"
     );
+    assert!(summary["k"].as_u64().unwrap() >= 13, "{summary}");
+    let input = testdata("wine_sigmoid_mlp/input.json");
+    ok(&cipherproof(
+        &["prove", "--model", &m, "--input", &input, "--out", &proof],
+        &cache,
+    ));
+    assert_valid(&m, &proof, &cache);
+    let run: Value = serde_json::from_str(&ok(&cipherproof(
+        &["run", "--model", &m, "--input", &input, "--json"],
+        &cache,
+    )))
+    .unwrap();
+    let proven: Value = serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
+    assert_eq!(run["quantized_outputs"][0], proven["quantized_outputs"]);
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //! CACHE/keys/<model id>.pk   proving key (regenerated if missing)
 //! ```
 
-use crate::circuit::{CircuitShape, cell_counts};
+use crate::circuit::{CircuitShape, cell_counts, min_k};
 use crate::error::{ProverError, Result, io_err};
 use crate::keys::{self, Keys};
 use crate::srs;
@@ -100,11 +100,12 @@ pub fn compile(
 ) -> Result<(Compiled, CompileTimings)> {
     let mut t = CompileTimings::default();
     let start = std::time::Instant::now();
-    let (advice_cells, lookup_cells) = cell_counts(model, opts.input_visibility)?;
+    let counts = cell_counts(model, opts.input_visibility)?;
+    let (advice_cells, lookup_cells) = (counts.advice + 2 * counts.table_lookups, counts.lookup);
     let k = choose_k(
         advice_cells,
         lookup_cells,
-        crate::circuit::LOOKUP_BITS as u32 + 1,
+        min_k(&counts),
         opts.max_k,
         opts.max_advice,
     )?;

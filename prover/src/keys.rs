@@ -2,12 +2,10 @@
 
 use crate::circuit::{CircuitShape, keygen_circuit};
 use crate::error::{ProverError, Result, io_err};
-use cipherproof_circuits::InputVisibility;
+use cipherproof_circuits::{InputVisibility, ModelCircuit, ModelCircuitParams};
 use cipherproof_model::quant::QuantModel;
-use halo2_base::gates::circuit::BaseCircuitParams;
-use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 use halo2_base::halo2_proofs::SerdeFormat;
-use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
+use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
 use halo2_base::halo2_proofs::plonk::{ProvingKey, VerifyingKey, keygen_pk, keygen_vk};
 use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use std::path::Path;
@@ -26,18 +24,18 @@ pub fn generate(
     visibility: InputVisibility,
     k: u32,
 ) -> Result<Keys> {
-    let (builder, circuit_params) = keygen_circuit(model, visibility, k)?;
-    let vk = keygen_vk(params, &builder).map_err(|e| ProverError::Halo2 {
+    let (circuit, circuit_params) = keygen_circuit(model, visibility, k)?;
+    let vk = keygen_vk(params, &circuit).map_err(|e| ProverError::Halo2 {
         stage: "keygen_vk",
         reason: format!("{e:?}"),
     })?;
-    let pk = keygen_pk(params, vk, &builder).map_err(|e| ProverError::Halo2 {
+    let pk = keygen_pk(params, vk, &circuit).map_err(|e| ProverError::Halo2 {
         stage: "keygen_pk",
         reason: format!("{e:?}"),
     })?;
     let shape = CircuitShape {
         params: circuit_params,
-        break_points: builder.break_points(),
+        break_points: circuit.break_points(),
     };
     Ok(Keys { pk, shape })
 }
@@ -73,18 +71,14 @@ fn read_key<T>(path: &Path, read: impl FnOnce(&mut &[u8]) -> std::io::Result<T>)
         .map_err(|_| corrupt())
 }
 
-pub fn read_pk(path: &Path, params: BaseCircuitParams) -> Result<ProvingKey<G1Affine>> {
+pub fn read_pk(path: &Path, params: ModelCircuitParams) -> Result<ProvingKey<G1Affine>> {
     read_key(path, |r| {
-        ProvingKey::<G1Affine>::read::<_, BaseCircuitBuilder<Fr>>(r, SerdeFormat::RawBytes, params)
+        ProvingKey::<G1Affine>::read::<_, ModelCircuit>(r, SerdeFormat::RawBytes, params)
     })
 }
 
-pub fn read_vk(path: &Path, params: BaseCircuitParams) -> Result<VerifyingKey<G1Affine>> {
+pub fn read_vk(path: &Path, params: ModelCircuitParams) -> Result<VerifyingKey<G1Affine>> {
     read_key(path, |r| {
-        VerifyingKey::<G1Affine>::read::<_, BaseCircuitBuilder<Fr>>(
-            r,
-            SerdeFormat::RawBytes,
-            params,
-        )
+        VerifyingKey::<G1Affine>::read::<_, ModelCircuit>(r, SerdeFormat::RawBytes, params)
     })
 }

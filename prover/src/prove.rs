@@ -26,7 +26,7 @@ pub fn prove(
     input: &[i64],
 ) -> Result<ProofFile> {
     let reference = IntegerRunner::new(&c.model)?.run(input)?;
-    let (builder, witness) = prover_circuit(
+    let (circuit, witness) = prover_circuit(
         &c.model,
         c.circuit.input_visibility,
         &c.circuit.shape,
@@ -71,7 +71,7 @@ pub fn prove(
     >(
         params,
         pk,
-        &[builder],
+        &[circuit],
         &[&[instances.as_slice()]],
         OsRng,
         &mut transcript,

@@ -1,5 +1,5 @@
-//! Gadgets for the integer ops, one file per family, all on halo2-base's
-//! vertical gate and limb range checks. Each gadget constrains exactly the
+//! Gadgets for the integer ops, one file per family, on halo2-base's vertical
+//! gate and limb range checks (table activations add a lookup, `crate::lut`). Each gadget constrains exactly the
 //! integer reference's semantics (`cipherproof_model::exec::integer`).
 
 pub mod activation;
@@ -7,6 +7,7 @@ pub mod elementwise;
 pub mod fixed_point;
 pub mod linear;
 pub mod pool;
+pub mod table;
 
 use halo2_base::gates::RangeChip;
 use halo2_base::{AssignedValue, Context};

@@ -1,0 +1,185 @@
+//! The model circuit: halo2-base's gate, range and instance columns
+//! ([`BaseConfig`]) plus the activation tables of [`crate::lut`], laid out in
+//! one region. Build it, [`ModelCircuit::assign`] a model, size it with
+//! [`ModelCircuit::calculate_params`] (keygen) or start from compiled
+//! [`ModelCircuitParams`] and break points (proving).
+
+use crate::error::Result;
+use crate::field::Fr;
+use crate::layout::{ModelWitness, assign_model};
+use crate::lut::{LutConfig, LutLookup, LutTables};
+use crate::visibility::InputVisibility;
+use cipherproof_model::quant::QuantModel;
+use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
+use halo2_base::gates::circuit::{
+    BaseCircuitParams, BaseConfig, CircuitBuilderStage, MaybeRangeConfig,
+};
+use halo2_base::gates::flex_gate::MultiPhaseThreadBreakPoints;
+use halo2_base::halo2_proofs::circuit::{Layouter, SimpleFloorPlanner};
+use halo2_base::halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
+use halo2_base::virtual_region::manager::VirtualRegionManager;
+use serde::{Deserialize, Serialize};
+
+/// Limb size of range checks (a 2^8-row lookup table).
+pub const LOOKUP_BITS: usize = 8;
+
+/// Rows at the end of every column that halo2 keeps for blinding (and that
+/// `calculate_params` is told to avoid).
+pub const RESERVED_ROWS: usize = 9;
+
+/// The shape of a model circuit: halo2-base's parameters and the number of
+/// activation-table lookup column sets (0 when the model has no table).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ModelCircuitParams {
+    #[serde(flatten)]
+    pub base: BaseCircuitParams,
+    #[serde(default)]
+    pub lut_sets: usize,
+}
+
+/// Columns of the model circuit.
+#[derive(Debug, Clone)]
+pub struct ModelConfig {
+    pub base: BaseConfig<Fr>,
+    pub lut: Option<LutConfig>,
+}
+
+/// A model laid out (or to be laid out) as a circuit.
+#[derive(Debug, Clone)]
+pub struct ModelCircuit {
+    pub builder: BaseCircuitBuilder<Fr>,
+    pub tables: LutTables,
+    pub lookups: Vec<LutLookup>,
+    pub params: ModelCircuitParams,
+}
+
+impl ModelCircuit {
+    /// An empty circuit for `stage` at 2^k rows (keygen and mock runs; sized later).
+    pub fn new(stage: CircuitBuilderStage, k: u32) -> Self {
+        let builder = BaseCircuitBuilder::from_stage(stage)
+            .use_k(k as usize)
+            .use_lookup_bits(LOOKUP_BITS)
+            .use_instance_columns(1);
+        let params = ModelCircuitParams {
+            base: builder.config_params.clone(),
+            lut_sets: 0,
+        };
+        Self {
+            builder,
+            tables: LutTables::default(),
+            lookups: Vec::new(),
+            params,
+        }
+    }
+
+    /// A witness-only circuit with a compiled shape, for proving.
+    pub fn prover(params: ModelCircuitParams, break_points: MultiPhaseThreadBreakPoints) -> Self {
+        let builder = BaseCircuitBuilder::prover(params.base.clone(), break_points);
+        Self {
+            builder,
+            tables: LutTables::default(),
+            lookups: Vec::new(),
+            params,
+        }
+    }
+
+    /// Lays `model` out on the quantized `input` (see [`assign_model`]).
+    pub fn assign(
+        &mut self,
+        model: &QuantModel,
+        input: &[i64],
+        visibility: InputVisibility,
+    ) -> Result<ModelWitness> {
+        self.tables = LutTables::from_model(model);
+        assign_model(
+            &mut self.builder,
+            &self.tables,
+            &mut self.lookups,
+            model,
+            input,
+            visibility,
+        )
+    }
+
+    /// Sizes the columns for what was assigned at this circuit's k.
+    pub fn calculate_params(&mut self) -> ModelCircuitParams {
+        let base = self.builder.calculate_params(Some(RESERVED_ROWS));
+        let usable = (1usize << base.k) - RESERVED_ROWS;
+        self.params = ModelCircuitParams {
+            base,
+            lut_sets: self.lookups.len().div_ceil(usable),
+        };
+        self.params.clone()
+    }
+
+    pub fn break_points(&self) -> MultiPhaseThreadBreakPoints {
+        self.builder.break_points()
+    }
+
+    /// The public instances (one column) as laid out.
+    pub fn instances(&self) -> Vec<Fr> {
+        self.builder.assigned_instances[0]
+            .iter()
+            .map(|c| *c.value())
+            .collect()
+    }
+}
+
+impl Circuit<Fr> for ModelCircuit {
+    type Config = ModelConfig;
+    type FloorPlanner = SimpleFloorPlanner;
+    type Params = ModelCircuitParams;
+
+    fn params(&self) -> Self::Params {
+        self.params.clone()
+    }
+
+    fn without_witnesses(&self) -> Self {
+        unimplemented!("model circuits are always built from a layout")
+    }
+
+    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, params: Self::Params) -> ModelConfig {
+        let k = params.base.k;
+        let mut base = BaseConfig::configure(meta, params.base);
+        let lut = (params.lut_sets > 0).then(|| LutConfig::configure(meta, params.lut_sets));
+        base.set_usable_rows((1usize << k) - meta.minimum_rows());
+        ModelConfig { base, lut }
+    }
+
+    fn configure(_: &mut ConstraintSystem<Fr>) -> ModelConfig {
+        unreachable!("model circuits are configured with their params")
+    }
+
+    fn synthesize(
+        &self,
+        config: ModelConfig,
+        mut layouter: impl Layouter<Fr>,
+    ) -> Result<(), Error> {
+        config.base.initialize(&mut layouter);
+        let core = self.builder.core();
+        let witness_only = core.witness_gen_only();
+        layouter.assign_region(
+            || "model",
+            |mut region| {
+                let gate = config.base.gate();
+                core.phase_manager[0]
+                    .assign_raw(&(gate.basic_gates[0].clone(), gate.max_rows), &mut region);
+                if let MaybeRangeConfig::WithRange(range) = &config.base.base {
+                    self.builder.assign_lookups_in_phase(range, &mut region, 0);
+                }
+                if let Some(lut) = &config.lut {
+                    let copy = (!witness_only).then_some(&core.copy_manager);
+                    lut.assign(&mut region, &self.tables, &self.lookups, copy);
+                }
+                if !witness_only {
+                    core.copy_manager
+                        .assign_raw(config.base.constants(), &mut region);
+                }
+                Ok(())
+            },
+        )?;
+        self.builder
+            .assign_instances(&config.base.instance, layouter.namespace(|| "expose"));
+        Ok(())
+    }
+}
