@@ -20,7 +20,8 @@ use halo2_base::halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
 use halo2_base::virtual_region::manager::VirtualRegionManager;
 use serde::{Deserialize, Serialize};
 
-/// Limb size of range checks (a 2^8-row lookup table).
+/// The smallest limb size of range checks (a 2^8-row lookup table); the planner
+/// may pick larger limbs for large circuits.
 pub const LOOKUP_BITS: usize = 8;
 
 /// Rows at the end of every column that halo2 keeps for blinding (and that
@@ -54,11 +55,12 @@ pub struct ModelCircuit {
 }
 
 impl ModelCircuit {
-    /// An empty circuit for `stage` at 2^k rows (keygen and mock runs; sized later).
-    pub fn new(stage: CircuitBuilderStage, k: u32) -> Self {
+    /// An empty circuit for `stage` at 2^k rows with `lookup_bits`-bit range-check
+    /// limbs (keygen and mock runs; sized later).
+    pub fn new(stage: CircuitBuilderStage, k: u32, lookup_bits: usize) -> Self {
         let builder = BaseCircuitBuilder::from_stage(stage)
             .use_k(k as usize)
-            .use_lookup_bits(LOOKUP_BITS)
+            .use_lookup_bits(lookup_bits)
             .use_instance_columns(1);
         let params = ModelCircuitParams {
             base: builder.config_params.clone(),

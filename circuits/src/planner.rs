@@ -15,6 +15,16 @@ pub const DEFAULT_MAX_ADVICE: usize = 8;
 /// Rows halo2 reserves for blinding at the end of every column.
 const RESERVED_ROWS: usize = 16;
 
+/// Proving cost model: every committed column costs the same FFTs and MSMs over
+/// 2^k rows, so cost ∝ (advice + lookup columns) · 2^k. Within one column budget
+/// it picks the range-limb size that minimises cells, padding included: larger
+/// limbs mean fewer limbs per range check but a 2^limb-row table (k > limb).
+pub fn cost(k: u32, advice_cells: usize, lookup_cells: usize) -> u128 {
+    let usable = (1usize << k).saturating_sub(RESERVED_ROWS).max(1);
+    let columns = advice_cells.div_ceil(usable) + lookup_cells.div_ceil(usable);
+    (columns as u128) << k
+}
+
 /// The smallest k (≥ `min_k`) whose usable rows hold `cells` advice cells and
 /// `lookup_cells` lookup cells in at most `max_advice` columns each.
 pub fn choose_k(

@@ -46,7 +46,7 @@ const K: u32 = 14;
 
 /// A mock-stage circuit at 2^K rows.
 fn new_builder() -> ModelCircuit {
-    ModelCircuit::new(CircuitBuilderStage::Mock, K)
+    ModelCircuit::new(CircuitBuilderStage::Mock, K, 8)
 }
 
 fn mock_builder(model: &QuantModel, input: &[i64]) -> (ModelCircuit, Vec<i64>) {

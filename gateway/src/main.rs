@@ -7,7 +7,8 @@
 //! * `run --model MODEL.onnx (--input INPUT.json | --batch BATCH.json)`:
 //!   float and quantized inference side by side;
 //! * `compile MODEL.onnx --out DIR`, `prove --model DIR --input INPUT.json --out PROOF.json`,
-//!   `verify --model DIR --proof PROOF.json`: halo2 proofs of quantized inference.
+//!   `verify --model DIR --proof PROOF.json`: halo2 proofs of quantized inference;
+//! * `verifier --model DIR --out OUTDIR [--proof PROOF.json]`: the model's EVM verifier.
 
 mod cli;
 
@@ -37,6 +38,8 @@ enum Command {
     Prove(cli::prove_cmds::ProveArgs),
     /// Verify a proof against a compiled model: prints "valid" and exits 0 only for a valid proof.
     Verify(cli::prove_cmds::VerifyArgs),
+    /// Write a compiled model's Solidity verifier and bytecode (and check a proof on an in-process EVM).
+    Verifier(cli::verifier_cmd::VerifierArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         Command::Compile(args) => cli::prove_cmds::compile_cmd(&args),
         Command::Prove(args) => cli::prove_cmds::prove_cmd(&args),
         Command::Verify(args) => cli::prove_cmds::verify_cmd(&args),
+        Command::Verifier(args) => cli::verifier_cmd::verifier_cmd(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

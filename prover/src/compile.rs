@@ -8,12 +8,11 @@
 //! CACHE/keys/<model id>.pk   proving key (regenerated if missing)
 //! ```
 
-use crate::circuit::{CircuitShape, cell_counts, min_k};
+use crate::circuit::{CircuitShape, plan};
 use crate::error::{ProverError, Result, io_err};
 use crate::keys::{self, Keys};
 use crate::srs;
 use cipherproof_circuits::InputVisibility;
-use cipherproof_circuits::planner::choose_k;
 use cipherproof_model::quant::QuantModel;
 use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
 use halo2_base::halo2_proofs::plonk::{ProvingKey, VerifyingKey};
@@ -54,6 +53,19 @@ pub struct Compiled {
     pub model: QuantModel,
     pub circuit: CircuitFile,
     pub vk: VerifyingKey<G1Affine>,
+}
+
+impl Compiled {
+    /// Public instances of every proof of this model: the input's (none, every
+    /// value, or its commitment), then the outputs.
+    pub fn num_instances(&self) -> usize {
+        let input = match self.circuit.input_visibility {
+            InputVisibility::Private => 0,
+            InputVisibility::Public => self.model.input().numel(),
+            InputVisibility::Hashed => 1,
+        };
+        input + self.model.values[self.model.output].numel()
+    }
 }
 
 /// Options of [`compile`].
@@ -100,21 +112,19 @@ pub fn compile(
 ) -> Result<(Compiled, CompileTimings)> {
     let mut t = CompileTimings::default();
     let start = std::time::Instant::now();
-    let counts = cell_counts(model, opts.input_visibility)?;
-    let (advice_cells, lookup_cells) = (counts.advice + 2 * counts.table_lookups, counts.lookup);
-    let k = choose_k(
-        advice_cells,
-        lookup_cells,
-        min_k(&counts),
-        opts.max_k,
-        opts.max_advice,
-    )?;
+    let plan = plan(model, opts.input_visibility, opts.max_k, opts.max_advice)?;
+    let k = plan.k;
+    let (advice_cells, lookup_cells) = (
+        plan.counts.advice + 2 * plan.counts.table_lookups,
+        plan.counts.lookup,
+    );
     t.plan_s = start.elapsed().as_secs_f64();
     let start = std::time::Instant::now();
     let params = load_params(&opts.srs, k, &opts.cache_dir)?;
     t.srs_s = start.elapsed().as_secs_f64();
     let start = std::time::Instant::now();
-    let Keys { pk, shape } = keys::generate(&params, model, opts.input_visibility, k)?;
+    let Keys { pk, shape } =
+        keys::generate(&params, model, opts.input_visibility, k, plan.lookup_bits)?;
     t.keygen_s = start.elapsed().as_secs_f64();
     let model_json = serde_json::to_vec(model).map_err(|e| corrupt(out, e))?;
     let vk_bytes = keys::vk_bytes(pk.get_vk());
@@ -218,6 +228,12 @@ pub fn proving_key(
         &c.model,
         c.circuit.input_visibility,
         c.circuit.shape.k(),
+        c.circuit
+            .shape
+            .params
+            .base
+            .lookup_bits
+            .unwrap_or(cipherproof_circuits::circuit::LOOKUP_BITS),
     )?;
     if keys::vk_bytes(pk.get_vk()) != keys::vk_bytes(&c.vk) {
         return Err(corrupt(

@@ -23,8 +23,9 @@ pub fn generate(
     model: &QuantModel,
     visibility: InputVisibility,
     k: u32,
+    lookup_bits: usize,
 ) -> Result<Keys> {
-    let (circuit, circuit_params) = keygen_circuit(model, visibility, k)?;
+    let (circuit, circuit_params) = keygen_circuit(model, visibility, k, lookup_bits)?;
     let vk = keygen_vk(params, &circuit).map_err(|e| ProverError::Halo2 {
         stage: "keygen_vk",
         reason: format!("{e:?}"),

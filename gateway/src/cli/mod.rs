@@ -4,3 +4,4 @@ pub mod inputs;
 pub mod inspect;
 pub mod prove_cmds;
 pub mod run;
+pub mod verifier_cmd;

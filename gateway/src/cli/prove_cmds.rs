@@ -118,7 +118,7 @@ pub struct VerifyArgs {
 }
 
 /// Runs `f` under a spinner labelled `what` (hidden when stderr is not a terminal) and times it.
-fn step<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<(T, f64)> {
+pub fn step<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<(T, f64)> {
     let bar = ProgressBar::new_spinner().with_message(what.to_string());
     if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} [{elapsed}]") {
         bar.set_style(style);
