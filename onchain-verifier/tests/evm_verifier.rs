@@ -40,7 +40,7 @@ struct Model {
 fn model(name: &str, cache: &Path) -> Model {
     let opts = CompileOptions {
         srs: SrsSource::UnsafeDev,
-        cache_dir: cache.clone(),
+        cache_dir: cache.to_path_buf(),
         max_k: 20,
         max_advice: cipherproof_circuits::planner::DEFAULT_MAX_ADVICE,
         input_visibility: InputVisibility::Private,

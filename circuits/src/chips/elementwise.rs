@@ -42,9 +42,8 @@ pub fn add_sub(
             let gate = chip.range.gate();
             let a = gate.mul(chip.ctx, ops.a[i], Constant(pow2(align[0])));
             let sum = gate.mul_add(chip.ctx, ops.b[j], Constant(sign), a);
-            let out = chip.round_shift(sum, shift, bits_for(bound));
-            chip.range_signed(out, bits);
-            out
+            debug_assert!(bits_for(bound) < 200);
+            chip.rescale(sum, shift, bits)
         })
         .collect()
 }
@@ -59,9 +58,7 @@ pub fn mul(chip: &mut Chip, ops: &Broadcast, shift: u32, bits: u32) -> Cells {
         .zip(&ib)
         .map(|(&i, &j)| {
             let p = chip.range.gate().mul(chip.ctx, ops.a[i], ops.b[j]);
-            let out = chip.round_shift(p, shift, 2 * bits - 1);
-            chip.range_signed(out, bits);
-            out
+            chip.rescale(p, shift, bits)
         })
         .collect()
 }
@@ -95,9 +92,8 @@ pub fn with_constant(
                     (1u128 << (bits - 1)) + u128::from(k.unsigned_abs()),
                 )
             };
-            let out = chip.round_shift(t, shift, bits_for(bound));
-            chip.range_signed(out, bits);
-            out
+            debug_assert!(bits_for(bound) < 200);
+            chip.rescale(t, shift, bits)
         })
         .collect()
 }

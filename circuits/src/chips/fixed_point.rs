@@ -2,9 +2,9 @@
 //! fixed-point semantics (`round_shift`, `round_div`).
 
 use super::Chip;
-use crate::field::{Fr, pow2};
+use crate::field::{Fr, fr_i64, i64_fr, pow2};
 use halo2_base::AssignedValue;
-use halo2_base::QuantumCell::Constant;
+use halo2_base::QuantumCell::{Constant, Existing, Witness};
 use halo2_base::gates::{GateInstructions, RangeInstructions};
 
 impl Chip<'_> {
@@ -27,6 +27,35 @@ impl Chip<'_> {
             .range
             .div_mod(self.ctx, a, 1u64 << d, (vb + 1) as usize);
         gate.sub(self.ctx, q, Constant(pow2(vb - d)))
+    }
+
+    /// `round_shift(v, d)` range-checked to `out_bits` (signed), in one step:
+    /// witnesses `out` and `r` with `r + out·2^d = v` (one gate row),
+    /// `−2^(d−1) ≤ r < 2^(d−1)` and `out` in range. Both bounds are range checks,
+    /// so the equation holds over the integers (|v| ≪ p) and `out` is exactly
+    /// `floor((v + 2^(d−1)) / 2^d)`; an out-of-range result has no witness.
+    pub fn rescale(&mut self, v: AssignedValue<Fr>, d: u32, out_bits: u32) -> AssignedValue<Fr> {
+        if d == 0 {
+            self.range_signed(v, out_bits);
+            return v;
+        }
+        let vi = i64_fr(v.value()).unwrap_or(0);
+        let half = 1i64 << (d - 1);
+        let out = vi.saturating_add(half) >> d;
+        let r = vi.wrapping_sub(out << d);
+        self.ctx.assign_region(
+            [
+                Witness(fr_i64(r)),
+                Witness(fr_i64(out)),
+                Constant(pow2(d)),
+                Existing(v),
+            ],
+            [0],
+        );
+        let (r, out) = (self.ctx.get(-4), self.ctx.get(-3));
+        self.range_signed(r, d);
+        self.range_signed(out, out_bits);
+        out
     }
 
     /// `round_div(v, n) = floor((2v + n) / 2n)` for `|v| < 2^v_bits`, `n > 0`.

@@ -37,9 +37,11 @@ fn neuron(
         );
         gate.add(chip.ctx, dot, Constant(fr_i64(bias)))
     };
-    let out = chip.round_shift(acc, shift, bits_for(bound));
-    chip.range_signed(out, out_bits);
-    out
+    debug_assert!(
+        bits_for(bound) < 200,
+        "accumulator bound far beyond the field"
+    );
+    chip.rescale(acc, shift, out_bits)
 }
 
 /// Dense layer over `rows` input rows of `k` features; weight `[n, k]`.
