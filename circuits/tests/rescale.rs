@@ -66,7 +66,7 @@ fn another_quotient_remainder_split_is_rejected() {
     // (out + 1, r − 2^d) satisfies the gate equation but not the remainder's range.
     let (mut b, _, at) = layout(1000, 4, 16);
     let ctx = b.main(0);
-    ctx.advice[at] = ctx.advice[at] + Assigned::Trivial(Fr::from(1u64));
-    ctx.advice[at - 1] = ctx.advice[at - 1] - Assigned::Trivial(Fr::from(16u64));
+    ctx.advice[at] += Assigned::Trivial(Fr::from(1u64));
+    ctx.advice[at - 1] -= Assigned::Trivial(Fr::from(16u64));
     assert!(!ok(&b));
 }

@@ -304,3 +304,36 @@ fn softmax_in_the_middle_is_unsupported() {
         "{err}"
     );
 }
+
+#[test]
+fn a_constant_scale_after_a_layer_folds_into_it() {
+    // Gemm -> Mul(per-output constant) -> Relu: the Mul disappears into the Gemm,
+    // with the same outputs as the unfolded arithmetic.
+    let mut m = tiny_model();
+    let g = m.graph.as_mut().unwrap();
+    g.node[1] = node("Relu", &["s"], "output");
+    g.node.insert(1, node("Mul", &["h", "k"], "s"));
+    g.initializer.push(tensor("k", &[2], &[2.0, -0.5]));
+    let graph = import_onnx(&bytes(&m)).unwrap();
+    assert_eq!(
+        graph.nodes.len(),
+        2,
+        "{:?}",
+        graph.nodes.iter().map(|n| &n.name).collect::<Vec<_>>()
+    );
+    let y = FloatRunner::new(&graph)
+        .unwrap()
+        .run(&[1.0, 1.0, 1.0])
+        .unwrap();
+    // W·1 + b = [-0.4, 0.05]; scaled [-0.8, -0.025]; relu 0.
+    assert_eq!(y, vec![0.0, 0.0]);
+    let y = FloatRunner::new(&graph)
+        .unwrap()
+        .run(&[1.0, -1.0, 0.0])
+        .unwrap();
+    // W·x + b = [3.1, -0.95]; scaled [6.2, 0.475].
+    assert!(
+        (y[0] - 6.2).abs() < 1e-5 && (y[1] - 0.475).abs() < 1e-5,
+        "{y:?}"
+    );
+}

@@ -68,16 +68,54 @@ fn with_constant(
             );
             Ok(add_const(b, ctx, neg, w, xs))
         }
-        ("Mul", _) => Ok(b.push(ctx.label, Op::MulConst { c: w }, vec![x], xs)),
+        ("Mul", _) => Ok(mul_const(b, ctx, x, w, xs)),
         ("Div", false) => {
             if w.data.contains(&0.0) {
                 return Err(ctx.invalid("division by a constant zero"));
             }
             let inv = Weights::new(w.shape.clone(), w.data.iter().map(|v| 1.0 / v).collect());
-            Ok(b.push(ctx.label, Op::MulConst { c: inv }, vec![x], xs))
+            Ok(mul_const(b, ctx, x, inv, xs))
         }
         _ => Err(ctx.unsupported("division by a runtime tensor")),
     }
+}
+
+/// Per-output factors of a constant broadcast against a Dense/Conv output of
+/// `outputs` channels, if it is a scalar or one value per output channel.
+fn per_output(c: &Weights, xs: &[usize], layer_is_conv: bool, outputs: usize) -> Option<Vec<f32>> {
+    if c.data.len() == 1 && c.shape.iter().all(|&d| d == 1) {
+        return Some(vec![c.data[0]; outputs]);
+    }
+    let fits = if layer_is_conv {
+        xs.len() == 4 && c.shape.len() >= 3 && c.shape.iter().rev().take(2).all(|&d| d == 1)
+    } else {
+        c.shape.iter().rev().skip(1).all(|&d| d == 1)
+    };
+    (fits && c.data.len() == outputs).then(|| c.data.clone())
+}
+
+/// Multiplies by a constant, folding it into the weights and bias of a Dense/Conv
+/// that feeds only this Mul (a scalar or one factor per output channel).
+fn mul_const(b: &mut Builder, ctx: &Ctx, x: ValueId, c: Weights, xs: Vec<usize>) -> ValueId {
+    if let Some(node) = b.sole_producer(x) {
+        let shift = |n: usize| vec![0.0; n];
+        match &mut node.op {
+            Op::Dense { weight, bias } => {
+                if let Some(scale) = per_output(&c, &xs, false, bias.len()) {
+                    super::layers::fold_per_output(weight, bias, &scale, &shift(scale.len()));
+                    return x;
+                }
+            }
+            Op::Conv { weight, bias, .. } => {
+                if let Some(scale) = per_output(&c, &xs, true, bias.len()) {
+                    super::layers::fold_per_output(weight, bias, &scale, &shift(scale.len()));
+                    return x;
+                }
+            }
+            _ => {}
+        }
+    }
+    b.push(ctx.label, Op::MulConst { c }, vec![x], xs)
 }
 
 /// Adds a constant, folding it into the bias of a Dense/Conv that feeds only this Add.

@@ -295,7 +295,12 @@ pub(crate) fn batch_norm(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) ->
 }
 
 /// Scales each output row of `weight` and its bias (BatchNormalization folding).
-fn fold_per_output(weight: &mut Weights, bias: &mut [f32], scale: &[f32], shift: &[f32]) {
+pub(crate) fn fold_per_output(
+    weight: &mut Weights,
+    bias: &mut [f32],
+    scale: &[f32],
+    shift: &[f32],
+) {
     let per_out = weight.data.len() / scale.len();
     for (o, chunk) in weight.data.chunks_mut(per_out).enumerate() {
         chunk.iter_mut().for_each(|w| *w *= scale[o]);
