@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Quick start: build cipherproof, run the digits MLP fixture in float and fixed-point,
-# then compile it to a halo2 circuit, prove one inference and verify the proof.
-# Needs only a Rust toolchain (no server, no Python). Work files go to ./quickstart-out.
+# then compile it to a halo2 circuit, prove one inference, verify the proof, and
+# generate its EVM verifier (pinned solc from npm) and check the proof on it in revm.
+# Needs a Rust toolchain and Node.js/npm (no server, no Python). Work files go to ./quickstart-out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/node-tools.sh
 cargo build --release --quiet -p cipherproof-gateway
 bin="${CARGO_TARGET_DIR:-target}/release/cipherproof"
 model=testdata/models/digits_mlp
@@ -23,3 +25,6 @@ echo "== cipherproof prove --model $out/digits_mlp --input $model/input.json --o
 echo
 echo "== cipherproof verify --model $out/digits_mlp --proof $out/proof.json"
 "$bin" verify --model "$out/digits_mlp" --proof "$out/proof.json"
+echo
+echo "== cipherproof verifier --model $out/digits_mlp --out $out/evm --proof $out/proof.json"
+"$bin" verifier --model "$out/digits_mlp" --out "$out/evm" --proof "$out/proof.json"

@@ -4,6 +4,8 @@
 # through the CLI. CIPHERPROOF_SKIP_PYTHON=1 skips only the cross-check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Pinned chain tools (solc-js 0.8.19, anvil) from npm, for the on-chain tests.
+scripts/node-tools.sh
 # One build for everything: the test binaries and the cipherproof binary they (and the cross-check) run.
 cargo test --workspace --no-run
 if [ "${CIPHERPROOF_SKIP_PYTHON:-0}" = "1" ]; then

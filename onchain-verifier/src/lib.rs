@@ -6,7 +6,9 @@
 //! transcript as `prove`), compiles it with the pinned solc-js 0.8.19 from npm
 //! ([`solc`]; never downloaded at run time), checks the EIP-170 size limit, and
 //! runs it in an in-process EVM ([`evm`], revm) to verify proofs and measure gas.
+//! [`contracts`] holds the registry, settlement and ERC-7857 agent contracts.
 
+pub mod contracts;
 pub mod error;
 pub mod evm;
 pub mod solc;
