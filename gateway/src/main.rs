@@ -8,7 +8,8 @@
 //!   float and quantized inference side by side;
 //! * `compile MODEL.onnx --out DIR`, `prove --model DIR --input INPUT.json --out PROOF.json`,
 //!   `verify --model DIR --proof PROOF.json`: halo2 proofs of quantized inference;
-//! * `verifier --model DIR --out OUTDIR [--proof PROOF.json]`: the model's EVM verifier.
+//! * `verifier --model DIR --out OUTDIR [--proof PROOF.json]`: the model's EVM verifier;
+//! * `chain deploy | register | submit --rpc URL ...`: contracts, verifiers and proofs on a chain.
 
 mod cli;
 
@@ -40,6 +41,8 @@ enum Command {
     Verify(cli::prove_cmds::VerifyArgs),
     /// Write a compiled model's Solidity verifier and bytecode (and check a proof on an in-process EVM).
     Verifier(cli::verifier_cmd::VerifierArgs),
+    /// Deploy the contracts, register models and submit proofs on a JSON-RPC chain.
+    Chain(cli::chain_cmd::ChainArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         Command::Prove(args) => cli::prove_cmds::prove_cmd(&args),
         Command::Verify(args) => cli::prove_cmds::verify_cmd(&args),
         Command::Verifier(args) => cli::verifier_cmd::verifier_cmd(&args),
+        Command::Chain(args) => cli::chain_cmd::chain_cmd(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

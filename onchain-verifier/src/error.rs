@@ -32,6 +32,21 @@ pub enum OnchainError {
     #[error("invalid proof data: {0}")]
     InvalidProof(String),
 
+    /// A JSON-RPC request failed (connection, rejected transaction, ...).
+    #[error("{what}: {reason}")]
+    Rpc { what: String, reason: String },
+
+    /// No signing key for a chain other than anvil.
+    #[error(
+        "chain {chain_id} needs a signing key: pass --private-key or set CIPHERPROOF_PRIVATE_KEY \
+         (only anvil's chain 31337 has a default development key)"
+    )]
+    MissingKey { chain_id: u64 },
+
+    /// The signing key is not a 32-byte hex secp256k1 key (the key itself is never echoed).
+    #[error("the private key is not a 32-byte hex secp256k1 key")]
+    BadKey,
+
     #[error("{path}: {source}")]
     Io {
         path: String,
