@@ -4,67 +4,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::Value;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
         .to_path_buf()
-}
-
-/// anvil on a free port, killed on drop.
-struct Anvil {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Anvil {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn anvil() -> Anvil {
-    let bin = repo().join("tools/node/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
-    assert!(
-        bin.exists(),
-        "{} missing: run scripts/node-tools.sh",
-        bin.display()
-    );
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(bin)
-        .args([
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--silent",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "anvil did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Anvil {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    }
 }
 
 fn cipherproof(args: &[&str], cache: &Path) -> Output {
@@ -87,7 +34,7 @@ fn json(out: &Output) -> Value {
 
 #[test]
 fn deploy_register_and_submit_on_anvil() {
-    let chain = anvil();
+    let chain = cipherproof_testkit::anvil::Anvil::start();
     let dir = std::env::temp_dir().join(format!("cipherproof-chain-cli-{}", std::process::id()));
     let cache = dir.join("cache");
     let fixture = |f: &str| {

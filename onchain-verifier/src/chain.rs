@@ -8,7 +8,7 @@
 use crate::contracts::{Contracts, InferenceRegistry};
 use crate::error::{OnchainError, Result};
 use alloy::network::{EthereumWallet, TransactionBuilder};
-use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::primitives::{Address, B256, Bytes, Log, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use alloy::signers::local::PrivateKeySigner;
@@ -36,6 +36,9 @@ pub struct Receipt {
     pub status: &'static str,
     pub gas_used: u64,
     pub contract_address: Option<Address>,
+    /// The events the transaction emitted.
+    #[serde(skip)]
+    pub logs: Vec<Log>,
 }
 
 impl Receipt {
@@ -49,6 +52,7 @@ impl Receipt {
             status: if r.status() { "success" } else { "reverted" },
             gas_used: r.gas_used,
             contract_address: r.contract_address,
+            logs: r.inner.logs().iter().map(|l| l.inner.clone()).collect(),
         }
     }
 }
@@ -169,24 +173,67 @@ impl Chain {
     /// Sends a call with a fixed gas limit (no estimation), so that a rejected call is
     /// mined as a reverted transaction with a hash and a receipt.
     pub async fn call(&self, what: &str, to: Address, data: Vec<u8>, gas: u64) -> Result<Receipt> {
+        self.call_value(what, to, data, gas, U256::ZERO).await
+    }
+
+    /// [`Chain::call`] sending `value` wei.
+    pub async fn call_value(
+        &self,
+        what: &str,
+        to: Address,
+        data: Vec<u8>,
+        gas: u64,
+        value: U256,
+    ) -> Result<Receipt> {
         let tx = TransactionRequest::default()
             .with_to(to)
             .with_input(Bytes::from(data))
-            .with_gas_limit(gas);
+            .with_gas_limit(gas)
+            .with_value(value);
         self.send(what, tx).await
+    }
+
+    /// `eth_call`: the return data of a read-only call.
+    pub async fn read(&self, to: Address, data: Vec<u8>) -> Result<Bytes> {
+        let tx = TransactionRequest::default()
+            .with_to(to)
+            .with_input(Bytes::from(data));
+        self.provider
+            .call(tx)
+            .await
+            .map_err(|e| rpc_err("eth_call")(e.to_string()))
+    }
+
+    /// Timestamp of the latest block.
+    pub async fn timestamp(&self) -> Result<u64> {
+        let block = self
+            .provider
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await
+            .map_err(|e| rpc_err("reading the latest block")(e.to_string()))?
+            .ok_or_else(|| rpc_err("reading the latest block")("no block".into()))?;
+        Ok(block.header.timestamp)
+    }
+
+    /// Development chains only (anvil): moves the clock forward and mines a block.
+    pub async fn advance_time(&self, seconds: u64) -> Result<()> {
+        let _: serde_json::Value = self
+            .provider
+            .raw_request("evm_increaseTime".into(), (seconds,))
+            .await
+            .map_err(|e| rpc_err("evm_increaseTime")(e.to_string()))?;
+        let _: serde_json::Value = self
+            .provider
+            .raw_request("evm_mine".into(), Vec::<u64>::new())
+            .await
+            .map_err(|e| rpc_err("evm_mine")(e.to_string()))?;
+        Ok(())
     }
 
     /// Reads `modelId`'s registration, if any.
     pub async fn is_registered(&self, registry: Address, model_id: B256) -> Result<bool> {
         let data = InferenceRegistry::isRegisteredCall { modelId: model_id }.abi_encode();
-        let tx = TransactionRequest::default()
-            .with_to(registry)
-            .with_input(Bytes::from(data));
-        let out = self
-            .provider
-            .call(tx)
-            .await
-            .map_err(|e| rpc_err("reading the registry")(e.to_string()))?;
+        let out = self.read(registry, data).await?;
         InferenceRegistry::isRegisteredCall::abi_decode_returns(&out)
             .map_err(|e| rpc_err("reading the registry")(e.to_string()))
     }

@@ -3,20 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::artifacts;
+
 use alloy_sol_types::{SolCall, SolEvent, SolValue};
-use cipherproof_circuits::InputVisibility;
-use cipherproof_model::exec::integer::quantize_input;
-use cipherproof_model::import_onnx;
-use cipherproof_model::quant::{QuantConfig, quantize};
-use cipherproof_onchain::contracts::{
-    AgentNFT, ComputeSettlement, InferenceRegistry, compile_contracts,
-};
+use cipherproof_onchain::contracts::{AgentNFT, ComputeSettlement, InferenceRegistry};
 use cipherproof_onchain::evm::{CallOutcome, DEFAULT_SENDER, LocalEvm};
-use cipherproof_onchain::solc::SolcSettings;
-use cipherproof_onchain::verifier;
-use cipherproof_prover::compile::{self, CompileOptions, SrsSource};
-use cipherproof_prover::prove;
-use cipherproof_testkit::{fixture as testdata, samples};
 use k256::ecdsa::SigningKey;
 use revm::primitives::{Address, B256, Bytes, U256, address, keccak256};
 
@@ -34,12 +27,6 @@ struct Chain {
     model_id: B256,
     instances: Vec<U256>,
     proof: Bytes,
-}
-
-fn word(f: &cipherproof_circuits::field::Fr) -> U256 {
-    let mut le = f.to_bytes();
-    le.reverse();
-    U256::from_be_bytes(le)
 }
 
 fn eth_address(key: &SigningKey) -> Address {
@@ -64,51 +51,6 @@ fn deploy(evm: &mut LocalEvm, name: &str, creation: &[u8], args: Vec<u8>) -> Add
     let mut code = creation.to_vec();
     code.extend(args);
     evm.deploy(name, code).unwrap().0
-}
-
-/// A hashed-input model's proof, verifier and the compiled contracts, made once per test process.
-struct Artifacts {
-    verifier: Vec<u8>,
-    contracts: cipherproof_onchain::contracts::Contracts,
-    model_id: B256,
-    vk_hash: B256,
-    instances: Vec<U256>,
-    proof: Bytes,
-}
-
-fn artifacts() -> &'static Artifacts {
-    static A: std::sync::OnceLock<Artifacts> = std::sync::OnceLock::new();
-    A.get_or_init(|| {
-        let dir =
-            std::env::temp_dir().join(format!("cipherproof-contracts-{}", std::process::id()));
-        let cache = dir.join("cache");
-        let name = "breast_cancer_lr";
-        let graph =
-            import_onnx(&std::fs::read(testdata(&format!("{name}/model.onnx"))).unwrap()).unwrap();
-        let cal = samples(&testdata(&format!("{name}/calibration.json")), "inputs");
-        let model = quantize(&graph, &cal, &QuantConfig::default()).unwrap();
-        let opts = CompileOptions {
-            srs: SrsSource::UnsafeDev,
-            cache_dir: cache.clone(),
-            max_k: 20,
-            max_advice: cipherproof_circuits::planner::DEFAULT_MAX_ADVICE,
-            input_visibility: InputVisibility::Hashed,
-        };
-        let (c, _) = compile::compile(&model, &dir.join("m"), &opts).unwrap();
-        let x = &samples(&testdata(&format!("{name}/test.json")), "inputs")[0];
-        let params = compile::load_params(&c.circuit.srs, c.circuit.shape.k(), &cache).unwrap();
-        let pk = compile::proving_key(&c, &params, &cache).unwrap();
-        let p = prove::prove(&c, &params, &pk, &quantize_input(&c.model, 0, x).unwrap()).unwrap();
-        let v = verifier::build(&c, &params, SolcSettings::default()).unwrap();
-        Artifacts {
-            verifier: v.contract.creation.clone(),
-            contracts: compile_contracts().unwrap(),
-            model_id: B256::from_slice(&hex::decode(&c.circuit.model_id).unwrap()),
-            vk_hash: keccak256(std::fs::read(dir.join("m/vk.bin")).unwrap()),
-            instances: p.instance_values().unwrap()[0].iter().map(word).collect(),
-            proof: p.proof_bytes().unwrap().into(),
-        }
-    })
 }
 
 /// A fresh chain with the verifier and every contract deployed and the model registered.

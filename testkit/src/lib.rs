@@ -1,10 +1,13 @@
 //! # cipherproof-testkit
 //!
 //! Fixture loading shared by the workspace's tests: paths under
-//! `testdata/models/` and the JSON sample formats. Test support only: it
-//! panics with the offending path instead of returning errors.
+//! `testdata/models/` and the JSON sample formats, and a local anvil chain
+//! ([`anvil`]). Test support only: it panics with the offending path instead
+//! of returning errors.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod anvil;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
