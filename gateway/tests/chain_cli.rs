@@ -85,7 +85,7 @@ fn deploy_register_and_submit_on_anvil() {
     assert_eq!(r["status"], "success", "{r}");
     assert!(r["verifier_bytes"].as_u64().unwrap() <= 24_576);
 
-    let submit = |request: &str| {
+    let submit = |proof: &str, request: &str| {
         cipherproof(
             &[
                 "chain",
@@ -95,20 +95,20 @@ fn deploy_register_and_submit_on_anvil() {
                 "--model",
                 &m,
                 "--proof",
-                &proof,
+                proof,
                 "--request-id",
                 request,
             ],
             &cache,
         )
     };
-    let s = json(&submit("1"));
+    let s = json(&submit(&proof, "1"));
     assert_eq!(s["status"], "success", "{s}");
     let gas = s["gasUsed"].as_u64().unwrap();
     assert!(gas > 100_000 && gas < 2_000_000, "{gas}");
 
     // A replayed request id: mined, reverted, non-zero exit, still JSON with the tx hash.
-    let again = submit("1");
+    let again = submit(&proof, "1");
     assert!(!again.status.success());
     let v: Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(v["status"], "reverted");
@@ -120,21 +120,7 @@ fn deploy_register_and_submit_on_anvil() {
     p["proof"] = Value::from(format!("{}{flipped}", &hexp[..hexp.len() - 1]));
     let bad = dir.join("bad.json");
     std::fs::write(&bad, p.to_string()).unwrap();
-    let out = cipherproof(
-        &[
-            "chain",
-            "submit",
-            "--rpc",
-            &chain.url,
-            "--model",
-            &m,
-            "--proof",
-            &bad.to_string_lossy(),
-            "--request-id",
-            "2",
-        ],
-        &cache,
-    );
+    let out = submit(&bad.to_string_lossy(), "2");
     assert!(!out.status.success());
 
     // Without a key, a chain other than anvil is refused before anything is sent (no such chain

@@ -49,6 +49,14 @@ pub fn model_verifier_source(c: &Compiled, params: &ParamsKZG<Bn256>) -> crate::
     })
 }
 
+/// A field element as the 32-byte big-endian word the verifier (and the registry's
+/// `uint256[] instances`) reads.
+pub fn instance_word(f: &Fr) -> alloy::primitives::U256 {
+    let mut be = f.to_bytes();
+    be.reverse();
+    alloy::primitives::U256::from_be_bytes(be)
+}
+
 /// Calldata of the verifier: instances (32-byte big-endian words) then the proof bytes.
 pub fn calldata(instances: &[Fr], proof: &[u8]) -> Vec<u8> {
     encode_calldata(&[instances.to_vec()], proof)

@@ -6,13 +6,12 @@
 mod common;
 
 use alloy::primitives::{Address, B256, Bytes, U256};
-use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
-use alloy_sol_types::{SolCall, SolEvent, SolValue};
+use alloy_sol_types::{SolCall, SolEvent};
 use cipherproof_onchain::chain::Chain;
 use cipherproof_onchain::contracts::{AgentNFT, ComputeSettlement, InferenceRegistry};
 use cipherproof_testkit::anvil::{Anvil, DEV_KEYS};
-use common::artifacts;
+use common::{artifacts, ownership_proof, transfer_proof};
 
 const ETHER: u64 = 1_000_000_000_000_000_000;
 
@@ -186,27 +185,9 @@ fn settlement_and_agent_flows_on_anvil() {
         );
 
         // Agent: mint with an oracle ownership proof, transfer with a re-encryption proof.
-        let chain_id = U256::from(s.deployer.chain_id);
-        let sign = |key: &PrivateKeySigner, msg: Vec<u8>| -> Bytes {
-            let digest = alloy::primitives::keccak256(msg);
-            key.sign_message_sync(digest.as_slice())
-                .unwrap()
-                .as_bytes()
-                .to_vec()
-                .into()
-        };
+        let (chain_id, verifier) = (s.deployer.chain_id, s.oracle_verifier);
         let hashes = vec![B256::repeat_byte(1)];
-        let msg = (
-            chain_id,
-            s.oracle_verifier,
-            "ownership".to_string(),
-            hashes.clone(),
-            U256::from(1),
-        )
-            .abi_encode_params();
-        let proof: Bytes = (hashes.clone(), U256::from(1), sign(&s.oracle, msg))
-            .abi_encode_params()
-            .into();
+        let proof = ownership_proof(&s.oracle, chain_id, verifier, &hashes, 1);
         let mint = AgentNFT::mintCall {
             modelId: a.model_id,
             proof,
@@ -220,29 +201,8 @@ fn settlement_and_agent_flows_on_anvil() {
         assert!(r.ok(), "{r:?}");
         let token = U256::from(1);
         let new = vec![B256::repeat_byte(2)];
-        let transfer_proof = |key: &PrivateKeySigner, nonce: u64| -> Bytes {
-            let (pk, sealed) = (Bytes::from(vec![4u8; 33]), Bytes::from(vec![5u8; 48]));
-            let msg = (
-                chain_id,
-                s.oracle_verifier,
-                "transfer".to_string(),
-                hashes.clone(),
-                new.clone(),
-                pk.clone(),
-                sealed.clone(),
-                U256::from(nonce),
-            )
-                .abi_encode_params();
-            (
-                hashes.clone(),
-                new.clone(),
-                pk,
-                sealed,
-                U256::from(nonce),
-                sign(key, msg),
-            )
-                .abi_encode_params()
-                .into()
+        let transfer_proof = |key: &PrivateKeySigner, nonce: u64| {
+            transfer_proof(key, chain_id, verifier, &hashes, &new, nonce)
         };
         let forger: PrivateKeySigner = DEV_KEYS[2].parse().unwrap();
         let transfer = |proof: Bytes| {

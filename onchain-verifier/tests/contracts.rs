@@ -7,14 +7,16 @@ mod common;
 
 use common::artifacts;
 
+use alloy::signers::local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, SolEvent, SolValue};
 use cipherproof_onchain::contracts::{AgentNFT, ComputeSettlement, InferenceRegistry};
 use cipherproof_onchain::evm::{CallOutcome, DEFAULT_SENDER, LocalEvm};
-use k256::ecdsa::SigningKey;
 use revm::primitives::{Address, B256, Bytes, U256, address, keccak256};
 
 const ALICE: Address = address!("0x000000000000000000000000000000000000a11c");
 const BOB: Address = address!("0x0000000000000000000000000000000000000b0b");
+/// revm's default chain id (what `block.chainid` returns in `LocalEvm`).
+const REVM_CHAIN_ID: u64 = 1;
 const ETHER: u64 = 1_000_000_000_000_000_000;
 
 struct Chain {
@@ -23,28 +25,10 @@ struct Chain {
     settlement: Address,
     agent: Address,
     oracle_verifier: Address,
-    oracle: SigningKey,
+    oracle: PrivateKeySigner,
     model_id: B256,
     instances: Vec<U256>,
     proof: Bytes,
-}
-
-fn eth_address(key: &SigningKey) -> Address {
-    let point = key.verifying_key().to_encoded_point(false);
-    Address::from_slice(&keccak256(&point.as_bytes()[1..])[12..])
-}
-
-/// The oracle's eth_sign over keccak256(`message`), as 65 bytes r ‖ s ‖ v.
-fn sign(key: &SigningKey, message: &[u8]) -> Bytes {
-    let digest = keccak256(message);
-    let mut prefixed = b"\x19Ethereum Signed Message:\n32".to_vec();
-    prefixed.extend_from_slice(digest.as_slice());
-    let (sig, recid) = key
-        .sign_prehash_recoverable(keccak256(&prefixed).as_slice())
-        .unwrap();
-    let mut out = sig.to_bytes().to_vec();
-    out.push(27 + recid.to_byte());
-    out.into()
 }
 
 fn deploy(evm: &mut LocalEvm, name: &str, creation: &[u8], args: Vec<u8>) -> Address {
@@ -58,7 +42,7 @@ fn chain() -> Chain {
     let a = artifacts();
     let k = &a.contracts;
     let mut evm = LocalEvm::new();
-    let oracle = SigningKey::from_slice(&[7u8; 32]).unwrap();
+    let oracle = PrivateKeySigner::from_slice(&[7u8; 32]).unwrap();
     let verifier_addr = evm.deploy("Verifier", a.verifier.clone()).unwrap().0;
     let registry = deploy(&mut evm, "InferenceRegistry", &k.registry.creation, vec![]);
     let settlement = deploy(
@@ -71,7 +55,7 @@ fn chain() -> Chain {
         &mut evm,
         "OracleDataVerifier",
         &k.oracle_verifier.creation,
-        eth_address(&oracle).abi_encode(),
+        oracle.address().abi_encode(),
     );
     let agent = deploy(
         &mut evm,
@@ -252,43 +236,18 @@ fn settlement_pays_the_prover_or_refunds_after_the_deadline() {
     );
 }
 
-fn ownership_proof(c: &Chain, key: &SigningKey, hashes: &[B256], nonce: u64) -> Bytes {
-    let msg = (
-        U256::from(1),
-        c.oracle_verifier,
-        "ownership".to_string(),
-        hashes.to_vec(),
-        U256::from(nonce),
-    )
-        .abi_encode_params();
-    (hashes.to_vec(), U256::from(nonce), sign(key, &msg))
-        .abi_encode_params()
-        .into()
+fn ownership_proof(c: &Chain, key: &PrivateKeySigner, hashes: &[B256], nonce: u64) -> Bytes {
+    common::ownership_proof(key, REVM_CHAIN_ID, c.oracle_verifier, hashes, nonce)
 }
 
-fn transfer_proof(c: &Chain, key: &SigningKey, old: &[B256], new: &[B256], nonce: u64) -> Bytes {
-    let (pubkey, sealed) = (Bytes::from(vec![4u8; 33]), Bytes::from(vec![5u8; 48]));
-    let msg = (
-        U256::from(1),
-        c.oracle_verifier,
-        "transfer".to_string(),
-        old.to_vec(),
-        new.to_vec(),
-        pubkey.clone(),
-        sealed.clone(),
-        U256::from(nonce),
-    )
-        .abi_encode_params();
-    (
-        old.to_vec(),
-        new.to_vec(),
-        pubkey,
-        sealed,
-        U256::from(nonce),
-        sign(key, &msg),
-    )
-        .abi_encode_params()
-        .into()
+fn transfer_proof(
+    c: &Chain,
+    key: &PrivateKeySigner,
+    old: &[B256],
+    new: &[B256],
+    nonce: u64,
+) -> Bytes {
+    common::transfer_proof(key, REVM_CHAIN_ID, c.oracle_verifier, old, new, nonce)
 }
 
 #[test]
@@ -308,7 +267,7 @@ fn agents_transfer_with_oracle_proofs_and_count_only_verified_inferences() {
     let token = AgentNFT::mintCall::abi_decode_returns(&out.output).unwrap();
 
     let new = vec![B256::repeat_byte(3), B256::repeat_byte(4)];
-    let forger = SigningKey::from_slice(&[8u8; 32]).unwrap();
+    let forger = PrivateKeySigner::from_slice(&[8u8; 32]).unwrap();
     let transfer = |proof: Bytes| {
         AgentNFT::transferCall {
             to: BOB,

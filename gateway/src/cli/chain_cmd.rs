@@ -9,6 +9,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use cipherproof_onchain::chain::{Chain, Deployment, Receipt};
 use cipherproof_onchain::contracts::{InferenceRegistry, compile_contracts};
 use cipherproof_onchain::solc::SolcSettings;
+use cipherproof_onchain::solidity::instance_word;
 use cipherproof_onchain::verifier;
 use cipherproof_prover::artifact::ProofFile;
 use cipherproof_prover::compile;
@@ -220,15 +221,7 @@ async fn submit(a: &SubmitArgs) -> Result<()> {
     let instances: Vec<U256> = proof
         .instance_values()?
         .first()
-        .map(|col| {
-            col.iter()
-                .map(|f| {
-                    let mut be = f.to_bytes();
-                    be.reverse();
-                    U256::from_be_bytes(be)
-                })
-                .collect()
-        })
+        .map(|col| col.iter().map(instance_word).collect())
         .unwrap_or_default();
     let request = a.request_id.unwrap_or_else(rand_request_id);
     let call = InferenceRegistry::submitInferenceCall {
