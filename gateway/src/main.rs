@@ -1,7 +1,6 @@
 //! # cipherproof
 //!
-//! The `cipherproof` command-line tool (and, in later milestones, the gRPC
-//! gateway). Commands:
+//! The `cipherproof` command-line tool. Commands:
 //!
 //! * `inspect MODEL.onnx [--json]`: operators, shapes, parameters, support;
 //! * `run --model MODEL.onnx (--input INPUT.json | --batch BATCH.json)`:
@@ -9,7 +8,9 @@
 //! * `compile MODEL.onnx --out DIR`, `prove --model DIR --input INPUT.json --out PROOF.json`,
 //!   `verify --model DIR --proof PROOF.json`: halo2 proofs of quantized inference;
 //! * `verifier --model DIR --out OUTDIR [--proof PROOF.json]`: the model's EVM verifier;
-//! * `chain deploy | register | submit --rpc URL ...`: contracts, verifiers and proofs on a chain.
+//! * `chain deploy | register | submit --rpc URL ...`: contracts, verifiers and proofs on a chain;
+//! * `serve [--listen ADDR] [--data DIR] ...`: the gRPC gateway (library: `cipherproof_gateway`);
+//! * `client register | infer | job --addr URL ...`: a client of a running gateway.
 
 mod cli;
 
@@ -43,6 +44,10 @@ enum Command {
     Verifier(cli::verifier_cmd::VerifierArgs),
     /// Deploy the contracts, register models and submit proofs on a JSON-RPC chain.
     Chain(cli::chain_cmd::ChainArgs),
+    /// Run the gRPC gateway (plain, proven and KServe v2 inference, durable proof jobs).
+    Serve(cli::serve_cmd::ServeArgs),
+    /// Talk to a running gateway.
+    Client(cli::client_cmd::ClientArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +60,8 @@ fn main() -> ExitCode {
         Command::Verify(args) => cli::prove_cmds::verify_cmd(&args),
         Command::Verifier(args) => cli::verifier_cmd::verifier_cmd(&args),
         Command::Chain(args) => cli::chain_cmd::chain_cmd(&args),
+        Command::Serve(args) => cli::serve_cmd::serve_cmd(&args),
+        Command::Client(args) => cli::client_cmd::client_cmd(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

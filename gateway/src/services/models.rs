@@ -1,0 +1,156 @@
+//! `ModelService`: register (client-streamed ONNX), get, list.
+
+use super::observed;
+use crate::auth::tenant;
+use crate::error::{GatewayError, Result};
+use crate::proto::v1::model_service_server::ModelService;
+use crate::proto::v1::register_model_request::Part;
+use crate::proto::v1::*;
+use crate::registry::{ModelMeta, RegisterOptions, check_name};
+use crate::server::Shared;
+use crate::store::ModelRecord;
+use cipherproof_circuits::InputVisibility as Vis;
+use std::sync::Arc;
+use tonic::{Request, Response, Status, Streaming};
+
+#[derive(Debug, Clone)]
+pub struct ModelApi {
+    shared: Arc<Shared>,
+}
+
+impl ModelApi {
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+}
+
+pub fn visibility_to_proto(v: Vis) -> InputVisibility {
+    match v {
+        Vis::Private => InputVisibility::Private,
+        Vis::Public => InputVisibility::Public,
+        Vis::Hashed => InputVisibility::Hashed,
+    }
+}
+
+fn visibility_from_proto(v: i32) -> Result<Vis> {
+    match InputVisibility::try_from(v) {
+        Ok(InputVisibility::Unspecified | InputVisibility::Private) => Ok(Vis::Private),
+        Ok(InputVisibility::Public) => Ok(Vis::Public),
+        Ok(InputVisibility::Hashed) => Ok(Vis::Hashed),
+        Err(_) => Err(GatewayError::invalid("options.input_visibility", format!("unknown value {v}"))),
+    }
+}
+
+fn dims(shape: &[usize]) -> Vec<i64> {
+    shape.iter().map(|&d| d as i64).collect()
+}
+
+pub fn model_info(record: &ModelRecord, meta: &ModelMeta) -> ModelInfo {
+    ModelInfo {
+        model_id: meta.model_id.clone(),
+        name: record.name.clone(),
+        circuit: Some(CircuitStats {
+            k: meta.k,
+            rows: 1u64 << meta.k,
+            advice_columns: meta.advice_columns,
+            lookup_advice_columns: meta.lookup_advice_columns,
+            fixed_columns: meta.fixed_columns,
+            advice_cells: meta.advice_cells,
+            lookup_cells: meta.lookup_cells,
+        }),
+        vk_hash: meta.vk_hash.clone(),
+        input_visibility: visibility_to_proto(meta.input_visibility) as i32,
+        input_shape: dims(&meta.input_shape),
+        output_shape: dims(&meta.output_shape),
+        created_unix_ms: record.created_ms,
+        compile_seconds: meta.compile_seconds,
+    }
+}
+
+impl ModelApi {
+    async fn register(&self, tenant: String, mut stream: Streaming<RegisterModelRequest>) -> Result<ModelInfo> {
+        let limit = self.shared.config.max_model_bytes;
+        let mut options: Option<RegisterModelOptions> = None;
+        let mut onnx = Vec::new();
+        while let Some(msg) = stream
+            .message()
+            .await
+            .map_err(|s| GatewayError::invalid("stream", s.message().to_string()))?
+        {
+            match msg.part {
+                Some(Part::Options(o)) if options.is_none() && onnx.is_empty() => options = Some(o),
+                Some(Part::Options(_)) => {
+                    return Err(GatewayError::invalid("options", "send the options once, in the first message"));
+                }
+                Some(Part::OnnxChunk(chunk)) => {
+                    if options.is_none() {
+                        return Err(GatewayError::invalid("options", "the first message must carry the options"));
+                    }
+                    if onnx.len() + chunk.len() > limit {
+                        return Err(GatewayError::invalid(
+                            "onnx_chunk",
+                            format!("the model exceeds this gateway's limit of {limit} bytes"),
+                        ));
+                    }
+                    onnx.extend_from_slice(&chunk);
+                }
+                None => return Err(GatewayError::invalid("part", "empty message")),
+            }
+        }
+        let options = options.ok_or_else(|| GatewayError::invalid("options", "no options were sent"))?;
+        if onnx.is_empty() {
+            return Err(GatewayError::invalid("onnx_chunk", "no ONNX bytes were sent"));
+        }
+        check_name(&options.name)?;
+        let opts = RegisterOptions {
+            name: options.name.clone(),
+            input_visibility: visibility_from_proto(options.input_visibility)?,
+            calibration: options.calibration.into_iter().map(|s| s.values).collect(),
+            input_range: options.input_range,
+        };
+        let shared = self.shared.clone();
+        let model = tokio::task::spawn_blocking(move || shared.registry.compile_onnx(&onnx, &opts))
+            .await
+            .map_err(|e| GatewayError::Internal(format!("compile task: {e}")))??;
+        let record = self.shared.registry.bind(&tenant, &options.name, &model).await?;
+        tracing::info!(tenant, name = options.name, model_id = model.meta.model_id, "model registered");
+        Ok(model_info(&record, &model.meta))
+    }
+}
+
+#[tonic::async_trait]
+impl ModelService for ModelApi {
+    async fn register_model(
+        &self,
+        request: Request<Streaming<RegisterModelRequest>>,
+    ) -> Result<Response<RegisterModelResponse>, Status> {
+        let tenant = tenant(&request)?.0;
+        observed(&self.shared, "RegisterModel", async {
+            Ok(RegisterModelResponse {
+                model: Some(self.register(tenant, request.into_inner()).await?),
+            })
+        })
+        .await
+    }
+
+    async fn get_model(&self, request: Request<GetModelRequest>) -> Result<Response<ModelInfo>, Status> {
+        let tenant = tenant(&request)?.0;
+        let name = request.into_inner().model;
+        observed(&self.shared, "GetModel", async {
+            let (record, meta) = self.shared.registry.record(&tenant, &name).await?;
+            Ok(model_info(&record, &meta))
+        })
+        .await
+    }
+
+    async fn list_models(&self, request: Request<ListModelsRequest>) -> Result<Response<ListModelsResponse>, Status> {
+        let tenant = tenant(&request)?.0;
+        observed(&self.shared, "ListModels", async {
+            let models = self.shared.registry.list(&tenant).await?;
+            Ok(ListModelsResponse {
+                models: models.iter().map(|(r, m)| model_info(r, m)).collect(),
+            })
+        })
+        .await
+    }
+}

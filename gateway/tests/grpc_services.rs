@@ -1,0 +1,376 @@
+//! Every gateway service end to end through tonic clients, in process.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use cipherproof_gateway::proto::inference::infer_parameter::ParameterChoice;
+use cipherproof_gateway::proto::inference::model_infer_request::InferInputTensor;
+use cipherproof_gateway::proto::inference::*;
+use cipherproof_gateway::proto::v1::*;
+use cipherproof_model::exec::integer;
+use cipherproof_model::import_onnx;
+use cipherproof_model::quant::{QuantConfig, quantize_for_range};
+use cipherproof_prover::artifact::ProofFile;
+use cipherproof_prover::{compile, verify};
+use common::*;
+use std::collections::HashMap;
+use tonic::Code;
+
+const DIGITS: &str = "digits_mlp/model.onnx";
+const DIGITS_INPUT: &str = "digits_mlp/input.json";
+
+/// The quantized digits MLP computed without the gateway (the default input range of registration).
+fn reference(x: &[f32]) -> Vec<i64> {
+    let graph = import_onnx(&onnx(DIGITS)).unwrap();
+    let model = quantize_for_range(&graph, 1.0, &QuantConfig::default()).unwrap();
+    integer::run(&model, x).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_infer_prove_and_fetch_the_proof() {
+    let gw = start(config("e2e")).await;
+    let mut c = clients(&gw, None).await;
+    let info = register(&mut c, "digits", DIGITS).await.unwrap();
+    assert_eq!(info.name, "digits");
+    assert_eq!(info.model_id.len(), 64);
+    assert!(info.circuit.unwrap().k >= 10);
+    assert_eq!(info.vk_hash.len(), 64);
+
+    let got = c.models.get_model(GetModelRequest { model: "digits".into() }).await.unwrap().into_inner();
+    assert_eq!(got.model_id, info.model_id);
+    let by_id = c.models.get_model(GetModelRequest { model: info.model_id.clone() }).await.unwrap().into_inner();
+    assert_eq!(by_id.name, "digits");
+    let list = c.models.list_models(ListModelsRequest {}).await.unwrap().into_inner();
+    assert_eq!(list.models.len(), 1);
+
+    let x = input(DIGITS_INPUT);
+    let want = reference(&x);
+    let plain = c
+        .infer
+        .infer(InferRequest { model: "digits".into(), input: x.clone(), mode: InferenceMode::Plain as i32 })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(plain.quantized_outputs, want);
+    assert!(plain.job_id.is_empty());
+
+    let proven = c
+        .infer
+        .infer(InferRequest { model: "digits".into(), input: x.clone(), mode: InferenceMode::Proven as i32 })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(proven.quantized_outputs, want);
+    let states = watch(&mut c, &proven.job_id).await;
+    let last = states.last().unwrap();
+    assert_eq!(JobState::try_from(last.state), Ok(JobState::Succeeded), "{last:?}");
+    assert_eq!(last.attempts, 1);
+    assert_eq!(last.quantized_outputs, want);
+    assert!(last.prove_seconds > 0.0);
+
+    let proof = c.jobs.get_proof(GetJobRequest { job_id: proven.job_id.clone() }).await.unwrap().into_inner();
+    assert!(!proof.proof.is_empty());
+    assert_eq!(proof.instances.len(), want.len());
+    assert!(proof.evm_calldata.len() > proof.proof.len());
+    // The stored proof verifies against the compiled model, and is for these outputs.
+    let file: ProofFile = serde_json::from_slice(&proof.proof_file).unwrap();
+    assert_eq!(file.quantized_outputs, want);
+    let dir = gw.shared.config.data_dir.join("models").join(&info.model_id);
+    let compiled = compile::load(&dir).unwrap();
+    let params = compile::load_params(&compiled.circuit.srs, compiled.circuit.shape.k(), &gw.shared.config.data_dir.join("cache")).unwrap();
+    verify::verify(&compiled, &params, &file).unwrap();
+    // A proof with a changed output is not accepted.
+    let mut forged = file.clone();
+    forged.quantized_outputs[0] += 1;
+    forged.instances[0][0] = cipherproof_prover::artifact::fr_to_hex(&cipherproof_circuits::field::fr_i64(forged.quantized_outputs[0]));
+    assert!(verify::verify(&compiled, &params, &forged).is_err());
+
+    gw.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kserve_v2_metadata_and_infer() {
+    let gw = start(config("kserve")).await;
+    let mut c = clients(&gw, None).await;
+    register(&mut c, "digits", DIGITS).await.unwrap();
+    assert!(c.kserve.server_live(ServerLiveRequest {}).await.unwrap().into_inner().live);
+    assert!(c.kserve.server_ready(ServerReadyRequest {}).await.unwrap().into_inner().ready);
+    let ready = |name: &str| ModelReadyRequest { name: name.into(), version: String::new() };
+    assert!(c.kserve.model_ready(ready("digits")).await.unwrap().into_inner().ready);
+    assert!(!c.kserve.model_ready(ready("nope")).await.unwrap().into_inner().ready);
+    let meta = c
+        .kserve
+        .model_metadata(ModelMetadataRequest { name: "digits".into(), version: String::new() })
+        .await
+        .unwrap()
+        .into_inner();
+    let input_meta = &meta.inputs[0];
+    assert_eq!(input_meta.datatype, "FP32");
+    let x = input(DIGITS_INPUT);
+    assert_eq!(input_meta.shape.iter().product::<i64>() as usize, x.len());
+    let want = reference(&x);
+
+    let tensor = |contents: Option<InferTensorContents>| InferInputTensor {
+        name: input_meta.name.clone(),
+        datatype: "FP32".into(),
+        shape: input_meta.shape.clone(),
+        parameters: HashMap::new(),
+        contents,
+    };
+    // Raw bytes in, raw bytes out.
+    let raw: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let r = c
+        .kserve
+        .model_infer(ModelInferRequest {
+            model_name: "digits".into(),
+            inputs: vec![tensor(None)],
+            raw_input_contents: vec![raw.clone()],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let q_index = r.outputs.iter().position(|o| o.name == "quantized_output").unwrap();
+    let q: Vec<i64> = r.raw_output_contents[q_index]
+        .chunks_exact(8)
+        .map(|b| i64::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    assert_eq!(q, want);
+
+    // Typed contents in and out, one requested output, and a proof job.
+    let mut params = HashMap::new();
+    params.insert("prove".to_string(), InferParameter { parameter_choice: Some(ParameterChoice::BoolParam(true)) });
+    let r = c
+        .kserve
+        .model_infer(ModelInferRequest {
+            model_name: "digits".into(),
+            parameters: params,
+            inputs: vec![tensor(Some(InferTensorContents { fp32_contents: x.clone(), ..Default::default() }))],
+            outputs: vec![model_infer_request::InferRequestedOutputTensor { name: "argmax".into(), parameters: HashMap::new() }],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.outputs.len(), 1);
+    let argmax = r.outputs[0].contents.as_ref().unwrap().int64_contents[0];
+    assert_eq!(argmax as usize, cipherproof_model::exec::argmax(&want).unwrap());
+    let job = match r.parameters.get("proof_job_id").and_then(|p| p.parameter_choice.clone()) {
+        Some(ParameterChoice::StringParam(s)) => s,
+        other => panic!("no proof_job_id: {other:?}"),
+    };
+    let states = watch(&mut c, &job).await;
+    assert_eq!(JobState::try_from(states.last().unwrap().state), Ok(JobState::Succeeded));
+
+    // Wrong dtype, wrong shape, wrong byte count: INVALID_ARGUMENT naming the field.
+    let mut bad = tensor(None);
+    bad.datatype = "INT32".into();
+    let e = c
+        .kserve
+        .model_infer(ModelInferRequest { model_name: "digits".into(), inputs: vec![bad], raw_input_contents: vec![raw.clone()], ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert_eq!(violations(&e)[0].0, "inputs[0].datatype");
+    let mut bad = tensor(None);
+    bad.shape = vec![1, x.len() as i64 + 1];
+    let e = c
+        .kserve
+        .model_infer(ModelInferRequest { model_name: "digits".into(), inputs: vec![bad], raw_input_contents: vec![raw.clone()], ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert_eq!(violations(&e)[0].0, "inputs[0].shape");
+    let e = c
+        .kserve
+        .model_infer(ModelInferRequest { model_name: "digits".into(), inputs: vec![tensor(None)], raw_input_contents: vec![raw[..12].to_vec()], ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    gw.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_get_invalid_argument_with_details() {
+    let mut cfg = config("malformed");
+    cfg.max_model_bytes = 64 << 10;
+    let gw = start(cfg).await;
+    let mut c = clients(&gw, None).await;
+
+    let e = c.models.register_model(tokio_stream::iter(register_messages("junk", b"not an onnx file", 16))).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    assert_eq!(violations(&e)[0].0, "onnx");
+    let big = vec![0u8; 100 << 10];
+    let e = c.models.register_model(tokio_stream::iter(register_messages("big", &big, 32 << 10))).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("limit"), "{}", e.message());
+    let e = c.models.register_model(tokio_stream::iter(register_messages("bad/name", &onnx(DIGITS), 4096))).await.unwrap_err();
+    assert_eq!(violations(&e)[0].0, "name");
+    let no_options = vec![RegisterModelRequest { part: Some(register_model_request::Part::OnnxChunk(vec![1, 2, 3])) }];
+    let e = c.models.register_model(tokio_stream::iter(no_options)).await.unwrap_err();
+    assert_eq!(violations(&e)[0].0, "options");
+
+    register(&mut c, "digits", DIGITS).await.unwrap();
+    let infer = |input: Vec<f32>| InferRequest { model: "digits".into(), input, mode: InferenceMode::Plain as i32 };
+    let e = c.infer.infer(infer(vec![0.5; 3])).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert_eq!(violations(&e)[0].0, "input");
+    let mut x = input(DIGITS_INPUT);
+    x[0] = 1e9;
+    let e = c.infer.infer(infer(x.clone())).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    x[0] = f32::NAN;
+    let e = c.infer.infer(infer(x)).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    let e = c.infer.infer(InferRequest { model: "nope".into(), input: vec![], mode: 0 }).await.unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    let e = c.infer.infer(InferRequest { model: "digits".into(), input: input(DIGITS_INPUT), mode: 7 }).await.unwrap_err();
+    assert_eq!(violations(&e)[0].0, "mode");
+    let e = c.jobs.get_job(GetJobRequest { job_id: "../../etc".into() }).await.unwrap_err();
+    assert_eq!(violations(&e)[0].0, "job_id");
+    let e = c.jobs.get_job(GetJobRequest { job_id: "0".repeat(32) }).await.unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    // A message over the transport limit never reaches a handler.
+    let e = c
+        .infer
+        .infer(InferRequest { model: "digits".into(), input: vec![0.0; 2 << 20], mode: 0 })
+        .await
+        .unwrap_err();
+    assert_ne!(e.code(), Code::Ok);
+    // The encrypted route says plainly that its engine is not built in.
+    let e = c
+        .infer
+        .infer_encrypted(InferEncryptedRequest { model: "digits".into(), key_id: "k".into(), ciphertext: vec![1, 2, 3] })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unimplemented);
+    assert!(e.message().contains("TFHE"));
+    gw.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_are_isolated_and_keys_required() {
+    let mut cfg = config("tenants");
+    let keys = cfg.data_dir.join("keys.json");
+    std::fs::write(
+        &keys,
+        r#"{"tenants": {"alice": ["alice-key-0123456789"], "bob": ["sha256:e0b3b5b6a4a0f4b97ff0a35b1b0e7e8a4b1e0f2a4d4c5f8f8f1f4e0b4a0f0e1d", "bob-key-0123456789ab"]}}"#,
+    )
+    .unwrap();
+    cfg.api_keys = Some(keys);
+    let gw = start(cfg).await;
+    let mut anon = clients(&gw, None).await;
+    let e = anon.models.list_models(ListModelsRequest {}).await.unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated);
+    let mut wrong = clients(&gw, Some("not-a-key-at-all-000")).await;
+    assert_eq!(wrong.models.list_models(ListModelsRequest {}).await.unwrap_err().code(), Code::Unauthenticated);
+
+    let mut alice = clients(&gw, Some("alice-key-0123456789")).await;
+    let mut bob = clients(&gw, Some("bob-key-0123456789ab")).await;
+    let info = register(&mut alice, "digits", DIGITS).await.unwrap();
+    let x = input(DIGITS_INPUT);
+    let job = alice
+        .infer
+        .infer(InferRequest { model: "digits".into(), input: x.clone(), mode: InferenceMode::Proven as i32 })
+        .await
+        .unwrap()
+        .into_inner()
+        .job_id;
+
+    assert!(bob.models.list_models(ListModelsRequest {}).await.unwrap().into_inner().models.is_empty());
+    for model in ["digits".to_string(), info.model_id.clone()] {
+        let e = bob.models.get_model(GetModelRequest { model: model.clone() }).await.unwrap_err();
+        assert_eq!(e.code(), Code::NotFound);
+        let e = bob.infer.infer(InferRequest { model, input: x.clone(), mode: 0 }).await.unwrap_err();
+        assert_eq!(e.code(), Code::NotFound);
+    }
+    let req = || GetJobRequest { job_id: job.clone() };
+    assert_eq!(bob.jobs.get_job(req()).await.unwrap_err().code(), Code::NotFound);
+    assert_eq!(bob.jobs.get_proof(req()).await.unwrap_err().code(), Code::NotFound);
+    assert_eq!(bob.jobs.cancel_job(req()).await.unwrap_err().code(), Code::NotFound);
+    assert_eq!(bob.jobs.watch_job(req()).await.unwrap_err().code(), Code::NotFound);
+    let e = bob
+        .kserve
+        .model_metadata(ModelMetadataRequest { name: "digits".into(), version: String::new() })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    // Alice's job still completes for Alice.
+    let states = watch(&mut alice, &job).await;
+    assert_eq!(JobState::try_from(states.last().unwrap().state), Ok(JobState::Succeeded));
+    gw.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_sheds_and_queued_jobs_cancel() {
+    let mut cfg = config("queue");
+    cfg.workers = 0; // accept jobs, prove none: the queue only fills
+    cfg.max_queue = 2;
+    let gw = start(cfg).await;
+    let mut c = clients(&gw, None).await;
+    register(&mut c, "digits", DIGITS).await.unwrap();
+    let proven = || InferRequest { model: "digits".into(), input: input(DIGITS_INPUT), mode: InferenceMode::Proven as i32 };
+    let a = c.infer.infer(proven()).await.unwrap().into_inner().job_id;
+    let _b = c.infer.infer(proven()).await.unwrap().into_inner().job_id;
+    let e = c.infer.infer(proven()).await.unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted, "{e:?}");
+    // Plain inference is still served while the proof queue is full.
+    c.infer.infer(InferRequest { mode: 0, ..proven() }).await.unwrap();
+
+    let cancelled = c.jobs.cancel_job(GetJobRequest { job_id: a.clone() }).await.unwrap().into_inner();
+    assert_eq!(JobState::try_from(cancelled.state), Ok(JobState::Cancelled));
+    let e = c.jobs.cancel_job(GetJobRequest { job_id: a.clone() }).await.unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition);
+    let e = c.jobs.get_proof(GetJobRequest { job_id: a }).await.unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition);
+    // The cancelled job freed a slot.
+    c.infer.infer(proven()).await.unwrap();
+    gw.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_reflection_and_metrics() {
+    let mut cfg = config("health");
+    cfg.metrics = Some("127.0.0.1:0".parse().unwrap());
+    let gw = start(cfg).await;
+    let c = clients(&gw, None).await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(c.channel.clone());
+    let r = health
+        .check(tonic_health::pb::HealthCheckRequest { service: "cipherproof.v1.InferenceService".into() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    let mut refl = ServerReflectionClient::new(c.channel.clone());
+    let req = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
+    let mut stream = refl.server_reflection_info(tokio_stream::iter(vec![req])).await.unwrap().into_inner();
+    let services = match stream.message().await.unwrap().unwrap().message_response {
+        Some(MessageResponse::ListServicesResponse(l)) => l.service.into_iter().map(|s| s.name).collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    for s in ["cipherproof.v1.ModelService", "cipherproof.v1.JobService", "inference.GRPCInferenceService", "grpc.health.v1.Health"] {
+        assert!(services.iter().any(|n| n == s), "{s} missing from {services:?}");
+    }
+
+    let mut c = c;
+    let _ = c.models.list_models(ListModelsRequest {}).await.unwrap();
+    let text = http_get(gw.metrics_addr.unwrap(), "/metrics").await;
+    assert!(text.contains("cipherproof_requests_total{code=\"Ok\",method=\"ListModels\"} 1"), "{text}");
+    assert!(text.contains("cipherproof_queue_depth"));
+    gw.shutdown().await.unwrap();
+}
+
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}

@@ -1,0 +1,125 @@
+//! The job store's transitions on SQLite and on the real Postgres server:
+//! one claim per job, leases, stale workers shut out, re-queue after a crash.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use cipherproof_gateway::store::{ChainRecord, JobRecord, JobState, JobStore, MAX_ATTEMPTS, now_ms};
+use std::time::Duration;
+
+fn job(id: &str, tenant: &str) -> JobRecord {
+    JobRecord {
+        id: id.into(),
+        tenant: tenant.into(),
+        model_id: "m".repeat(64),
+        state: JobState::Queued,
+        input: "[1,2,3]".into(),
+        outputs: "[4]".into(),
+        attempts: 0,
+        error: None,
+        proof_blob: None,
+        prove_ms: 0,
+        chain: ChainRecord::default(),
+        created_ms: now_ms(),
+        updated_ms: now_ms(),
+    }
+}
+
+async fn exercise(store: JobStore) {
+    let lease = Duration::from_secs(60);
+    store.enqueue(&job("a", "t1"), 10).await.unwrap();
+    store.enqueue(&job("b", "t1"), 10).await.unwrap();
+    assert_eq!(store.queued().await.unwrap(), 2);
+    assert!(store.enqueue(&job("c", "t1"), 2).await.is_err(), "queue bound");
+
+    // Concurrent claims never hand one job to two owners.
+    let (x, y, z) = tokio::join!(store.claim("w1", lease), store.claim("w2", lease), store.claim("w3", lease));
+    let claimed: Vec<JobRecord> = [x, y, z].into_iter().filter_map(|r| r.unwrap()).collect();
+    let mut ids: Vec<&str> = claimed.iter().map(|j| j.id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), claimed.len(), "a job was claimed twice");
+    while store.claim("w4", lease).await.unwrap().is_some() {}
+    let a = store.get_job("t1", "a").await.unwrap().unwrap();
+    assert_eq!((a.state, a.attempts), (JobState::Proving, 1));
+    assert!(store.get_job("t2", "a").await.unwrap().is_none(), "tenant isolation");
+
+    // Only the owner may finish; a finished job cannot be finished again.
+    for intruder in ["nobody", "w9"] {
+        assert!(!store.proved("a", intruder, "blob", 5, JobState::Succeeded).await.unwrap());
+    }
+    let owner = ["w1", "w2", "w3", "w4"];
+    let mut done = 0;
+    for o in owner {
+        if store.proved("a", o, &"ab".repeat(32), 5, JobState::Succeeded).await.unwrap() {
+            done += 1;
+        }
+    }
+    assert_eq!(done, 1, "exactly one owner completes a job");
+    for o in owner {
+        assert!(!store.proved("a", o, "again", 5, JobState::Succeeded).await.unwrap());
+    }
+    let a = store.get_job("t1", "a").await.unwrap().unwrap();
+    assert_eq!(a.state, JobState::Succeeded);
+    assert_eq!(a.proof_blob.as_deref(), Some("ab".repeat(32).as_str()));
+
+    // A cancelled job cannot be completed by the worker that held it.
+    let b = store.cancel("t1", "b").await.unwrap().unwrap();
+    assert_eq!(b.state, JobState::Cancelled);
+    for o in owner {
+        assert!(!store.proved("b", o, "late", 5, JobState::Succeeded).await.unwrap());
+    }
+
+    // A dead worker's expired lease puts the job back; the dead worker cannot finish it.
+    store.enqueue(&job("d", "t1"), 10).await.unwrap();
+    let d = store.claim("dead", Duration::from_millis(1)).await.unwrap().unwrap();
+    assert_eq!(d.id, "d");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(store.requeue_expired(false).await.unwrap() >= 1);
+    assert!(!store.renew("d", "dead", lease).await.unwrap());
+    assert!(!store.proved("d", "dead", "x", 1, JobState::Succeeded).await.unwrap());
+    let d = store.claim("alive", lease).await.unwrap().unwrap();
+    assert_eq!((d.id.as_str(), d.attempts), ("d", 2));
+    assert!(store.renew("d", "alive", lease).await.unwrap());
+    assert!(store.proved("d", "alive", "y", 1, JobState::Posting).await.unwrap());
+    // Posting is resumed by another worker after a crash, without a new attempt.
+    assert_eq!(store.claim("other", lease).await.unwrap(), None, "posting job still leased");
+    store.requeue_expired(true).await.unwrap();
+    let p = store.claim("other", lease).await.unwrap().unwrap();
+    assert_eq!((p.state, p.attempts), (JobState::Posting, 2));
+    let receipt = ChainRecord { chain_id: 31337, tx_hash: Some("0xab".into()), status: Some("success".into()), gas_used: 1, error: None };
+    assert!(store.posted("d", "other", &receipt).await.unwrap());
+    assert_eq!(store.get_job("t1", "d").await.unwrap().unwrap().chain, receipt);
+
+    // A job that dies on every attempt ends failed.
+    store.enqueue(&job("e", "t1"), 10).await.unwrap();
+    for _ in 0..MAX_ATTEMPTS {
+        store.claim("crashy", Duration::from_millis(1)).await.unwrap().unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        store.requeue_expired(false).await.unwrap();
+    }
+    let e = store.get_job("t1", "e").await.unwrap().unwrap();
+    assert_eq!(e.state, JobState::Failed);
+    assert!(e.error.unwrap().contains("gave up"));
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_store() {
+    let dir = common::scratch("store");
+    let store = JobStore::connect(&format!("sqlite://{}?mode=rwc", dir.join("jobs.sqlite").display())).await.unwrap();
+    exercise(store).await;
+}
+
+#[tokio::test]
+async fn postgres_store() {
+    let Some(url) = common::postgres_database("store").await else { return };
+    exercise(JobStore::connect(&url).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn bad_database_urls_are_refused() {
+    let e = JobStore::connect("mysql://x").await.unwrap_err();
+    assert!(e.to_string().contains("sqlite:// or postgres://"), "{e}");
+}
