@@ -89,9 +89,8 @@ def main():
         cache = os.path.join(data, "cache")
         gateway_s, bare_s, prove_s = [], [], []
         for i in range(a.reps + 1):
-            t = time.perf_counter()
             r = run_json("client", "infer", "--addr", addr, "--model", "digits", "--input", INPUT, "--prove", "--wait")
-            e2e = time.perf_counter() - t
+            e2e = r["wall_s"]
             assert r["job"]["state"] == "succeeded", r
             t = time.perf_counter()
             b = run_json("prove", "--model", compiled, "--input", INPUT, "--out", os.path.join(work, "p.json"),
@@ -99,10 +98,11 @@ def main():
             bare = time.perf_counter() - t
             if i == 0:
                 continue  # warm-up: first proof loads keys in both
-            gateway_s.append(e2e); bare_s.append(bare); prove_s.append(b["prove_s"] + b["pk_s"] + b["srs_s"])
+            gateway_s.append(e2e); bare_s.append(bare); prove_s.append(b["prove_s"])
         res["proven"] = {"gateway_e2e_s": min(gateway_s), "bare_prove_cmd_s": min(bare_s),
-                         "bare_prove_steps_s": min(prove_s),
-                         "ratio_e2e_to_bare_cmd": min(gateway_s) / min(bare_s)}
+                         "bare_prove_step_s": min(prove_s),
+                         "ratio_e2e_to_prove_step": min(gateway_s) / min(prove_s),
+                         "ratio_e2e_to_prove_cmd": min(gateway_s) / min(bare_s)}
     finally:
         gw.kill(); gw.wait()
     shutil.rmtree(work, ignore_errors=True)
@@ -122,10 +122,12 @@ Machine: this 2-core box, loopback, gateway and load generator sharing the cores
 | PLAIN digits_mlp, 64 clients | {p['requests_per_s']:.0f} | {p['p50_ms']:.2f} | {p['p99_ms']:.2f} | {p['ok']} | {p['resource_exhausted']} | {p['failed']} | {p['server_rss_mb']:.0f} MB peak |
 | 4x overload (64 clients, --max-in-flight 16) | {o['requests_per_s']:.0f} | {o['p50_ms']:.2f} | {o['p99_ms']:.2f} | {o['ok']} | {o['resource_exhausted']} | {o['failed']} | {o['rss_before_mb']:.0f} → {o['rss_after_mb']:.0f} MB peak; serving after: {o['alive_after']} |
 
-PROVEN digits_mlp, best of the runs: gateway end to end (Infer PROVEN → job SUCCEEDED, incl. both CLI
-processes' start-up and native verification in the worker) {v['gateway_e2e_s']:.3f} s; bare
-`cipherproof prove` process {v['bare_prove_cmd_s']:.3f} s (its load + prove steps {v['bare_prove_steps_s']:.3f} s);
-ratio {v['ratio_e2e_to_bare_cmd']:.3f}.
+PROVEN digits_mlp, best of the runs: gateway end to end, as the client sees it (Infer PROVEN sent →
+WatchJob reports SUCCEEDED; includes queueing, the store, native verification in the worker and the
+proof write) **{v['gateway_e2e_s']:.3f} s**; the bare prover on the same compiled model and input: its prove
+step {v['bare_prove_step_s']:.3f} s (`cipherproof prove --json` `prove_s`), the whole `cipherproof prove`
+process {v['bare_prove_cmd_s']:.3f} s (it also loads SRS and proving key). Ratio to the prove step:
+**{v['ratio_e2e_to_prove_step']:.3f}**; to the process: {v['ratio_e2e_to_prove_cmd']:.3f}.
 {END}"""
     doc = open(path).read()
     if BEGIN in doc:

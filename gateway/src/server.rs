@@ -59,6 +59,9 @@ impl Shared {
     }
 }
 
+/// How long a shutdown waits for workers to finish what they are doing.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Builds and starts gateways.
 #[derive(Debug)]
 pub struct Gateway;
@@ -212,12 +215,19 @@ async fn serve(
 }
 
 impl RunningGateway {
-    /// Stops accepting calls, lets workers finish their current step, closes the store.
+    /// Stops accepting calls, gives workers [`SHUTDOWN_GRACE`] to finish their
+    /// current step, closes the store. A proof still running is abandoned: its
+    /// job goes back to the queue (at the next start on SQLite, when its lease
+    /// runs out on Postgres).
     pub async fn shutdown(self) -> Result<()> {
         let _ = self.stop.send(true);
         let served = self.server.await;
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
         for w in self.workers {
-            let _ = w.await;
+            let abort = w.abort_handle();
+            if tokio::time::timeout_at(deadline, w).await.is_err() {
+                abort.abort();
+            }
         }
         self.shared.store.close().await;
         match served {

@@ -246,6 +246,12 @@ async fn malformed_requests_get_invalid_argument_with_details() {
         .unwrap_err();
     assert_eq!(e.code(), Code::Unimplemented);
     assert!(e.message().contains("TFHE"));
+    let mut keys = key_service_client::KeyServiceClient::new(c.channel.clone());
+    let upload = vec![UploadServerKeyRequest { part: Some(upload_server_key_request::Part::KeyChunk(vec![0; 8])) }];
+    assert_eq!(keys.upload_server_key(tokio_stream::iter(upload)).await.unwrap_err().code(), Code::Unimplemented);
+    let mut studies = study_service_client::StudyServiceClient::new(c.channel.clone());
+    let e = studies.create_study(CreateStudyRequest { name: "s".into(), parties: 3, fields: vec![] }).await.unwrap_err();
+    assert_eq!(e.code(), Code::Unimplemented);
     gw.shutdown().await.unwrap();
 }
 

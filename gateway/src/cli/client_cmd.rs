@@ -294,6 +294,7 @@ async fn infer(a: &InferArgs) -> Result<()> {
     } else {
         InferenceMode::Plain
     };
+    let started = std::time::Instant::now();
     let r = a
         .conn
         .inference()
@@ -315,6 +316,8 @@ async fn infer(a: &InferArgs) -> Result<()> {
     }
     if a.wait {
         let job = wait_for(&a.conn, &r.job_id).await?;
+        // From sending Infer to seeing the job end: what a client waits for its proof.
+        out["wall_s"] = serde_json::json!(started.elapsed().as_secs_f64());
         let proof_out = if JobState::try_from(job.state) == Ok(JobState::Succeeded) {
             a.proof_out.as_ref()
         } else {
