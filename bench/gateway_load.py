@@ -4,11 +4,14 @@
 Starts `cipherproof serve` (release binary) with a fresh data directory, registers the digits MLP,
 then measures with `cipherproof client load`:
   1. PLAIN inference, 64 concurrent clients: requests/s and latency percentiles;
-  2. 4x overload: the gateway limited to --max-in-flight 16 while 64 clients push (4x its limit):
+  2. 64 clients against a gateway limited to --max-in-flight 16 (4x its admission limit):
      how many are shed with RESOURCE_EXHAUSTED, that it stays up, and its peak RSS before and after;
   3. PROVEN: end-to-end job time (Infer PROVEN -> job SUCCEEDED, via `client infer --prove --wait`)
      against the bare prover (`cipherproof prove` on the gateway's own compiled model), same input,
-     alternating, best of --reps.
+     alternating, best of --reps;
+  4. PROVEN at 4x overload: open-loop requests at 4x the measured proof rate (1 / prove time) for
+     --seconds against --max-queue 16: the queue fills, the rest is shed with RESOURCE_EXHAUSTED,
+     memory stays flat, the gateway keeps serving.
 
   python bench/gateway_load.py [--reps 5] [--seconds 10] [--write docs/BENCHMARKS.md]
 """
@@ -105,6 +108,23 @@ def main():
                          "ratio_e2e_to_prove_cmd": min(gateway_s) / min(bare_s)}
     finally:
         gw.kill(); gw.wait()
+
+    # 4. PROVEN at 4x the proving capacity, open loop.
+    rate = 4.0 / res["proven"]["bare_prove_step_s"]
+    gw, addr = serve(os.path.join(work, "proven-overload"), "--max-queue", "16")
+    try:
+        run_json("client", "register", "--addr", addr, "--model", MODEL, "--name", "digits")
+        before = rss_mb(gw.pid, "VmRSS")
+        r = run_json("client", "load", "--addr", addr, "--model", "digits", "--input", INPUT, "--prove",
+                     "--rate", f"{rate:.3f}", "--duration-secs", str(max(a.seconds, 15)), "--concurrency", "64")
+        r["rss_before_mb"] = before
+        r["rss_after_mb"] = rss_mb(gw.pid, "VmRSS")
+        r["alive_after"] = subprocess.run(
+            [BIN, "client", "infer", "--addr", addr, "--model", "digits", "--input", INPUT],
+            capture_output=True).returncode == 0
+        res["proven_overload"] = r
+    finally:
+        gw.kill(); gw.wait()
     shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(res, indent=2))
     if a.write:
@@ -112,7 +132,7 @@ def main():
 
 
 def write(path, r):
-    p, o, v = r["plain"], r["overload"], r["proven"]
+    p, o, v, po = r["plain"], r["overload"], r["proven"], r["proven_overload"]
     text = f"""{BEGIN}
 Machine: this 2-core box, loopback, gateway and load generator sharing the cores (release build),
 `python bench/gateway_load.py`, {time.strftime('%Y-%m-%d')}.
@@ -120,7 +140,8 @@ Machine: this 2-core box, loopback, gateway and load generator sharing the cores
 | scenario | requests/s | p50 ms | p99 ms | ok | RESOURCE_EXHAUSTED | other errors | server RSS |
 |---|---|---|---|---|---|---|---|
 | PLAIN digits_mlp, 64 clients | {p['requests_per_s']:.0f} | {p['p50_ms']:.2f} | {p['p99_ms']:.2f} | {p['ok']} | {p['resource_exhausted']} | {p['failed']} | {p['server_rss_mb']:.0f} MB peak |
-| 4x overload (64 clients, --max-in-flight 16) | {o['requests_per_s']:.0f} | {o['p50_ms']:.2f} | {o['p99_ms']:.2f} | {o['ok']} | {o['resource_exhausted']} | {o['failed']} | {o['rss_before_mb']:.0f} → {o['rss_after_mb']:.0f} MB peak; serving after: {o['alive_after']} |
+| PLAIN, 64 clients vs --max-in-flight 16 (4x the admission limit) | {o['requests_per_s']:.0f} | {o['p50_ms']:.2f} | {o['p99_ms']:.2f} | {o['ok']} | {o['resource_exhausted']} | {o['failed']} | {o['rss_before_mb']:.0f} → {o['rss_after_mb']:.0f} MB peak; serving after: {o['alive_after']} |
+| PROVEN at 4x the proof rate ({po['offered_per_s']:.1f}/s open loop, {po['seconds']:.0f} s), --max-queue 16 | {po['requests_per_s']:.1f} accepted | {po['p50_ms']:.2f} | {po['p99_ms']:.2f} | {po['ok']} | {po['resource_exhausted']} | {po['failed']} | {po['rss_before_mb']:.0f} → {po['rss_after_mb']:.0f} MB resident; serving after: {po['alive_after']} |
 
 PROVEN digits_mlp, best of the runs: gateway end to end, as the client sees it (Infer PROVEN sent →
 WatchJob reports SUCCEEDED; includes queueing, the store, native verification in the worker and the

@@ -8,7 +8,7 @@ use crate::store::{JobStore, ModelRecord, now_ms};
 use cipherproof_circuits::InputVisibility;
 use cipherproof_model::exec::argmax;
 use cipherproof_model::exec::integer::{IntegerRunner, dequantize_output, quantize_input};
-use cipherproof_model::quant::{QuantConfig, quantize, quantize_for_range};
+use cipherproof_model::quant::{QuantConfig, QuantModel, quantize, quantize_for_range};
 use cipherproof_model::import_onnx;
 use cipherproof_prover::compile::{self, CompileOptions, Compiled, SrsSource};
 use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
@@ -64,6 +64,10 @@ pub struct ProverKeys {
 pub struct LoadedModel {
     pub compiled: Compiled,
     pub meta: ModelMeta,
+    /// The integer executor with its weights prepared once. It borrows a copy of
+    /// the quantized model that lives as long as the process: loaded models are
+    /// never evicted, so this is the registry's own lifetime.
+    runner: IntegerRunner<'static>,
     keys: OnceLock<Arc<ProverKeys>>,
 }
 
@@ -77,6 +81,16 @@ pub struct Outputs {
 }
 
 impl LoadedModel {
+    fn new(compiled: Compiled, meta: ModelMeta) -> Result<Self> {
+        let model: &'static QuantModel = Box::leak(Box::new(compiled.model.clone()));
+        Ok(Self {
+            runner: IntegerRunner::new(model)?,
+            compiled,
+            meta,
+            keys: OnceLock::new(),
+        })
+    }
+
     /// Runs the quantized model on a flat float input.
     pub fn infer(&self, input: &[f32]) -> Result<Outputs> {
         let model = &self.compiled.model;
@@ -93,7 +107,7 @@ impl LoadedModel {
             ));
         }
         let q = quantize_input(model, 0, input)?;
-        let out = IntegerRunner::new(model)?.run(&q)?;
+        let out = self.runner.run(&q)?;
         Ok(Outputs {
             dequantized: dequantize_output(model, &out),
             argmax: argmax(&out).unwrap_or(0),
@@ -232,13 +246,12 @@ impl Registry {
         } else {
             std::fs::rename(&tmp, &dir).map_err(GatewayError::io(&dir))?;
         }
+        if let Some(m) = self.loaded.read().map_err(lock_err)?.get(&id) {
+            return Ok(m.clone());
+        }
         let compiled = compile::load(&dir)?;
         let meta = meta_of(&compiled, start.elapsed().as_secs_f64());
-        let loaded = Arc::new(LoadedModel {
-            compiled,
-            meta,
-            keys: OnceLock::new(),
-        });
+        let loaded = Arc::new(LoadedModel::new(compiled, meta)?);
         self.loaded
             .write()
             .map_err(lock_err)?
@@ -293,11 +306,7 @@ impl Registry {
             .await
             .map_err(|e| GatewayError::Internal(e.to_string()))??;
         let meta = meta_of(&compiled, 0.0);
-        let loaded = Arc::new(LoadedModel {
-            compiled,
-            meta,
-            keys: OnceLock::new(),
-        });
+        let loaded = Arc::new(LoadedModel::new(compiled, meta)?);
         Ok(self
             .loaded
             .write()

@@ -20,7 +20,7 @@ use crate::store::JobStore;
 use crate::worker;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, broadcast, watch};
+use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::JoinHandle;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
@@ -40,22 +40,11 @@ pub struct Shared {
     pub poster: Option<ChainPoster>,
     /// This gateway process's lease-owner prefix.
     pub instance: String,
-    in_flight: Arc<Semaphore>,
 }
 
 impl Shared {
     pub fn job_changed(&self, id: &str) {
         let _ = self.events.send(id.to_string());
-    }
-
-    /// A slot among the requests served at once, or RESOURCE_EXHAUSTED (shed, don't queue).
-    pub fn admit(&self) -> Result<OwnedSemaphorePermit> {
-        self.in_flight.clone().try_acquire_owned().map_err(|_| {
-            GatewayError::Exhausted(format!(
-                "the gateway is serving its maximum of {} requests; retry later",
-                self.config.max_in_flight
-            ))
-        })
     }
 }
 
@@ -112,7 +101,6 @@ impl Gateway {
             .map_err(|e| GatewayError::Internal(e.to_string()))?;
         let (stop, stop_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
-            in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
             instance: format!("{}-{:016x}", std::process::id(), rand::random::<u64>()),
             metrics: Metrics::new()?,
             events: broadcast::channel(1024).0,
@@ -184,7 +172,16 @@ async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(|e| GatewayError::Internal(format!("reflection: {e}")))?;
-    let mut builder = Server::builder();
+    // Shed, don't queue: beyond max_in_flight requests in the whole server, new
+    // ones get RESOURCE_EXHAUSTED at once (tonic maps tower's Overloaded to it).
+    let mut builder = Server::builder().layer(
+        tower::ServiceBuilder::new()
+            .load_shed()
+            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                shared.config.max_in_flight.max(1),
+            ))
+            .into_inner(),
+    );
     if let Some(tls) = &shared.config.tls {
         let cert = std::fs::read(&tls.cert).map_err(GatewayError::io(&tls.cert))?;
         let key = std::fs::read(&tls.key).map_err(GatewayError::io(&tls.key))?;
@@ -210,7 +207,7 @@ async fn serve(
         .add_service(InterceptedService::new(kserve, intercept.clone()))
         .add_service(InterceptedService::new(keys, intercept.clone()))
         .add_service(InterceptedService::new(studies, intercept));
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     Ok(tokio::spawn(router.serve_with_incoming_shutdown(incoming, stopped(stop))))
 }
 

@@ -336,6 +336,34 @@ async fn a_full_queue_sheds_and_queued_jobs_cancel() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overload_is_shed_with_resource_exhausted() {
+    let mut cfg = config("overload");
+    cfg.max_in_flight = 1;
+    let gw = start(cfg).await;
+    let mut c = clients(&gw, None).await;
+    register(&mut c, "digits", DIGITS).await.unwrap();
+    let req = InferRequest { model: "digits".into(), input: input(DIGITS_INPUT), mode: 0 };
+    let calls: Vec<_> = (0..256)
+        .map(|_| {
+            let mut client = c.infer.clone();
+            let req = req.clone();
+            tokio::spawn(async move { client.infer(req).await.map(|_| ()).map_err(|s| s.code()) })
+        })
+        .collect();
+    let mut codes = Vec::new();
+    for call in calls {
+        codes.push(call.await.unwrap());
+    }
+    let shed = codes.iter().filter(|c| **c == Err(Code::ResourceExhausted)).count();
+    let ok = codes.iter().filter(|c| c.is_ok()).count();
+    assert_eq!(shed + ok, codes.len(), "only OK or RESOURCE_EXHAUSTED: {codes:?}");
+    assert!(shed > 0 && ok > 0, "ok {ok}, shed {shed}");
+    // Still serving.
+    c.infer.infer(req).await.unwrap();
+    gw.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_reflection_and_metrics() {
     let mut cfg = config("health");
     cfg.metrics = Some("127.0.0.1:0".parse().unwrap());

@@ -41,6 +41,10 @@ pub struct LoadArgs {
     /// Client threads.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Open loop: start this many requests per second whatever the answers
+    /// (at most --concurrency outstanding; a tick with none free counts as skipped).
+    #[arg(long)]
+    pub rate: Option<f64>,
 }
 
 #[derive(Debug, Default)]
@@ -72,6 +76,14 @@ async fn run(a: &LoadArgs) -> Result<()> {
     let tally = Arc::new(Tally::default());
     let deadline = Instant::now() + Duration::from_secs(a.duration_secs);
     let started = Instant::now();
+    if let Some(rate) = a.rate {
+        let req = InferRequest {
+            model: a.model.clone(),
+            input: input.clone(),
+            mode,
+        };
+        return open_loop(a, rate, req, clients, tally, deadline, started).await;
+    }
     let mut tasks = Vec::new();
     for i in 0..a.concurrency.max(1) {
         let mut client = clients[i % clients.len()].clone();
@@ -108,6 +120,68 @@ async fn run(a: &LoadArgs) -> Result<()> {
     for t in tasks {
         latencies.extend(t.await?);
     }
+    report(a, &tally, latencies, started, 0);
+    Ok(())
+}
+
+type Client = cipherproof_gateway::proto::v1::inference_service_client::InferenceServiceClient<
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, super::client_cmd::Bearer>,
+>;
+
+async fn open_loop(
+    a: &LoadArgs,
+    rate: f64,
+    req: InferRequest,
+    clients: Vec<Client>,
+    tally: Arc<Tally>,
+    deadline: Instant,
+    started: Instant,
+) -> Result<()> {
+    if !(rate > 0.0 && rate.is_finite()) {
+        bail!("--rate must be a positive number");
+    }
+    let slots = Arc::new(tokio::sync::Semaphore::new(a.concurrency.max(1)));
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+    let (mut skipped, mut n) = (0u64, 0usize);
+    let mut tasks = Vec::new();
+    while Instant::now() < deadline && (n as u64) < a.max_requests {
+        tick.tick().await;
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            skipped += 1;
+            continue;
+        };
+        let mut client = clients[n % clients.len()].clone();
+        n += 1;
+        let (tally, req) = (tally.clone(), req.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = permit;
+            let t = Instant::now();
+            tally.sent.fetch_add(1, Ordering::Relaxed);
+            match client.infer(req).await {
+                Ok(_) => {
+                    tally.ok.fetch_add(1, Ordering::Relaxed);
+                    Some(t.elapsed().as_secs_f64())
+                }
+                Err(s) if s.code() == tonic::Code::ResourceExhausted => {
+                    tally.shed.fetch_add(1, Ordering::Relaxed);
+                    None
+                }
+                Err(_) => {
+                    tally.failed.fetch_add(1, Ordering::Relaxed);
+                    None
+                }
+            }
+        }));
+    }
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await?);
+    }
+    report(a, &tally, latencies, started, skipped);
+    Ok(())
+}
+
+fn report(a: &LoadArgs, tally: &Tally, mut latencies: Vec<f64>, started: Instant, skipped: u64) {
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort_by(f64::total_cmp);
     let pct = |p: f64| -> f64 {
@@ -127,8 +201,8 @@ async fn run(a: &LoadArgs) -> Result<()> {
             "resource_exhausted": tally.shed.load(Ordering::Relaxed),
             "failed": tally.failed.load(Ordering::Relaxed),
             "requests_per_s": ok as f64 / elapsed,
+            "offered_per_s": a.rate, "skipped_ticks": skipped,
             "p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99), "max_ms": pct(1.0),
         })
     );
-    Ok(())
 }

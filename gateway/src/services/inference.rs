@@ -53,7 +53,6 @@ pub(crate) async fn enqueue_proof(
 
 impl InferenceApi {
     async fn infer(&self, tenant: &str, req: InferRequest) -> Result<InferResponse> {
-        let _slot = self.shared.admit()?;
         let mode = InferenceMode::try_from(req.mode)
             .map_err(|_| GatewayError::invalid("mode", format!("unknown mode {}", req.mode)))?;
         let model = self.shared.registry.resolve(tenant, &req.model).await?;

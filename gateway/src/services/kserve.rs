@@ -124,7 +124,6 @@ fn tensor(name: &str, datatype: &str, shape: Vec<i64>, contents: InferTensorCont
 
 impl KServeApi {
     async fn model_infer(&self, tenant: &str, req: ModelInferRequest) -> Result<ModelInferResponse> {
-        let _slot = self.shared.admit()?;
         let model = self.shared.registry.resolve(tenant, &req.model_name).await?;
         let prove = wants_proof(&req.parameters)?;
         let values = input_values(&model, &req)?;

@@ -46,6 +46,34 @@ fn to_i64(t: &Tensor) -> candle_core::Result<Vec<i64>> {
         .collect())
 }
 
+/// Multiply-accumulates up to which a dense layer runs as plain i64 loops:
+/// below this, setting up a candle matmul (tensor copies, thread-count probe)
+/// costs more than the arithmetic.
+const SMALL_DENSE_MACS: usize = 1 << 16;
+
+pub(super) fn is_small(x_len: usize, [o, i]: &[usize; 2]) -> bool {
+    *i > 0 && x_len % i == 0 && (x_len / i) * o * i <= SMALL_DENSE_MACS
+}
+
+/// [`dense`] in i64 with the `[out, in]` weights as stored: the same integers
+/// (quantization bounds every accumulator below 2^53, so neither path rounds or overflows).
+pub(super) fn dense_small(
+    x: &[i64],
+    w: &[i64],
+    [o, i]: [usize; 2],
+    bias: &[i64],
+    shift: u32,
+) -> Vec<i64> {
+    x.chunks_exact(i)
+        .flat_map(|row| {
+            w.chunks_exact(i).zip(bias).take(o).map(move |(wr, &b)| {
+                let acc: i64 = row.iter().zip(wr).map(|(a, c)| a * c).sum();
+                round_shift(acc + b, shift)
+            })
+        })
+        .collect()
+}
+
 /// `round_shift(x · Wᵀ + b, shift)` row by row; `w` is `[in, out]`.
 pub(super) fn dense(
     x: &[i64],
@@ -91,4 +119,47 @@ pub(super) fn conv(
         );
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::quant::model::QNode;
+
+    /// The i64 fast path and the candle path give the same integers.
+    #[test]
+    fn small_dense_equals_the_candle_matmul() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |m: i64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % (2 * m as u64 + 1)) as i64 - m
+        };
+        for (rows, i, o, shift) in [(1, 64, 32, 7), (3, 30, 2, 0), (2, 5, 9, 12)] {
+            let weight: Vec<i64> = (0..i * o).map(|_| next(511)).collect();
+            let bias: Vec<i64> = (0..o).map(|_| next(1 << 20)).collect();
+            let x: Vec<i64> = (0..rows * i).map(|_| next(1 << 15)).collect();
+            let node = QNode {
+                name: "d".into(),
+                op: QOp::Dense {
+                    weight: weight.clone(),
+                    weight_shape: [o, i],
+                    bias: bias.clone(),
+                    weight_scale: 0,
+                    shift,
+                },
+                inputs: vec![0],
+                output: 1,
+            };
+            let w = prepare(&node).unwrap().unwrap();
+            assert!(is_small(x.len(), &[o, i]));
+            assert_eq!(
+                dense_small(&x, &weight, [o, i], &bias, shift),
+                dense(&x, &w, &bias, shift).unwrap()
+            );
+        }
+        assert!(!is_small(1 << 12, &[1 << 12, 1 << 12]));
+    }
 }

@@ -122,6 +122,15 @@ fn eval_with(
     let x = inputs.first().ok_or_else(missing)?;
     let y = || inputs.get(1).ok_or_else(missing);
     Ok(match op {
+        QOp::Dense {
+            weight: w,
+            weight_shape,
+            bias,
+            shift,
+            ..
+        } if linear::is_small(x.data.len(), weight_shape) => {
+            linear::dense_small(x.data, w, *weight_shape, bias, *shift)
+        }
         QOp::Dense { bias, shift, .. } => {
             linear::dense(x.data, weight.ok_or_else(missing)?, bias, *shift).map_err(exec)?
         }
