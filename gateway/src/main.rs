@@ -9,6 +9,7 @@
 //!   `verify --model DIR --proof PROOF.json`: halo2 proofs of quantized inference;
 //! * `verifier --model DIR --out OUTDIR [--proof PROOF.json]`: the model's EVM verifier;
 //! * `chain deploy | register | submit --rpc URL ...`: contracts, verifiers and proofs on a chain;
+//! * `fhe keygen | encrypt | infer | decrypt`: encrypted inference on TFHE ciphertexts;
 //! * `serve [--listen ADDR] [--data DIR] ...`: the gRPC gateway (library: `cipherproof_gateway`);
 //! * `client register | infer | job --addr URL ...`: a client of a running gateway.
 
@@ -44,6 +45,8 @@ enum Command {
     Verifier(cli::verifier_cmd::VerifierArgs),
     /// Deploy the contracts, register models and submit proofs on a JSON-RPC chain.
     Chain(cli::chain_cmd::ChainArgs),
+    /// Encrypted inference (TFHE): keygen, encrypt, infer, decrypt.
+    Fhe(cli::fhe_cmd::FheArgs),
     /// Run the gRPC gateway (plain, proven and KServe v2 inference, durable proof jobs).
     Serve(cli::serve_cmd::ServeArgs),
     /// Talk to a running gateway.
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => cli::prove_cmds::verify_cmd(&args),
         Command::Verifier(args) => cli::verifier_cmd::verifier_cmd(&args),
         Command::Chain(args) => cli::chain_cmd::chain_cmd(&args),
+        Command::Fhe(args) => cli::fhe_cmd::fhe_cmd(&args),
         Command::Serve(args) => cli::serve_cmd::serve_cmd(&args),
         Command::Client(args) => cli::client_cmd::client_cmd(&args),
     };

@@ -1,0 +1,98 @@
+//! Client keys (the LWE secret key) and server keys (parameters plus the
+//! model and key they are bound to). The key id is a hash of the secret key:
+//! it names the key without revealing it, and lets a server refuse
+//! ciphertexts made under another key.
+
+use crate::error::{FheError, Result};
+use crate::params::LweParams;
+use crate::program::FheProgram;
+use crate::wire::{ClientKeyFile, ServerKeyFile};
+use sha2::{Digest, Sha256};
+use tfhe::core_crypto::prelude::*;
+
+/// Fresh CSPRNGs seeded from the OS (RDSEED where available).
+pub(crate) fn generators() -> (
+    SecretRandomGenerator<DefaultRandomGenerator>,
+    EncryptionRandomGenerator<DefaultRandomGenerator>,
+) {
+    let mut seeder = new_seeder();
+    let seeder = seeder.as_mut();
+    let secret = SecretRandomGenerator::<DefaultRandomGenerator>::new(seeder.seed());
+    let encryption = EncryptionRandomGenerator::<DefaultRandomGenerator>::new(seeder.seed(), seeder);
+    (secret, encryption)
+}
+
+fn key_id(model_id: &str, secret: &LweSecretKeyOwned<u64>) -> String {
+    let mut h = Sha256::new();
+    h.update(b"cipherproof-fhe-key-v1");
+    h.update(model_id.as_bytes());
+    for w in secret.as_ref() {
+        h.update(w.to_le_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// Generates a client key for `program` and the matching server key.
+pub fn keygen(program: &FheProgram) -> (ClientKeyFile, ServerKeyFile) {
+    let (mut secret_gen, _) = generators();
+    let secret: LweSecretKeyOwned<u64> =
+        allocate_and_generate_new_binary_lwe_secret_key(LweDimension(program.params.dimension), &mut secret_gen);
+    let id = key_id(&program.model_id, &secret);
+    let client = ClientKeyFile {
+        model_id: program.model_id.clone(),
+        key_id: id.clone(),
+        dimension: program.params.dimension as u64,
+        noise_bound_log2: program.params.noise_bound_log2,
+        secret,
+    };
+    let server = ServerKeyFile {
+        model_id: program.model_id.clone(),
+        key_id: id,
+        dimension: program.params.dimension as u64,
+        noise_bound_log2: program.params.noise_bound_log2,
+    };
+    (client, server)
+}
+
+fn params_of(dimension: u64, noise_bound_log2: u32) -> LweParams {
+    LweParams {
+        dimension: dimension as usize,
+        noise_bound_log2,
+    }
+}
+
+impl ClientKeyFile {
+    /// Checks the key is for `program` (model and parameters) and is self-consistent.
+    pub fn check(&self, program: &FheProgram) -> Result<()> {
+        if self.model_id != program.model_id {
+            return Err(FheError::Mismatch(format!(
+                "the client key is for model {}, not {}",
+                self.model_id, program.model_id
+            )));
+        }
+        if params_of(self.dimension, self.noise_bound_log2) != program.params
+            || self.secret.lwe_dimension().0 as u64 != self.dimension
+        {
+            return Err(FheError::Mismatch("the client key has other parameters than the model's".into()));
+        }
+        if key_id(&self.model_id, &self.secret) != self.key_id {
+            return Err(FheError::Mismatch("the client key's id does not match its secret (corrupt key)".into()));
+        }
+        Ok(())
+    }
+}
+
+impl ServerKeyFile {
+    pub fn check(&self, program: &FheProgram) -> Result<()> {
+        if self.model_id != program.model_id {
+            return Err(FheError::Mismatch(format!(
+                "the server key is for model {}, not {}",
+                self.model_id, program.model_id
+            )));
+        }
+        if params_of(self.dimension, self.noise_bound_log2) != program.params {
+            return Err(FheError::Mismatch("the server key is for other parameters than the model's".into()));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,123 @@
+//! The LWE parameter set and the noise budget of an encrypted dot product.
+//!
+//! Inputs are encrypted under a binary LWE secret key of dimension 2048 with
+//! TUniform noise bounded by 2^17 on the native 2^64 modulus: the shape and
+//! noise of the GLWE key (k = 1, N = 2048) in tfhe 1.8's default 128-bit
+//! parameter set (`PARAM_MESSAGE_2_CARRY_2_KS_PBS_TUNIFORM_2M128`), used here
+//! as a plain LWE key. A dot product with cleartext weights `w` and a
+//! plaintext bias leaves an error `Σ wᵢ·eᵢ`: at most `Σ|wᵢ|·2^17` (TUniform is
+//! bounded), standard deviation `‖w‖₂·σ` with `σ² = (2^(2b+1)+1)/6`.
+//! Decoding is exact while the error stays below `Δ/2`.
+
+use crate::error::{FheError, Result};
+use serde::{Deserialize, Serialize};
+use tfhe::core_crypto::prelude::DynamicDistribution;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LweParams {
+    pub dimension: usize,
+    /// Fresh noise is uniform-like on [−2^b, 2^b] (TUniform with bound_log2 = b).
+    pub noise_bound_log2: u32,
+}
+
+/// The 128-bit set (see the module documentation).
+pub const DEFAULT_PARAMS: LweParams = LweParams {
+    dimension: 2048,
+    noise_bound_log2: 17,
+};
+
+/// Failure probabilities above this are refused (per decrypted value, union bound).
+pub const MAX_LOG2_P_FAIL: f64 = -64.0;
+
+impl LweParams {
+    pub fn noise(&self) -> DynamicDistribution<u64> {
+        DynamicDistribution::new_t_uniform(self.noise_bound_log2)
+    }
+
+    /// Standard deviation of fresh TUniform noise.
+    pub fn fresh_std_dev(&self) -> f64 {
+        let b = f64::from(self.noise_bound_log2);
+        ((2f64.powf(2.0 * b + 1.0) + 1.0) / 6.0).sqrt()
+    }
+}
+
+/// The noise budget of a program: the encoding and how safely it decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Budget {
+    /// Δ = 2^log_delta: each message is encoded as m·Δ.
+    pub log_delta: u32,
+    /// Signed bits the largest accumulator needs.
+    pub message_bits: u32,
+    /// log2 of the largest possible error (TUniform noise is bounded).
+    pub worst_case_error_log2: f64,
+    /// log2 of the error's standard deviation (worst output).
+    pub std_dev_log2: f64,
+    /// log2 of the probability that any one decrypted value is wrong: −∞ when
+    /// even the worst-case error stays below Δ/2, else a Gaussian tail bound.
+    pub log2_p_fail: f64,
+}
+
+fn bits_for(max_abs: u128) -> u32 {
+    128 - max_abs.leading_zeros()
+}
+
+/// The budget of dot products with these weight rows and accumulators bounded by `max_abs_acc`.
+pub fn budget<'a>(
+    params: &LweParams,
+    rows: impl IntoIterator<Item = &'a [i64]>,
+    max_abs_acc: u128,
+) -> Result<Budget> {
+    let message_bits = bits_for(max_abs_acc) + 1;
+    if message_bits > 48 {
+        return Err(FheError::NoiseBudget(format!(
+            "accumulators need {message_bits} signed bits; at most 48 fit above the noise"
+        )));
+    }
+    let log_delta = 64 - message_bits;
+    let half_delta = 2f64.powi(log_delta as i32 - 1);
+    let bound = 2f64.powi(params.noise_bound_log2 as i32);
+    let (mut worst, mut std_dev) = (0f64, 0f64);
+    for row in rows {
+        let l1: f64 = row.iter().map(|w| w.unsigned_abs() as f64).sum();
+        let l2: f64 = row.iter().map(|w| (*w as f64).powi(2)).sum::<f64>().sqrt();
+        worst = worst.max(l1 * bound);
+        std_dev = std_dev.max(l2 * params.fresh_std_dev());
+    }
+    let log2_p_fail = if worst < half_delta {
+        f64::NEG_INFINITY
+    } else {
+        // P(|N(0, σ²)| ≥ t) ≤ 2·exp(−t²/2σ²)
+        let t = half_delta / std_dev.max(f64::MIN_POSITIVE);
+        1.0 - t * t / (2.0 * std::f64::consts::LN_2)
+    };
+    let b = Budget {
+        log_delta,
+        message_bits,
+        worst_case_error_log2: worst.max(1.0).log2(),
+        std_dev_log2: std_dev.max(1.0).log2(),
+        log2_p_fail,
+    };
+    if b.log2_p_fail > MAX_LOG2_P_FAIL {
+        return Err(FheError::NoiseBudget(format!(
+            "a decryption would fail with probability 2^{:.1} (Δ = 2^{log_delta}, error σ = 2^{:.1}); \
+             fewer weight bits or activation bits would fit",
+            b.log2_p_fail, b.std_dev_log2
+        )));
+    }
+    Ok(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_weights_decode_exactly_and_large_ones_are_refused() {
+        let rows: Vec<Vec<i64>> = vec![vec![511; 30], vec![-3; 30]];
+        let b = budget(&DEFAULT_PARAMS, rows.iter().map(|r| r.as_slice()), 1 << 30).unwrap();
+        assert_eq!(b.log_delta, 64 - 32);
+        assert_eq!(b.log2_p_fail, f64::NEG_INFINITY, "{b:?}");
+        let huge: Vec<i64> = vec![1 << 20; 1000];
+        assert!(budget(&DEFAULT_PARAMS, [huge.as_slice()], 1 << 40).is_err());
+    }
+}

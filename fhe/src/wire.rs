@@ -1,0 +1,132 @@
+//! Files and messages: tfhe's safe serialization (a header naming the type and
+//! its version, then bincode), always with a size limit, so a truncated,
+//! corrupt or oversized file, or a file of another kind, is an error and
+//! never a panic or a huge allocation.
+
+// tfhe-versionable's derives generate helper types without Debug.
+#![allow(missing_debug_implementations)]
+
+use crate::error::{Result, corrupt};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tfhe::core_crypto::prelude::*;
+use tfhe::named::Named;
+use tfhe::safe_serialization::{safe_deserialize, safe_serialize};
+use tfhe_versionable::{Unversionize, Versionize, VersionsDispatch};
+
+/// Largest client key file (a 2048-bit binary key is 16 KiB).
+pub const CLIENT_KEY_LIMIT: u64 = 1 << 20;
+/// Largest server key file.
+pub const SERVER_KEY_LIMIT: u64 = 1 << 30;
+/// Largest ciphertext file (inputs are seeded: ~0.3 KiB per 30-feature sample;
+/// outputs ~16 KiB per value).
+pub const CIPHERTEXT_LIMIT: u64 = 256 << 20;
+/// Largest study file (public key, records, aggregates, shares).
+pub const STUDY_LIMIT: u64 = 1 << 30;
+
+/// The client's secret: never leaves the client.
+#[derive(Clone, Serialize, Deserialize, Versionize)]
+#[versionize(ClientKeyFileVersions)]
+#[allow(missing_debug_implementations)] // manual, redacting the secret: below
+pub struct ClientKeyFile {
+    pub model_id: String,
+    pub key_id: String,
+    pub dimension: u64,
+    pub noise_bound_log2: u32,
+    pub secret: LweSecretKeyOwned<u64>,
+}
+
+#[derive(Debug, VersionsDispatch)]
+#[allow(dead_code)]
+pub enum ClientKeyFileVersions {
+    V0(ClientKeyFile),
+}
+
+impl std::fmt::Debug for ClientKeyFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientKeyFile")
+            .field("model_id", &self.model_id)
+            .field("key_id", &self.key_id)
+            .field("dimension", &self.dimension)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Named for ClientKeyFile {
+    const NAME: &'static str = "cipherproof::fhe::ClientKey";
+}
+
+/// What the server needs: the parameters, and the model and key it is bound
+/// to. Linear models need no evaluation keys; bootstrapping keys will join here.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Versionize)]
+#[versionize(ServerKeyFileVersions)]
+pub struct ServerKeyFile {
+    pub model_id: String,
+    pub key_id: String,
+    pub dimension: u64,
+    pub noise_bound_log2: u32,
+}
+
+#[derive(Debug, VersionsDispatch)]
+#[allow(dead_code)]
+pub enum ServerKeyFileVersions {
+    V0(ServerKeyFile),
+}
+
+impl Named for ServerKeyFile {
+    const NAME: &'static str = "cipherproof::fhe::ServerKey";
+}
+
+/// Encrypted inputs (seeded: the masks are regenerated from a seed), one list per sample.
+#[derive(Clone, Debug, Serialize, Deserialize, Versionize)]
+#[versionize(EncryptedInputsVersions)]
+pub struct EncryptedInputs {
+    pub model_id: String,
+    pub key_id: String,
+    pub samples: Vec<SeededLweCiphertextListOwned<u64>>,
+}
+
+#[derive(Debug, VersionsDispatch)]
+#[allow(dead_code)]
+pub enum EncryptedInputsVersions {
+    V0(EncryptedInputs),
+}
+
+impl Named for EncryptedInputs {
+    const NAME: &'static str = "cipherproof::fhe::EncryptedInputs";
+}
+
+/// Encrypted results (the model's accumulators), one list per sample.
+#[derive(Clone, Debug, Serialize, Deserialize, Versionize)]
+#[versionize(EncryptedOutputsVersions)]
+pub struct EncryptedOutputs {
+    pub model_id: String,
+    pub key_id: String,
+    pub samples: Vec<LweCiphertextListOwned<u64>>,
+}
+
+#[derive(Debug, VersionsDispatch)]
+#[allow(dead_code)]
+pub enum EncryptedOutputsVersions {
+    V0(EncryptedOutputs),
+}
+
+impl Named for EncryptedOutputs {
+    const NAME: &'static str = "cipherproof::fhe::EncryptedOutputs";
+}
+
+/// Serializes `value` (refusing to write more than `limit` bytes).
+pub fn to_bytes<T: Serialize + Versionize + Named>(value: &T, limit: u64) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    safe_serialize(value, &mut out, limit).map_err(|e| corrupt(T::NAME, e))?;
+    Ok(out)
+}
+
+/// Reads a `T` back, refusing other kinds, other versions and anything over `limit`.
+pub fn from_bytes<T: DeserializeOwned + Unversionize + Named>(bytes: &[u8], limit: u64) -> Result<T> {
+    if bytes.len() as u64 > limit {
+        return Err(corrupt(T::NAME, format!("{} bytes is over the limit of {limit}", bytes.len())));
+    }
+    safe_deserialize(bytes, limit).map_err(|e| corrupt(T::NAME, e))
+}
