@@ -61,7 +61,7 @@ Machine: this 2-core box, `python bench/fhe_vs_concrete.py`, {time.strftime('%Y-
 single-threaded loop, client and server in one process for cipherproof (ciphertexts serialized and parsed
 between them); Concrete ML's own `encrypt` / `run` / `decrypt`.
 
-| breast cancer | system | accuracy (114) | client encrypt ms | server ms | client decrypt ms | end to end ms | ratio |
+| breast cancer | system | accuracy | client encrypt ms | server ms | client decrypt ms | end to end ms | ratio |
 |---|---|---|---|---|---|---|---|
 | logistic regression | cipherproof (LWE n=2048, Δ=2^{k['log_delta']}) | {o['accuracy']:.4f} | {o['client_encrypt_ms']:.3f} | {o['server_ms']:.3f} | {o['client_decrypt_ms']:.3f} | **{o['end_to_end_ms']:.3f}** | **{c['end_to_end_ms'] / o['end_to_end_ms']:.1f}× faster** |
 | logistic regression | Concrete ML 1.9.0 (n_bits 8) | {c['accuracy']:.4f} | {c['client_encrypt_ms']:.3f} | {c['server_ms']:.3f} | {c['client_decrypt_ms']:.3f} | {c['end_to_end_ms']:.3f} | 1 |
@@ -71,7 +71,7 @@ between them); Concrete ML's own `encrypt` / `run` / `decrypt`.
 cipherproof LR: decrypted outputs equal the plaintext integer model on {o['equal_to_plaintext_integer_model']}/{o['samples']}
 samples; failure probability {o['log2_p_fail']} (worst-case error 2^{k['worst_case_error_log2']:.1f} < Δ/2 = 2^{k['log_delta'] - 1});
 keys: client {k['client_key_bytes']} B, server {k['server_key_bytes']} B (no evaluation key: no bootstrapping),
-keygen {k['keygen_s'] * 1e3:.1f} ms; ciphertexts: input {o['input_ciphertext_bytes']} B (seeded), output
+keygen {k['keygen_s'] * 1e3:.2f} ms; ciphertexts: input {o['input_ciphertext_bytes']} B (one seeded GLWE), output
 {o['output_ciphertext_bytes']} B; the 114 samples as one parallel batch: {o.get('server_batch_ms', float('nan')):.1f} ms server.
 {END}"""
     doc = open(path).read()

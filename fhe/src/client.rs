@@ -9,7 +9,7 @@ use cipherproof_model::quant::fixed::signed_range;
 use rayon::prelude::*;
 use tfhe::core_crypto::prelude::*;
 
-/// Encrypts quantized input vectors (seeded ciphertexts, one list per sample, in parallel).
+/// Encrypts quantized input vectors, packed N to a seeded GLWE ciphertext (samples in parallel).
 pub fn encrypt(program: &FheProgram, key: &ClientKeyFile, inputs: &[Vec<i64>]) -> Result<EncryptedInputs> {
     key.check(program)?;
     let (lo, hi) = signed_range(program.input_bits);
@@ -30,23 +30,36 @@ pub fn encrypt(program: &FheProgram, key: &ClientKeyFile, inputs: &[Vec<i64>]) -
     }
     let log_delta = program.budget.log_delta;
     let noise = program.params.noise();
-    let lwe_size = LweDimension(program.params.dimension).to_lwe_size();
+    let n = program.params.dimension;
+    let glwe_key = GlweSecretKey::from_container(key.secret.as_ref(), PolynomialSize(n));
     let samples = inputs
         .par_iter()
         .map(|x| {
             let mut seeder = new_seeder();
             let seeder = seeder.as_mut();
-            let plaintexts =
-                PlaintextList::from_container(x.iter().map(|&v| encode(v, log_delta).0).collect::<Vec<u64>>());
-            let mut list = SeededLweCiphertextList::new(
-                0u64,
-                lwe_size,
-                LweCiphertextCount(x.len()),
-                seeder.seed().into(),
-                CiphertextModulus::new_native(),
-            );
-            encrypt_seeded_lwe_ciphertext_list(&key.secret, &mut list, &plaintexts, noise, seeder);
-            list
+            x.chunks(n)
+                .map(|chunk| {
+                    let mut coefficients = vec![0u64; n];
+                    for (c, &v) in coefficients.iter_mut().zip(chunk) {
+                        *c = encode(v, log_delta).0;
+                    }
+                    let mut ct = SeededGlweCiphertext::new(
+                        0u64,
+                        GlweSize(2),
+                        PolynomialSize(n),
+                        seeder.seed().into(),
+                        CiphertextModulus::new_native(),
+                    );
+                    encrypt_seeded_glwe_ciphertext(
+                        &glwe_key,
+                        &mut ct,
+                        &PlaintextList::from_container(coefficients),
+                        noise,
+                        seeder,
+                    );
+                    ct
+                })
+                .collect()
         })
         .collect();
     Ok(EncryptedInputs {

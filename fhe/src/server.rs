@@ -23,30 +23,46 @@ fn check_inputs(program: &FheProgram, key: &ServerKeyFile, input: &EncryptedInpu
             "the ciphertexts were encrypted under another key than this server key's".into(),
         ));
     }
-    let lwe_size = LweDimension(program.params.dimension).to_lwe_size();
-    for (s, list) in input.samples.iter().enumerate() {
-        if list.lwe_size() != lwe_size
-            || list.lwe_ciphertext_count().0 != program.layer.inputs
-            || !list.ciphertext_modulus().is_native_modulus()
-        {
+    let n = program.params.dimension;
+    let chunks = program.layer.inputs.div_ceil(n);
+    for (s, cts) in input.samples.iter().enumerate() {
+        let fits = |ct: &SeededGlweCiphertextOwned<u64>| {
+            ct.glwe_size() == GlweSize(2)
+                && ct.polynomial_size() == PolynomialSize(n)
+                && ct.ciphertext_modulus().is_native_modulus()
+        };
+        if cts.len() != chunks || !cts.iter().all(fits) {
             return Err(FheError::Mismatch(format!(
-                "sample {s}: {} ciphertexts of dimension {}; the model takes {} of dimension {}",
-                list.lwe_ciphertext_count().0,
-                list.lwe_size().to_lwe_dimension().0,
-                program.layer.inputs,
-                program.params.dimension
+                "sample {s}: {} ciphertexts; the model takes {chunks} GLWE ciphertext(s) of polynomial size {n}",
+                cts.len()
             )));
         }
     }
     Ok(())
 }
 
-fn evaluate_one(program: &FheProgram, seeded: &SeededLweCiphertextListOwned<u64>) -> LweCiphertextListOwned<u64> {
-    let inputs = seeded.clone().decompress_into_lwe_ciphertext_list();
+/// Unpacks the inputs: one LWE ciphertext per coefficient (sample extraction), same key.
+fn unpack(program: &FheProgram, seeded: &[SeededGlweCiphertextOwned<u64>]) -> Vec<LweCiphertextOwned<u64>> {
+    let n = program.params.dimension;
+    let lwe_size = LweDimension(n).to_lwe_size();
+    let mut out = Vec::with_capacity(program.layer.inputs);
+    for (c, ct) in seeded.iter().enumerate() {
+        let glwe = ct.clone().decompress_into_glwe_ciphertext();
+        for j in 0..n.min(program.layer.inputs - c * n) {
+            let mut lwe = LweCiphertext::new(0u64, lwe_size, CiphertextModulus::new_native());
+            extract_lwe_sample_from_glwe_ciphertext(&glwe, &mut lwe, MonomialDegree(j));
+            out.push(lwe);
+        }
+    }
+    out
+}
+
+fn evaluate_one(program: &FheProgram, seeded: &[SeededGlweCiphertextOwned<u64>]) -> LweCiphertextListOwned<u64> {
+    let inputs = unpack(program, seeded);
     let layer = &program.layer;
     let mut out = LweCiphertextList::new(
         0u64,
-        inputs.lwe_size(),
+        LweDimension(program.params.dimension).to_lwe_size(),
         LweCiphertextCount(layer.outputs),
         CiphertextModulus::new_native(),
     );

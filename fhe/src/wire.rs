@@ -18,7 +18,7 @@ use tfhe_versionable::{Unversionize, Versionize, VersionsDispatch};
 pub const CLIENT_KEY_LIMIT: u64 = 1 << 20;
 /// Largest server key file.
 pub const SERVER_KEY_LIMIT: u64 = 1 << 30;
-/// Largest ciphertext file (inputs are seeded: ~0.3 KiB per 30-feature sample;
+/// Largest ciphertext file (inputs are seeded GLWE: ~16 KiB per 2048 features;
 /// outputs ~16 KiB per value).
 pub const CIPHERTEXT_LIMIT: u64 = 256 << 20;
 /// Largest study file (public key, records, aggregates, shares).
@@ -78,13 +78,15 @@ impl Named for ServerKeyFile {
     const NAME: &'static str = "cipherproof::fhe::ServerKey";
 }
 
-/// Encrypted inputs (seeded: the masks are regenerated from a seed), one list per sample.
+/// Encrypted inputs: per sample, the input vector packed into the coefficients
+/// of seeded GLWE ciphertexts (k = 1, N = the key's dimension; one mask
+/// polynomial regenerated from a seed per N inputs), under the same secret key.
 #[derive(Clone, Debug, Serialize, Deserialize, Versionize)]
 #[versionize(EncryptedInputsVersions)]
 pub struct EncryptedInputs {
     pub model_id: String,
     pub key_id: String,
-    pub samples: Vec<SeededLweCiphertextListOwned<u64>>,
+    pub samples: Vec<Vec<SeededGlweCiphertextOwned<u64>>>,
 }
 
 #[derive(Debug, VersionsDispatch)]

@@ -15,7 +15,7 @@ use crate::proto::v1::key_service_server::KeyServiceServer;
 use crate::proto::v1::model_service_server::ModelServiceServer;
 use crate::proto::v1::study_service_server::StudyServiceServer;
 use crate::registry::Registry;
-use crate::services::{fhe::FheApi, inference::InferenceApi, jobs::JobApi, kserve::KServeApi, models::ModelApi};
+use crate::services::{fhe::FheApi, fhe::StudyApi, inference::InferenceApi, jobs::JobApi, kserve::KServeApi, models::ModelApi};
 use crate::store::JobStore;
 use crate::worker;
 use std::net::SocketAddr;
@@ -196,8 +196,8 @@ async fn serve(
     let jobs = JobServiceServer::new(JobApi::new(shared.clone())).max_decoding_message_size(limit);
     let kserve = GrpcInferenceServiceServer::new(KServeApi::new(shared.clone()))
         .max_decoding_message_size(limit);
-    let keys = KeyServiceServer::new(FheApi).max_decoding_message_size(limit);
-    let studies = StudyServiceServer::new(FheApi).max_decoding_message_size(limit);
+    let keys = KeyServiceServer::new(FheApi::new(shared.clone())).max_decoding_message_size(limit);
+    let studies = StudyServiceServer::new(StudyApi).max_decoding_message_size(limit);
     let router = builder
         .add_service(health_service)
         .add_service(reflection)

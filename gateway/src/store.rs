@@ -107,7 +107,7 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-const SCHEMA: [&str; 4] = [
+const SCHEMA: [&str; 5] = [
     "CREATE TABLE IF NOT EXISTS cp_models (
         tenant TEXT NOT NULL, name TEXT NOT NULL, model_id TEXT NOT NULL,
         meta TEXT NOT NULL, created_ms BIGINT NOT NULL,
@@ -125,6 +125,9 @@ const SCHEMA: [&str; 4] = [
     "CREATE TABLE IF NOT EXISTS cp_chain_models (
         chain_id BIGINT NOT NULL, registry TEXT NOT NULL, model_id TEXT NOT NULL,
         verifier TEXT NOT NULL, PRIMARY KEY (chain_id, registry, model_id))",
+    "CREATE TABLE IF NOT EXISTS cp_fhe_keys (
+        tenant TEXT NOT NULL, key_id TEXT NOT NULL, model_id TEXT NOT NULL,
+        blob TEXT NOT NULL, created_ms BIGINT NOT NULL, PRIMARY KEY (tenant, key_id))",
 ];
 
 const JOB_COLUMNS: &str = "id, tenant, model_id, state, input, outputs, attempts, error, proof_blob, \
@@ -477,5 +480,39 @@ impl JobStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    // ------------------------------------------------------------ FHE server keys
+
+    /// Binds an uploaded TFHE server key (stored as `blob`) to `tenant`.
+    pub async fn put_fhe_key(&self, tenant: &str, key_id: &str, model_id: &str, blob: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM cp_fhe_keys WHERE tenant = $1 AND key_id = $2")
+            .bind(tenant)
+            .bind(key_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO cp_fhe_keys (tenant, key_id, model_id, blob, created_ms) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(tenant)
+        .bind(key_id)
+        .bind(model_id)
+        .bind(blob)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A tenant's server key: (FHE model id, blob), None for other tenants' keys too.
+    pub async fn fhe_key(&self, tenant: &str, key_id: &str) -> Result<Option<(String, String)>> {
+        let row = sqlx::query("SELECT model_id, blob FROM cp_fhe_keys WHERE tenant = $1 AND key_id = $2")
+            .bind(tenant)
+            .bind(key_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((r.try_get("model_id")?, r.try_get("blob")?))).transpose()
     }
 }

@@ -238,17 +238,18 @@ async fn malformed_requests_get_invalid_argument_with_details() {
         .await
         .unwrap_err();
     assert_ne!(e.code(), Code::Ok);
-    // The encrypted route says plainly that its engine is not built in.
+    // Encrypted inference of a model that needs bootstrapping, a key upload without options.
     let e = c
         .infer
         .infer_encrypted(InferEncryptedRequest { model: "digits".into(), key_id: "k".into(), ciphertext: vec![1, 2, 3] })
         .await
         .unwrap_err();
-    assert_eq!(e.code(), Code::Unimplemented);
-    assert!(e.message().contains("TFHE"));
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("cannot run encrypted"), "{}", e.message());
     let mut keys = key_service_client::KeyServiceClient::new(c.channel.clone());
     let upload = vec![UploadServerKeyRequest { part: Some(upload_server_key_request::Part::KeyChunk(vec![0; 8])) }];
-    assert_eq!(keys.upload_server_key(tokio_stream::iter(upload)).await.unwrap_err().code(), Code::Unimplemented);
+    let e = keys.upload_server_key(tokio_stream::iter(upload)).await.unwrap_err();
+    assert_eq!(violations(&e)[0].0, "options");
     let mut studies = study_service_client::StudyServiceClient::new(c.channel.clone());
     let e = studies.create_study(CreateStudyRequest { name: "s".into(), parties: 3, fields: vec![] }).await.unwrap_err();
     assert_eq!(e.code(), Code::Unimplemented);
@@ -407,4 +408,60 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     let mut out = String::new();
     s.read_to_string(&mut out).await.unwrap();
     out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_inference_under_an_uploaded_server_key() {
+    use cipherproof_fhe::wire::{CIPHERTEXT_LIMIT, EncryptedOutputs, SERVER_KEY_LIMIT, from_bytes, to_bytes};
+    use cipherproof_fhe::{client, keys, params::DEFAULT_PARAMS, program};
+    let gw = start(config("fhe")).await;
+    let mut c = clients(&gw, None).await;
+    let fixture = |f: &str| cipherproof_testkit::fixture(&format!("breast_cancer_lr/{f}"));
+    let calibration = cipherproof_testkit::samples(&fixture("calibration.json"), "inputs");
+    let mut msgs = register_messages("lr", &onnx("breast_cancer_lr/model.onnx"), 4096);
+    if let Some(register_model_request::Part::Options(o)) = &mut msgs[0].part {
+        o.calibration = calibration.iter().map(|v| Sample { values: v.clone() }).collect();
+    }
+    c.models.register_model(tokio_stream::iter(msgs)).await.unwrap();
+
+    // The client quantizes the same ONNX with the same calibration: the same model, so its keys fit.
+    let graph = import_onnx(&onnx("breast_cancer_lr/model.onnx")).unwrap();
+    let model = cipherproof_model::quant::quantize(&graph, &calibration, &QuantConfig::default()).unwrap();
+    let prog = program::compile(&model, DEFAULT_PARAMS).unwrap();
+    let (ck, sk) = keys::keygen(&prog);
+    let key_bytes = to_bytes(&sk, SERVER_KEY_LIMIT).unwrap();
+    let mut keys_api = key_service_client::KeyServiceClient::new(c.channel.clone());
+    let upload = |model: &str, bytes: &[u8]| {
+        let mut m = vec![UploadServerKeyRequest {
+            part: Some(upload_server_key_request::Part::Options(UploadServerKeyOptions { model: model.into() })),
+        }];
+        m.extend(bytes.chunks(100).map(|b| UploadServerKeyRequest { part: Some(upload_server_key_request::Part::KeyChunk(b.to_vec())) }));
+        tokio_stream::iter(m)
+    };
+    let key_id = keys_api.upload_server_key(upload("lr", &key_bytes)).await.unwrap().into_inner().key_id;
+    assert_eq!(key_id, sk.key_id);
+
+    let x = cipherproof_testkit::samples(&fixture("test.json"), "inputs");
+    let q: Vec<Vec<i64>> = x.iter().take(5).enumerate().map(|(i, v)| integer::quantize_input(&model, i, v).unwrap()).collect();
+    let ct = to_bytes(&client::encrypt(&prog, &ck, &q).unwrap(), CIPHERTEXT_LIMIT).unwrap();
+    let req = |key_id: &str, ciphertext: Vec<u8>| InferEncryptedRequest { model: "lr".into(), key_id: key_id.into(), ciphertext };
+    let out = c.infer.infer_encrypted(req(&key_id, ct.clone())).await.unwrap().into_inner().ciphertext;
+    let out: EncryptedOutputs = from_bytes(&out, CIPHERTEXT_LIMIT).unwrap();
+    let got = client::decrypt(&prog, &ck, &out).unwrap();
+    let runner = integer::IntegerRunner::new(&model).unwrap();
+    assert_eq!(got, q.iter().map(|v| runner.run(v).unwrap()).collect::<Vec<_>>());
+
+    // Corrupt ciphertext, unknown key, a key that is not a server key, a model that can't run encrypted.
+    let e = c.infer.infer_encrypted(req(&key_id, ct[..ct.len() / 2].to_vec())).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    assert_eq!(violations(&e)[0].0, "ciphertext");
+    let e = c.infer.infer_encrypted(req(&"0".repeat(64), ct.clone())).await.unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    let e = keys_api.upload_server_key(upload("lr", &ct)).await.unwrap_err();
+    assert_eq!(violations(&e)[0].0, "key_chunk");
+    register(&mut c, "digits", DIGITS).await.unwrap();
+    let e = keys_api.upload_server_key(upload("digits", &key_bytes)).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("cannot run encrypted"), "{}", e.message());
+    gw.shutdown().await.unwrap();
 }

@@ -1,53 +1,144 @@
-//! FHE key upload and joint-analytics studies: their engine (`cipherproof-fhe`,
-//! the encrypted-inference issue) is not built into this gateway yet, so every
-//! call answers UNIMPLEMENTED with that reason rather than pretending.
+//! Encrypted inference through the gateway: `KeyService.UploadServerKey`
+//! binds a client's TFHE server key to the caller's tenant, and
+//! `InferenceService.InferEncrypted` evaluates a registered model on
+//! ciphertexts under such a key (`cipherproof-fhe`; the server never holds a
+//! secret key). `StudyService` answers UNIMPLEMENTED until the study flow is
+//! wired (the engine exists as `cipherproof_fhe::study`).
 
+use super::observed;
+use crate::auth::tenant;
+use crate::error::{GatewayError, Result};
 use crate::proto::v1::key_service_server::KeyService;
 use crate::proto::v1::study_service_server::StudyService;
+use crate::proto::v1::upload_server_key_request::Part;
 use crate::proto::v1::*;
+use crate::server::Shared;
+use cipherproof_fhe::params::DEFAULT_PARAMS;
+use cipherproof_fhe::program::{FheProgram, compile};
+use cipherproof_fhe::server::evaluate;
+use cipherproof_fhe::wire::{CIPHERTEXT_LIMIT, EncryptedInputs, SERVER_KEY_LIMIT, ServerKeyFile, from_bytes, to_bytes};
+use std::sync::Arc;
 use tonic::{Request, Response, Status, Streaming};
 
-pub const NOT_BUILT: &str = "encrypted inference is not available: this gateway is built without the \
-     TFHE engine (cipherproof-fhe has not landed yet)";
+pub const STUDIES_NOT_WIRED: &str = "multi-party studies are not served over gRPC yet: the engine exists as the \
+     cipherproof_fhe::study library, the StudyService flow is not wired";
 
-#[derive(Debug, Clone, Copy)]
-pub struct FheApi;
+#[derive(Debug, Clone)]
+pub struct FheApi {
+    shared: Arc<Shared>,
+}
 
-fn unimplemented<T>() -> Result<Response<T>, Status> {
-    Err(Status::unimplemented(NOT_BUILT))
+impl FheApi {
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+}
+
+/// The encrypted program of a tenant's model (INVALID_ARGUMENT if it cannot run encrypted).
+async fn program_of(shared: &Shared, tenant: &str, model: &str) -> Result<FheProgram> {
+    let m = shared.registry.resolve(tenant, model).await?;
+    compile(&m.compiled.model, DEFAULT_PARAMS)
+        .map_err(|e| GatewayError::invalid("model", format!("this model cannot run encrypted: {e}")))
+}
+
+impl FheApi {
+    async fn upload(&self, tenant: String, mut stream: Streaming<UploadServerKeyRequest>) -> Result<UploadServerKeyResponse> {
+        let mut model = None;
+        let mut bytes = Vec::new();
+        while let Some(msg) = stream
+            .message()
+            .await
+            .map_err(|s| GatewayError::invalid("stream", s.message().to_string()))?
+        {
+            match msg.part {
+                Some(Part::Options(o)) if model.is_none() && bytes.is_empty() => model = Some(o.model),
+                Some(Part::Options(_)) => return Err(GatewayError::invalid("options", "send the options once, first")),
+                Some(Part::KeyChunk(c)) => {
+                    if model.is_none() {
+                        return Err(GatewayError::invalid("options", "the first message must carry the options"));
+                    }
+                    if (bytes.len() + c.len()) as u64 > SERVER_KEY_LIMIT {
+                        return Err(GatewayError::invalid("key_chunk", format!("the key exceeds {SERVER_KEY_LIMIT} bytes")));
+                    }
+                    bytes.extend_from_slice(&c);
+                }
+                None => return Err(GatewayError::invalid("part", "empty message")),
+            }
+        }
+        let model = model.ok_or_else(|| GatewayError::invalid("options", "no options were sent"))?;
+        let program = program_of(&self.shared, &tenant, &model).await?;
+        let key: ServerKeyFile =
+            from_bytes(&bytes, SERVER_KEY_LIMIT).map_err(|e| GatewayError::invalid("key_chunk", e.to_string()))?;
+        key.check(&program).map_err(|e| GatewayError::invalid("key_chunk", e.to_string()))?;
+        let blob = self.shared.blobs.put(&bytes)?;
+        self.shared
+            .store
+            .put_fhe_key(&tenant, &key.key_id, &program.model_id, &blob)
+            .await?;
+        Ok(UploadServerKeyResponse { key_id: key.key_id })
+    }
+}
+
+/// `InferEncrypted`: ciphertexts in, ciphertexts out, under the tenant's own key.
+pub(crate) async fn infer_encrypted(shared: &Shared, tenant: &str, req: InferEncryptedRequest) -> Result<InferEncryptedResponse> {
+    let program = program_of(shared, tenant, &req.model).await?;
+    let (model_id, blob) = shared
+        .store
+        .fhe_key(tenant, &req.key_id)
+        .await?
+        .ok_or_else(|| GatewayError::not_found("server key", &req.key_id))?;
+    if model_id != program.model_id {
+        return Err(GatewayError::invalid("key_id", "this server key was uploaded for another model"));
+    }
+    let key: ServerKeyFile = from_bytes(&shared.blobs.get(&blob)?, SERVER_KEY_LIMIT)
+        .map_err(|e| GatewayError::Corrupt { what: "stored server key".into(), reason: e.to_string() })?;
+    let input: EncryptedInputs =
+        from_bytes(&req.ciphertext, CIPHERTEXT_LIMIT).map_err(|e| GatewayError::invalid("ciphertext", e.to_string()))?;
+    let out = tokio::task::spawn_blocking(move || evaluate(&program, &key, &input))
+        .await
+        .map_err(|e| GatewayError::Internal(format!("FHE task: {e}")))?
+        .map_err(|e| GatewayError::invalid("ciphertext", e.to_string()))?;
+    let ciphertext = to_bytes(&out, CIPHERTEXT_LIMIT).map_err(|e| GatewayError::Internal(e.to_string()))?;
+    Ok(InferEncryptedResponse { ciphertext })
 }
 
 #[tonic::async_trait]
 impl KeyService for FheApi {
     async fn upload_server_key(
         &self,
-        _: Request<Streaming<UploadServerKeyRequest>>,
+        request: Request<Streaming<UploadServerKeyRequest>>,
     ) -> Result<Response<UploadServerKeyResponse>, Status> {
-        unimplemented()
+        let tenant = tenant(&request)?.0;
+        observed(&self.shared, "UploadServerKey", self.upload(tenant, request.into_inner())).await
     }
 }
 
+/// Studies: not served over gRPC yet (see [`STUDIES_NOT_WIRED`]).
+#[derive(Debug, Clone, Copy)]
+pub struct StudyApi;
+
+fn not_wired<T>() -> Result<Response<T>, Status> {
+    Err(Status::unimplemented(STUDIES_NOT_WIRED))
+}
+
 #[tonic::async_trait]
-impl StudyService for FheApi {
+impl StudyService for StudyApi {
     async fn create_study(&self, _: Request<CreateStudyRequest>) -> Result<Response<Study>, Status> {
-        unimplemented()
+        not_wired()
     }
-    async fn submit_records(
-        &self,
-        _: Request<SubmitRecordsRequest>,
-    ) -> Result<Response<SubmitRecordsResponse>, Status> {
-        unimplemented()
+    async fn submit_records(&self, _: Request<SubmitRecordsRequest>) -> Result<Response<SubmitRecordsResponse>, Status> {
+        not_wired()
     }
     async fn aggregate(&self, _: Request<AggregateRequest>) -> Result<Response<AggregateResponse>, Status> {
-        unimplemented()
+        not_wired()
     }
     async fn submit_decryption_share(
         &self,
         _: Request<SubmitDecryptionShareRequest>,
     ) -> Result<Response<SubmitDecryptionShareResponse>, Status> {
-        unimplemented()
+        not_wired()
     }
     async fn get_result(&self, _: Request<GetResultRequest>) -> Result<Response<GetResultResponse>, Status> {
-        unimplemented()
+        not_wired()
     }
 }

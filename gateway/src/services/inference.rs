@@ -1,5 +1,4 @@
-//! `InferenceService`: plain and proven inference (and the encrypted route,
-//! UNIMPLEMENTED until the FHE engine lands).
+//! `InferenceService`: plain, proven and encrypted inference.
 
 use super::{new_id, observed};
 use crate::auth::tenant;
@@ -80,8 +79,10 @@ impl InferenceService for InferenceApi {
 
     async fn infer_encrypted(
         &self,
-        _: Request<InferEncryptedRequest>,
+        request: Request<InferEncryptedRequest>,
     ) -> Result<Response<InferEncryptedResponse>, Status> {
-        Err(Status::unimplemented(super::fhe::NOT_BUILT))
+        let tenant = tenant(&request)?.0;
+        let req = request.into_inner();
+        observed(&self.shared, "InferEncrypted", super::fhe::infer_encrypted(&self.shared, &tenant, req)).await
     }
 }
