@@ -21,7 +21,7 @@ fn serve(data: &Path, database: Option<&str>) -> (Child, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cipherproof"));
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--job-lease-secs", "2", "--data"])
         .arg(data)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "warn,halo2_base=error")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     if let Some(url) = database {

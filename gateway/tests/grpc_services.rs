@@ -465,3 +465,48 @@ async fn encrypted_inference_under_an_uploaded_server_key() {
     assert!(e.message().contains("cannot run encrypted"), "{}", e.message());
     gw.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_from_pem_files() {
+    use tonic::transport::{Certificate, Channel, ClientTlsConfig};
+    let mut cfg = config("tls");
+    let d = cfg.data_dir.clone();
+    let (ca, cert, key) = (d.join("ca.pem"), d.join("cert.pem"), d.join("key.pem"));
+    std::fs::write(d.join("leaf.ext"), "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n").unwrap();
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let steps: [Vec<String>; 3] = [
+        ["req", "-x509", "-days", "1", "-subj", "/CN=cipherproof-test-ca", "-keyout", "ca.key", "-out", "ca.pem"].iter().chain(&ec).map(|s| s.to_string()).collect(),
+        ["req", "-subj", "/CN=localhost", "-keyout", "key.pem", "-out", "leaf.csr"].iter().chain(&ec).map(|s| s.to_string()).collect(),
+        ["x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "1", "-extfile", "leaf.ext", "-out", "cert.pem"].iter().map(|s| s.to_string()).collect(),
+    ];
+    for args in steps {
+        match std::process::Command::new("openssl").args(&args).current_dir(&d).output() {
+            Ok(o) if o.status.success() => {}
+            other => {
+                eprintln!("SKIPPED: openssl could not make test certificates: {other:?}");
+                return;
+            }
+        }
+    }
+    cfg.tls = Some(cipherproof_gateway::config::TlsConfig { cert: cert.clone(), key });
+    let gw = start(cfg).await;
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(std::fs::read(&ca).unwrap()))
+        .domain_name("localhost");
+    let channel = Channel::from_shared(format!("https://localhost:{}", gw.addr.port()))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut models = cipherproof_gateway::proto::v1::model_service_client::ModelServiceClient::new(channel);
+    assert!(models.list_models(ListModelsRequest {}).await.unwrap().into_inner().models.is_empty());
+    // Plain-text HTTP/2 to the TLS port fails.
+    let plain = Channel::from_shared(format!("http://127.0.0.1:{}", gw.addr.port())).unwrap().connect().await;
+    if let Ok(ch) = plain {
+        let mut m = cipherproof_gateway::proto::v1::model_service_client::ModelServiceClient::new(ch);
+        assert!(m.list_models(ListModelsRequest {}).await.is_err());
+    }
+    gw.shutdown().await.unwrap();
+}
