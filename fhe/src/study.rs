@@ -11,9 +11,10 @@
 //!   one-hot, and the same again per category of the cohort field, computed in
 //!   clear by the party before encryption), and encrypts them with the public
 //!   key as compact ciphertext lists.
-//! * **Aggregate**: the server adds every party's lists slot-wise while they
-//!   are still compact (one add per record, no expansion), then expands the
-//!   sum once. It never holds any key share.
+//! * **Aggregate**: records are packed ~2048/slots to a compact list; the
+//!   server adds every party's lists slot-wise while they are still compact
+//!   (one add per list, no expansion), expands the sum once and adds its
+//!   record blocks together. It never holds any key share.
 //! * **Decrypt**: each party returns `⟨aⱼ, sᵢ⟩ + smudgeᵢⱼ` for every slot;
 //!   `bⱼ − Σᵢ dᵢⱼ` decodes to the slot sums only when all n shares are there.
 //!   Smudging noise (uniform, ±2^smudge_log2) hides each party's exact inner
@@ -98,6 +99,11 @@ impl Schema {
     /// Slots of one block: count, then every field.
     fn block(&self) -> usize {
         1 + self.fields.iter().map(Field::width).sum::<usize>()
+    }
+
+    /// Records packed into one compact list (it holds up to the key's dimension of values).
+    pub fn records_per_list(&self) -> Result<usize> {
+        Ok((DEFAULT_PARAMS.dimension / self.slots()?).max(1))
     }
 
     /// Slots of a record: the block for everyone, then one block per cohort category.
@@ -276,6 +282,9 @@ versioned!(KeyShare, KeyShareVersions, "cipherproof::fhe::StudyKeyShare");
 pub struct EncryptedRecords {
     pub study_id: String,
     pub party: u32,
+    /// How many records the lists hold.
+    pub count: u64,
+    /// Records packed [`Schema::records_per_list`] to a compact list (unused blocks encrypt zeros).
     pub records: Vec<LweCompactCiphertextListOwned<u64>>,
 }
 versioned!(EncryptedRecords, EncryptedRecordsVersions, "cipherproof::fhe::StudyRecords");
@@ -398,26 +407,29 @@ pub fn encrypt_records(public: &StudyPublic, party: u32, records: &[Vec<u32>]) -
         .map(|(i, r)| schema.encode(r).map_err(|e| FheError::InvalidInput(format!("record {i}: {e}"))))
         .collect::<Result<Vec<_>>>()?;
     use rayon::prelude::*;
+    let per_list = schema.records_per_list()?;
+    let width = per_list * schema.slots()?;
     let lists = encoded
-        .par_chunks(256)
+        .par_chunks(per_list * 16)
         .map(|chunk| {
             let (_, mut enc_gen) = generators();
             chunk
-                .iter()
-                .map(|slots| {
-                    let plain = PlaintextList::from_container(
-                        slots.iter().map(|&v| encode(v, params.log_delta).0).collect::<Vec<u64>>(),
-                    );
+                .chunks(per_list)
+                .map(|group| {
+                    let mut values = vec![0u64; width];
+                    for (v, &m) in values.iter_mut().zip(group.iter().flatten()) {
+                        *v = encode(m, params.log_delta).0;
+                    }
                     let mut list = LweCompactCiphertextList::new(
                         0u64,
                         LweDimension(DEFAULT_PARAMS.dimension).to_lwe_size(),
-                        LweCiphertextCount(slots.len()),
+                        LweCiphertextCount(width),
                         CiphertextModulus::new_native(),
                     );
                     encrypt_lwe_compact_ciphertext_list_with_compact_public_key(
                         &public.public_key,
                         &mut list,
-                        &plain,
+                        &PlaintextList::from_container(values),
                         DEFAULT_PARAMS.noise(),
                         DEFAULT_PARAMS.noise(),
                         enc_gen.noise_generator_mut(),
@@ -431,6 +443,7 @@ pub fn encrypt_records(public: &StudyPublic, party: u32, records: &[Vec<u32>]) -
     Ok(EncryptedRecords {
         study_id: public.study_id.clone(),
         party,
+        count: records.len() as u64,
         records: lists,
     })
 }
@@ -440,8 +453,10 @@ pub fn aggregate(public: &StudyPublic, batches: &[EncryptedRecords]) -> Result<A
     public.check_key()?;
     let schema = public.schema()?;
     let slots = schema.slots()?;
+    let per_list = schema.records_per_list()?;
+    let width = per_list * slots;
     let lwe_size = LweDimension(DEFAULT_PARAMS.dimension).to_lwe_size();
-    let mut sum = LweCompactCiphertextList::new(0u64, lwe_size, LweCiphertextCount(slots), CiphertextModulus::new_native());
+    let mut sum = LweCompactCiphertextList::new(0u64, lwe_size, LweCiphertextCount(width), CiphertextModulus::new_native());
     let mut records = 0u64;
     let mut h = Sha256::new();
     h.update(public.study_id.as_bytes());
@@ -451,11 +466,11 @@ pub fn aggregate(public: &StudyPublic, batches: &[EncryptedRecords]) -> Result<A
         }
         for (i, r) in b.records.iter().enumerate() {
             if r.lwe_size() != lwe_size
-                || r.lwe_ciphertext_count().0 != slots
+                || r.lwe_ciphertext_count().0 != width
                 || !r.ciphertext_modulus().is_native_modulus()
             {
                 return Err(FheError::Mismatch(format!(
-                    "party {} record {i}: {} slots of dimension {}; the study has {slots} of dimension {}",
+                    "party {} list {i}: {} slots of dimension {}; the study packs {width} of dimension {}",
                     b.party,
                     r.lwe_ciphertext_count().0,
                     r.lwe_size().to_lwe_dimension().0,
@@ -464,9 +479,17 @@ pub fn aggregate(public: &StudyPublic, batches: &[EncryptedRecords]) -> Result<A
             }
             lwe_compact_ciphertext_list_add_assign(&mut sum, r);
         }
-        records += b.records.len() as u64;
+        if b.count > (b.records.len() * per_list) as u64 {
+            return Err(FheError::Mismatch(format!(
+                "party {} claims {} records in {} lists of {per_list}",
+                b.party,
+                b.count,
+                b.records.len()
+            )));
+        }
+        records += b.count;
         h.update(b.party.to_le_bytes());
-        h.update((b.records.len() as u64).to_le_bytes());
+        h.update(b.count.to_le_bytes());
     }
     if records > schema.max_records {
         return Err(FheError::Study(format!(
@@ -475,8 +498,14 @@ pub fn aggregate(public: &StudyPublic, batches: &[EncryptedRecords]) -> Result<A
         )));
     }
     h.update(OsRng.r#gen::<[u8; 16]>());
+    let mut packed = LweCiphertextList::new(0u64, lwe_size, LweCiphertextCount(width), CiphertextModulus::new_native());
+    expand_lwe_compact_ciphertext_list(&mut packed, &sum);
+    // Add the packed blocks: slot j of every record position.
     let mut expanded = LweCiphertextList::new(0u64, lwe_size, LweCiphertextCount(slots), CiphertextModulus::new_native());
-    expand_lwe_compact_ciphertext_list(&mut expanded, &sum);
+    for (k, ct) in packed.iter().enumerate() {
+        let mut out = expanded.get_mut(k % slots);
+        lwe_ciphertext_add_assign(&mut out, &ct);
+    }
     Ok(Aggregate {
         study_id: public.study_id.clone(),
         aggregate_id: hex::encode(&h.finalize()[..16]),
