@@ -9,4 +9,5 @@ pub mod load_cmd;
 pub mod prove_cmds;
 pub mod run;
 pub mod serve_cmd;
+pub mod study_cmd;
 pub mod verifier_cmd;
