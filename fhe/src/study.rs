@@ -28,14 +28,13 @@ use crate::encoding::{decode, encode};
 use crate::error::{FheError, Result, corrupt};
 use crate::keys::generators;
 use crate::params::DEFAULT_PARAMS;
-use crate::wire::{STUDY_LIMIT, from_bytes, to_bytes};
+use crate::wire::{STUDY_LIMIT, versioned};
 use rand::Rng;
 use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tfhe::core_crypto::prelude::*;
-use tfhe::named::Named;
-use tfhe_versionable::{Versionize, VersionsDispatch};
+use tfhe_versionable::Versionize;
 
 /// One field of a record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -232,27 +231,6 @@ impl Schema {
     }
 }
 
-macro_rules! versioned {
-    ($ty:ident, $versions:ident, $name:literal) => {
-        #[derive(Debug, VersionsDispatch)]
-        #[allow(dead_code)]
-        pub enum $versions {
-            V0($ty),
-        }
-        impl Named for $ty {
-            const NAME: &'static str = $name;
-        }
-        impl $ty {
-            pub fn to_bytes(&self) -> Result<Vec<u8>> {
-                to_bytes(self, STUDY_LIMIT)
-            }
-            pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-                from_bytes(bytes, STUDY_LIMIT)
-            }
-        }
-    };
-}
-
 /// What every party and the server get: the study, its schema and the public key.
 #[derive(Clone, Debug, Serialize, Deserialize, Versionize)]
 #[versionize(StudyPublicVersions)]
@@ -263,7 +241,7 @@ pub struct StudyPublic {
     pub schema_json: String,
     pub public_key: LweCompactPublicKeyOwned<u64>,
 }
-versioned!(StudyPublic, StudyPublicVersions, "cipherproof::fhe::StudyPublic");
+versioned!(StudyPublic, StudyPublicVersions, "cipherproof::fhe::StudyPublic", STUDY_LIMIT);
 
 /// One party's additive share of the study's secret key.
 #[derive(Clone, Serialize, Deserialize, Versionize)]
@@ -274,7 +252,7 @@ pub struct KeyShare {
     pub party: u32,
     pub share: Vec<u64>,
 }
-versioned!(KeyShare, KeyShareVersions, "cipherproof::fhe::StudyKeyShare");
+versioned!(KeyShare, KeyShareVersions, "cipherproof::fhe::StudyKeyShare", STUDY_LIMIT);
 
 /// A party's encrypted records.
 #[derive(Clone, Debug, Serialize, Deserialize, Versionize)]
@@ -287,7 +265,7 @@ pub struct EncryptedRecords {
     /// Records packed [`Schema::records_per_list`] to a compact list (unused blocks encrypt zeros).
     pub records: Vec<LweCompactCiphertextListOwned<u64>>,
 }
-versioned!(EncryptedRecords, EncryptedRecordsVersions, "cipherproof::fhe::StudyRecords");
+versioned!(EncryptedRecords, EncryptedRecordsVersions, "cipherproof::fhe::StudyRecords", STUDY_LIMIT);
 
 /// The encrypted slot sums over every party's records.
 #[derive(Clone, Debug, Serialize, Deserialize, Versionize)]
@@ -298,7 +276,7 @@ pub struct Aggregate {
     pub records: u64,
     pub slots: LweCiphertextListOwned<u64>,
 }
-versioned!(Aggregate, AggregateVersions, "cipherproof::fhe::StudyAggregate");
+versioned!(Aggregate, AggregateVersions, "cipherproof::fhe::StudyAggregate", STUDY_LIMIT);
 
 /// One party's partial decryption of an aggregate.
 #[derive(Clone, Debug, Serialize, Deserialize, Versionize)]
@@ -309,7 +287,7 @@ pub struct DecryptionShare {
     pub party: u32,
     pub values: Vec<u64>,
 }
-versioned!(DecryptionShare, DecryptionShareVersions, "cipherproof::fhe::StudyDecryptionShare");
+versioned!(DecryptionShare, DecryptionShareVersions, "cipherproof::fhe::StudyDecryptionShare", STUDY_LIMIT);
 
 impl std::fmt::Debug for KeyShare {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

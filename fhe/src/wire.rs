@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tfhe::core_crypto::prelude::*;
 use tfhe::named::Named;
 use tfhe::safe_serialization::{safe_deserialize, safe_serialize};
-use tfhe_versionable::{Unversionize, Versionize, VersionsDispatch};
+use tfhe_versionable::{Unversionize, Versionize};
 
 /// Largest client key file (a 2048-bit binary key is 16 KiB).
 pub const CLIENT_KEY_LIMIT: u64 = 1 << 20;
@@ -36,11 +36,6 @@ pub struct ClientKeyFile {
     pub secret: LweSecretKeyOwned<u64>,
 }
 
-#[derive(Debug, VersionsDispatch)]
-#[allow(dead_code)]
-pub enum ClientKeyFileVersions {
-    V0(ClientKeyFile),
-}
 
 impl std::fmt::Debug for ClientKeyFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -53,9 +48,6 @@ impl std::fmt::Debug for ClientKeyFile {
     }
 }
 
-impl Named for ClientKeyFile {
-    const NAME: &'static str = "cipherproof::fhe::ClientKey";
-}
 
 /// What the server needs: the parameters, and the model and key it is bound
 /// to. Linear models need no evaluation keys; bootstrapping keys will join here.
@@ -68,15 +60,7 @@ pub struct ServerKeyFile {
     pub noise_bound_log2: u32,
 }
 
-#[derive(Debug, VersionsDispatch)]
-#[allow(dead_code)]
-pub enum ServerKeyFileVersions {
-    V0(ServerKeyFile),
-}
 
-impl Named for ServerKeyFile {
-    const NAME: &'static str = "cipherproof::fhe::ServerKey";
-}
 
 /// Encrypted inputs: per sample, the input vector packed into the coefficients
 /// of seeded GLWE ciphertexts (k = 1, N = the key's dimension; one mask
@@ -89,15 +73,7 @@ pub struct EncryptedInputs {
     pub samples: Vec<Vec<SeededGlweCiphertextOwned<u64>>>,
 }
 
-#[derive(Debug, VersionsDispatch)]
-#[allow(dead_code)]
-pub enum EncryptedInputsVersions {
-    V0(EncryptedInputs),
-}
 
-impl Named for EncryptedInputs {
-    const NAME: &'static str = "cipherproof::fhe::EncryptedInputs";
-}
 
 /// Encrypted results (the model's accumulators), one list per sample.
 #[derive(Clone, Debug, Serialize, Deserialize, Versionize)]
@@ -108,15 +84,37 @@ pub struct EncryptedOutputs {
     pub samples: Vec<LweCiphertextListOwned<u64>>,
 }
 
-#[derive(Debug, VersionsDispatch)]
-#[allow(dead_code)]
-pub enum EncryptedOutputsVersions {
-    V0(EncryptedOutputs),
-}
 
-impl Named for EncryptedOutputs {
-    const NAME: &'static str = "cipherproof::fhe::EncryptedOutputs";
+
+/// Declares the version dispatch (`<Type>Versions`, version 0 so far) and
+/// the safe-serialization name of a file type, with `to_bytes` / `from_bytes`
+/// bounded by `limit`.
+macro_rules! versioned {
+    ($ty:ident, $versions:ident, $name:literal, $limit:expr) => {
+        #[derive(Debug, tfhe_versionable::VersionsDispatch)]
+        #[allow(dead_code)]
+        pub enum $versions {
+            V0($ty),
+        }
+        impl tfhe::named::Named for $ty {
+            const NAME: &'static str = $name;
+        }
+        impl $ty {
+            pub fn to_bytes(&self) -> $crate::error::Result<Vec<u8>> {
+                $crate::wire::to_bytes(self, $limit)
+            }
+            pub fn from_bytes(bytes: &[u8]) -> $crate::error::Result<Self> {
+                $crate::wire::from_bytes(bytes, $limit)
+            }
+        }
+    };
 }
+pub(crate) use versioned;
+
+versioned!(ClientKeyFile, ClientKeyFileVersions, "cipherproof::fhe::ClientKey", CLIENT_KEY_LIMIT);
+versioned!(ServerKeyFile, ServerKeyFileVersions, "cipherproof::fhe::ServerKey", SERVER_KEY_LIMIT);
+versioned!(EncryptedInputs, EncryptedInputsVersions, "cipherproof::fhe::EncryptedInputs", CIPHERTEXT_LIMIT);
+versioned!(EncryptedOutputs, EncryptedOutputsVersions, "cipherproof::fhe::EncryptedOutputs", CIPHERTEXT_LIMIT);
 
 /// Serializes `value` (refusing to write more than `limit` bytes).
 pub fn to_bytes<T: Serialize + Versionize + Named>(value: &T, limit: u64) -> Result<Vec<u8>> {
