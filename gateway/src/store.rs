@@ -208,23 +208,18 @@ impl JobStore {
 
     /// Records a tenant's model under `name`; re-registering a name points it at the new model.
     pub async fn put_model(&self, m: &ModelRecord) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM cp_models WHERE tenant = $1 AND name = $2")
-            .bind(&m.tenant)
-            .bind(&m.name)
-            .execute(&mut *tx)
-            .await?;
         sqlx::query(
-            "INSERT INTO cp_models (tenant, name, model_id, meta, created_ms) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO cp_models (tenant, name, model_id, meta, created_ms) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (tenant, name) DO UPDATE SET
+                 model_id = excluded.model_id, meta = excluded.meta, created_ms = excluded.created_ms",
         )
         .bind(&m.tenant)
         .bind(&m.name)
         .bind(&m.model_id)
         .bind(&m.meta)
         .bind(m.created_ms)
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -464,14 +459,9 @@ impl JobStore {
         model_id: &str,
         verifier: &str,
     ) -> Result<()> {
-        sqlx::query("DELETE FROM cp_chain_models WHERE chain_id = $1 AND registry = $2 AND model_id = $3")
-            .bind(chain_id)
-            .bind(registry)
-            .bind(model_id)
-            .execute(&self.pool)
-            .await?;
         sqlx::query(
-            "INSERT INTO cp_chain_models (chain_id, registry, model_id, verifier) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO cp_chain_models (chain_id, registry, model_id, verifier) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (chain_id, registry, model_id) DO UPDATE SET verifier = excluded.verifier",
         )
         .bind(chain_id)
         .bind(registry)
@@ -486,23 +476,18 @@ impl JobStore {
 
     /// Binds an uploaded TFHE server key (stored as `blob`) to `tenant`.
     pub async fn put_fhe_key(&self, tenant: &str, key_id: &str, model_id: &str, blob: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM cp_fhe_keys WHERE tenant = $1 AND key_id = $2")
-            .bind(tenant)
-            .bind(key_id)
-            .execute(&mut *tx)
-            .await?;
         sqlx::query(
-            "INSERT INTO cp_fhe_keys (tenant, key_id, model_id, blob, created_ms) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO cp_fhe_keys (tenant, key_id, model_id, blob, created_ms) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (tenant, key_id) DO UPDATE SET
+                 model_id = excluded.model_id, blob = excluded.blob, created_ms = excluded.created_ms",
         )
         .bind(tenant)
         .bind(key_id)
         .bind(model_id)
         .bind(blob)
         .bind(now_ms())
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 

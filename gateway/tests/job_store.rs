@@ -102,6 +102,23 @@ async fn exercise(store: JobStore) {
     let e = store.get_job("t1", "e").await.unwrap().unwrap();
     assert_eq!(e.state, JobState::Failed);
     assert!(e.error.unwrap().contains("gave up"));
+
+    // Re-registering a name points it at the new model; other tenants never see it.
+    use cipherproof_gateway::store::ModelRecord;
+    for id in ["a".repeat(64), "b".repeat(64)] {
+        let m = ModelRecord { tenant: "t1".into(), name: "m".into(), model_id: id, meta: "{}".into(), created_ms: now_ms() };
+        store.put_model(&m).await.unwrap();
+    }
+    assert_eq!(store.find_model("t1", "m").await.unwrap().unwrap().model_id, "b".repeat(64));
+    assert_eq!(store.list_models("t1").await.unwrap().len(), 1);
+    assert!(store.find_model("t2", "m").await.unwrap().is_none());
+    for blob in ["x", "y"] {
+        store.put_fhe_key("t1", "k", "m", blob).await.unwrap();
+        store.put_chain_verifier(1, "r", "m", blob).await.unwrap();
+    }
+    assert_eq!(store.fhe_key("t1", "k").await.unwrap(), Some(("m".into(), "y".into())));
+    assert_eq!(store.fhe_key("t2", "k").await.unwrap(), None);
+    assert_eq!(store.chain_verifier(1, "r", "m").await.unwrap().as_deref(), Some("y"));
     store.close().await;
 }
 

@@ -112,7 +112,8 @@ pub fn fhe_cmd(args: &FheArgs) -> Result<()> {
     }
 }
 
-fn read(path: &Path, limit: u64) -> Result<Vec<u8>> {
+/// Reads a file, refusing one over `limit` bytes before reading it.
+pub fn read(path: &Path, limit: u64) -> Result<Vec<u8>> {
     let len = std::fs::metadata(path)
         .with_context(|| format!("cannot read {}", path.display()))?
         .len();
@@ -122,7 +123,7 @@ fn read(path: &Path, limit: u64) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 

@@ -1,7 +1,8 @@
 //! `cipherproof study setup | encrypt | aggregate | partial-decrypt | combine`:
 //! multi-party encrypted analytics with n-of-n decryption (`cipherproof_fhe::study`).
 
-use anyhow::{Context, Result, bail};
+use super::fhe_cmd::write;
+use anyhow::{Context, Result};
 use cipherproof_fhe::study::{self, Aggregate, DecryptionShare, EncryptedRecords, KeyShare, Schema, StudyPublic};
 use cipherproof_fhe::wire::STUDY_LIMIT;
 use clap::{Args, Subcommand};
@@ -70,17 +71,7 @@ pub enum StudyCommand {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
-    let len = std::fs::metadata(path)
-        .with_context(|| format!("cannot read {}", path.display()))?
-        .len();
-    if len > STUDY_LIMIT {
-        bail!("{}: {len} bytes is over the limit of {STUDY_LIMIT}", path.display());
-    }
-    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
-}
-
-fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+    super::fhe_cmd::read(path, STUDY_LIMIT)
 }
 
 fn public(path: &Path) -> Result<StudyPublic> {
