@@ -5,7 +5,7 @@
 //! secret key). `StudyService` answers UNIMPLEMENTED until the study flow is
 //! wired (the engine exists as `cipherproof_fhe::study`).
 
-use super::observed;
+use super::{UploadPart, collect_upload, observed};
 use crate::auth::tenant;
 use crate::error::{GatewayError, Result};
 use crate::proto::v1::key_service_server::KeyService;
@@ -42,30 +42,21 @@ async fn program_of(shared: &Shared, tenant: &str, model: &str) -> Result<FhePro
 }
 
 impl FheApi {
-    async fn upload(&self, tenant: String, mut stream: Streaming<UploadServerKeyRequest>) -> Result<UploadServerKeyResponse> {
-        let mut model = None;
-        let mut bytes = Vec::new();
-        while let Some(msg) = stream
-            .message()
-            .await
-            .map_err(|s| GatewayError::invalid("stream", s.message().to_string()))?
-        {
-            match msg.part {
-                Some(Part::Options(o)) if model.is_none() && bytes.is_empty() => model = Some(o.model),
-                Some(Part::Options(_)) => return Err(GatewayError::invalid("options", "send the options once, first")),
-                Some(Part::KeyChunk(c)) => {
-                    if model.is_none() {
-                        return Err(GatewayError::invalid("options", "the first message must carry the options"));
-                    }
-                    if (bytes.len() + c.len()) as u64 > SERVER_KEY_LIMIT {
-                        return Err(GatewayError::invalid("key_chunk", format!("the key exceeds {SERVER_KEY_LIMIT} bytes")));
-                    }
-                    bytes.extend_from_slice(&c);
-                }
-                None => return Err(GatewayError::invalid("part", "empty message")),
-            }
-        }
-        let model = model.ok_or_else(|| GatewayError::invalid("options", "no options were sent"))?;
+    async fn upload(&self, tenant: String, stream: Streaming<UploadServerKeyRequest>) -> Result<UploadServerKeyResponse> {
+        let (options, bytes) = collect_upload(
+            stream,
+            "key_chunk",
+            "server key",
+            SERVER_KEY_LIMIT as usize,
+            |m: UploadServerKeyRequest| {
+                m.part.map(|p| match p {
+                    Part::Options(o) => UploadPart::Options(o),
+                    Part::KeyChunk(c) => UploadPart::Chunk(c),
+                })
+            },
+        )
+        .await?;
+        let model = options.model;
         let program = program_of(&self.shared, &tenant, &model).await?;
         let key: ServerKeyFile =
             from_bytes(&bytes, SERVER_KEY_LIMIT).map_err(|e| GatewayError::invalid("key_chunk", e.to_string()))?;

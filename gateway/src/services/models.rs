@@ -1,6 +1,6 @@
 //! `ModelService`: register (client-streamed ONNX), get, list.
 
-use super::observed;
+use super::{UploadPart, collect_upload, observed};
 use crate::auth::tenant;
 use crate::error::{GatewayError, Result};
 use crate::proto::v1::model_service_server::ModelService;
@@ -68,39 +68,20 @@ pub fn model_info(record: &ModelRecord, meta: &ModelMeta) -> ModelInfo {
 }
 
 impl ModelApi {
-    async fn register(&self, tenant: String, mut stream: Streaming<RegisterModelRequest>) -> Result<ModelInfo> {
-        let limit = self.shared.config.max_model_bytes;
-        let mut options: Option<RegisterModelOptions> = None;
-        let mut onnx = Vec::new();
-        while let Some(msg) = stream
-            .message()
-            .await
-            .map_err(|s| GatewayError::invalid("stream", s.message().to_string()))?
-        {
-            match msg.part {
-                Some(Part::Options(o)) if options.is_none() && onnx.is_empty() => options = Some(o),
-                Some(Part::Options(_)) => {
-                    return Err(GatewayError::invalid("options", "send the options once, in the first message"));
-                }
-                Some(Part::OnnxChunk(chunk)) => {
-                    if options.is_none() {
-                        return Err(GatewayError::invalid("options", "the first message must carry the options"));
-                    }
-                    if onnx.len() + chunk.len() > limit {
-                        return Err(GatewayError::invalid(
-                            "onnx_chunk",
-                            format!("the model exceeds this gateway's limit of {limit} bytes"),
-                        ));
-                    }
-                    onnx.extend_from_slice(&chunk);
-                }
-                None => return Err(GatewayError::invalid("part", "empty message")),
-            }
-        }
-        let options = options.ok_or_else(|| GatewayError::invalid("options", "no options were sent"))?;
-        if onnx.is_empty() {
-            return Err(GatewayError::invalid("onnx_chunk", "no ONNX bytes were sent"));
-        }
+    async fn register(&self, tenant: String, stream: Streaming<RegisterModelRequest>) -> Result<ModelInfo> {
+        let (options, onnx) = collect_upload(
+            stream,
+            "onnx_chunk",
+            "ONNX model",
+            self.shared.config.max_model_bytes,
+            |m: RegisterModelRequest| {
+                m.part.map(|p| match p {
+                    Part::Options(o) => UploadPart::Options(o),
+                    Part::OnnxChunk(c) => UploadPart::Chunk(c),
+                })
+            },
+        )
+        .await?;
         check_name(&options.name)?;
         let opts = RegisterOptions {
             name: options.name.clone(),
