@@ -9,12 +9,10 @@ use crate::config::ChainConfig;
 use crate::error::{GatewayError, Result};
 use crate::registry::LoadedModel;
 use crate::store::{ChainRecord, JobStore};
-use alloy::primitives::{Address, B256, U256, keccak256};
-use alloy_sol_types::SolCall;
-use cipherproof_onchain::chain::{Chain, Receipt};
-use cipherproof_onchain::contracts::{InferenceRegistry, compile_contracts};
+use alloy::primitives::{Address, U256, keccak256};
+use cipherproof_onchain::chain::{Chain, Receipt, model_word};
+use cipherproof_onchain::contracts::compile_contracts;
 use cipherproof_onchain::solc::SolcSettings;
-use cipherproof_onchain::solidity::instance_word;
 use cipherproof_onchain::verifier;
 use cipherproof_prover::artifact::ProofFile;
 use std::path::Path;
@@ -31,20 +29,6 @@ pub struct ChainPoster {
     store: JobStore,
     /// One transaction at a time from this gateway's account.
     sending: Mutex<()>,
-}
-
-fn model_word(model_id: &str) -> Result<B256> {
-    let bytes = hex::decode(model_id).map_err(|e| GatewayError::Corrupt {
-        what: "model id".into(),
-        reason: e.to_string(),
-    })?;
-    if bytes.len() != 32 {
-        return Err(GatewayError::Corrupt {
-            what: "model id".into(),
-            reason: "not 32 bytes".into(),
-        });
-    }
-    Ok(B256::from_slice(&bytes))
 }
 
 /// The registry request id of a job: keccak256 of its id.
@@ -95,21 +79,9 @@ impl ChainPoster {
         }
         let keys = model.keys(cache_dir)?;
         let v = verifier::build(&model.compiled, &keys.params, SolcSettings::default())?;
-        let (addr, _) = self
+        let (addr, r) = self
             .chain
-            .deploy("Halo2Verifier", v.contract.creation.clone())
-            .await?;
-        let vk = cipherproof_prover::keys::vk_bytes(&model.compiled.vk);
-        let call = InferenceRegistry::registerModelCall {
-            modelId: model_word(id)?,
-            verifier: addr,
-            vkHash: keccak256(&vk),
-            numInstances: u32::try_from(model.compiled.num_instances()).unwrap_or(u32::MAX),
-            verifyGas: VERIFY_GAS,
-        };
-        let r = self
-            .chain
-            .call("registering the model", self.registry, call.abi_encode(), 500_000)
+            .register_model(self.registry, &model.compiled, v.contract.creation.clone(), VERIFY_GAS)
             .await?;
         if !r.ok() {
             return Err(GatewayError::Onchain(cipherproof_onchain::OnchainError::Rpc {
@@ -124,20 +96,9 @@ impl ChainPoster {
 
     async fn submit_once(&self, model: &LoadedModel, job_id: &str, proof: &ProofFile, cache_dir: &Path) -> Result<Receipt> {
         self.ensure_registered(model, cache_dir).await?;
-        let instances: Vec<U256> = proof
-            .instance_values()?
-            .first()
-            .map(|col| col.iter().map(instance_word).collect())
-            .unwrap_or_default();
-        let call = InferenceRegistry::submitInferenceCall {
-            modelId: model_word(&model.meta.model_id)?,
-            requestId: request_id(job_id),
-            instances,
-            proof: proof.proof_bytes()?.into(),
-        };
         Ok(self
             .chain
-            .call("submitting the proof", self.registry, call.abi_encode(), 6_000_000)
+            .submit_proof(self.registry, &model.meta.model_id, request_id(job_id), proof)
             .await?)
     }
 

@@ -245,3 +245,66 @@ impl Chain {
             .map_err(|e| rpc_err("reading a balance")(e.to_string()))
     }
 }
+
+/// A model id (64 hex digits) as the registry's `bytes32`.
+pub fn model_word(model_id: &str) -> Result<B256> {
+    hex::decode(model_id)
+        .ok()
+        .filter(|b| b.len() == 32)
+        .map(|b| B256::from_slice(&b))
+        .ok_or_else(|| OnchainError::InvalidProof(format!("model id {model_id:?} is not 32 bytes of hex")))
+}
+
+/// Gas limit of a registration (registry bookkeeping only).
+pub const REGISTER_GAS: u64 = 500_000;
+/// Gas limit of a proof submission (the registry bounds the verifier's share).
+pub const SUBMIT_GAS: u64 = 6_000_000;
+
+impl Chain {
+    /// Deploys a compiled model's verifier (`creation` code) and registers it in `registry`.
+    pub async fn register_model(
+        &self,
+        registry: Address,
+        model: &cipherproof_prover::compile::Compiled,
+        creation: Vec<u8>,
+        verify_gas: u64,
+    ) -> Result<(Address, Receipt)> {
+        let (verifier, _) = self.deploy("Halo2Verifier", creation).await?;
+        let vk = cipherproof_prover::keys::vk_bytes(&model.vk);
+        let call = InferenceRegistry::registerModelCall {
+            modelId: model_word(&model.circuit.model_id)?,
+            verifier,
+            vkHash: alloy::primitives::keccak256(&vk),
+            numInstances: u32::try_from(model.num_instances())
+                .map_err(|_| OnchainError::InvalidProof("too many public instances".into()))?,
+            verifyGas: verify_gas,
+        };
+        let r = self
+            .call("registering the model", registry, call.abi_encode(), REGISTER_GAS)
+            .await?;
+        Ok((verifier, r))
+    }
+
+    /// Submits `proof` of `model_id` to `registry` as request `request_id`.
+    pub async fn submit_proof(
+        &self,
+        registry: Address,
+        model_id: &str,
+        request_id: U256,
+        proof: &cipherproof_prover::artifact::ProofFile,
+    ) -> Result<Receipt> {
+        let instances: Vec<U256> = proof
+            .instance_values()?
+            .first()
+            .map(|col| col.iter().map(crate::solidity::instance_word).collect())
+            .unwrap_or_default();
+        let call = InferenceRegistry::submitInferenceCall {
+            modelId: model_word(model_id)?,
+            requestId: request_id,
+            instances,
+            proof: proof.proof_bytes()?.into(),
+        };
+        self.call("submitting the proof", registry, call.abi_encode(), SUBMIT_GAS)
+            .await
+    }
+}

@@ -3,13 +3,11 @@
 //! chain reverts exits non-zero.
 
 use super::prove_cmds::{CacheArgs, load_compiled};
-use alloy::primitives::{Address, B256, U256, keccak256};
-use alloy_sol_types::SolCall;
+use alloy::primitives::{Address, U256};
 use anyhow::{Context, Result, anyhow, bail};
 use cipherproof_onchain::chain::{Chain, Deployment, Receipt};
-use cipherproof_onchain::contracts::{InferenceRegistry, compile_contracts};
+use cipherproof_onchain::contracts::compile_contracts;
 use cipherproof_onchain::solc::SolcSettings;
-use cipherproof_onchain::solidity::instance_word;
 use cipherproof_onchain::verifier;
 use cipherproof_prover::artifact::ProofFile;
 use cipherproof_prover::compile;
@@ -173,38 +171,14 @@ async fn deploy(a: &DeployArgs) -> Result<()> {
     Ok(())
 }
 
-fn model_id(c: &compile::Compiled) -> Result<B256> {
-    let bytes = hex::decode(&c.circuit.model_id).context("model id is not hex")?;
-    if bytes.len() != 32 {
-        bail!("model id is not 32 bytes");
-    }
-    Ok(B256::from_slice(&bytes))
-}
-
 async fn register(a: &RegisterArgs) -> Result<()> {
     let c = load_compiled(&a.model)?;
     let params = compile::load_params(&c.circuit.srs, c.circuit.shape.k(), &a.conn.cache.dir())?;
     let v = verifier::build(&c, &params, SolcSettings::default())?;
     let chain = a.conn.connect().await?;
     let registry = registry_of(&a.conn, chain.chain_id, a.registry)?;
-    let (verifier_addr, _) = chain
-        .deploy("Halo2Verifier", v.contract.creation.clone())
-        .await?;
-    let vk = std::fs::read(a.model.join("vk.bin")).context("reading vk.bin")?;
-    let call = InferenceRegistry::registerModelCall {
-        modelId: model_id(&c)?,
-        verifier: verifier_addr,
-        vkHash: keccak256(&vk),
-        numInstances: u32::try_from(c.num_instances())?,
-        verifyGas: a.verify_gas,
-    };
-    let r = chain
-        .call(
-            "registering the model",
-            registry,
-            call.abi_encode(),
-            500_000,
-        )
+    let (verifier_addr, r) = chain
+        .register_model(registry, &c, v.contract.creation.clone(), a.verify_gas)
         .await?;
     let json = serde_json::json!({
         "model_id": c.circuit.model_id, "registry": registry, "verifier": verifier_addr,
@@ -218,25 +192,9 @@ async fn submit(a: &SubmitArgs) -> Result<()> {
     let proof = ProofFile::read(&a.proof)?;
     let chain = a.conn.connect().await?;
     let registry = registry_of(&a.conn, chain.chain_id, a.registry)?;
-    let instances: Vec<U256> = proof
-        .instance_values()?
-        .first()
-        .map(|col| col.iter().map(instance_word).collect())
-        .unwrap_or_default();
     let request = a.request_id.unwrap_or_else(rand_request_id);
-    let call = InferenceRegistry::submitInferenceCall {
-        modelId: model_id(&c)?,
-        requestId: U256::from(request),
-        instances,
-        proof: proof.proof_bytes()?.into(),
-    };
     let r = chain
-        .call(
-            "submitting the proof",
-            registry,
-            call.abi_encode(),
-            6_000_000,
-        )
+        .submit_proof(registry, &c.circuit.model_id, U256::from(request), &proof)
         .await?;
     let json = serde_json::json!({ "model_id": c.circuit.model_id, "request_id": request, "registry": registry });
     finish(json, &r, "the proof")
