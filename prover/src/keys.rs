@@ -49,15 +49,7 @@ pub fn vk_bytes(vk: &VerifyingKey<G1Affine>) -> Vec<u8> {
 }
 
 pub fn write_pk(pk: &ProvingKey<G1Affine>, path: &Path) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-    }
-    let tmp = path.with_extension("tmp");
-    let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io_err(&tmp))?);
-    pk.write(&mut f, SerdeFormat::RawBytes)
-        .map_err(io_err(&tmp))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(io_err(path))
+    crate::atomic_file::write_atomically(path, |f| pk.write(f, SerdeFormat::RawBytes))
 }
 
 fn read_key<T>(path: &Path, read: impl FnOnce(&mut &[u8]) -> std::io::Result<T>) -> Result<T> {

@@ -10,6 +10,7 @@
 //! the verifying key (whose fixed columns hold the weights).
 
 pub mod artifact;
+mod atomic_file;
 pub mod circuit;
 pub mod compile;
 pub mod error;

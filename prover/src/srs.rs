@@ -25,11 +25,7 @@ pub fn unsafe_dev_srs(k: u32, cache_dir: &Path) -> Result<ParamsKZG<Bn256>> {
         return load_srs(&path, k);
     }
     let params = ParamsKZG::<Bn256>::setup(k, StdRng::seed_from_u64(UNSAFE_SEED));
-    std::fs::create_dir_all(cache_dir).map_err(io_err(cache_dir))?;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
-    params.write(&mut f).map_err(io_err(&tmp))?;
-    std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
+    crate::atomic_file::write_atomically(&path, |f| params.write(f))?;
     Ok(params)
 }
 
