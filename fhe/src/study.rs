@@ -308,13 +308,14 @@ impl StudyPublic {
         self.schema()?.params(self.parties)
     }
 
-    fn check_key(&self) -> Result<()> {
+    /// Checks what a server is given: the key's parameters and the schema.
+    pub fn check(&self) -> Result<()> {
         if self.public_key.lwe_dimension().0 != DEFAULT_PARAMS.dimension
             || !self.public_key.ciphertext_modulus().is_native_modulus()
         {
             return Err(FheError::Mismatch("the study's public key has other parameters".into()));
         }
-        Ok(())
+        self.params().map(drop)
     }
 }
 
@@ -373,7 +374,7 @@ pub fn setup(parties: u32, schema: &Schema) -> Result<(StudyPublic, Vec<KeyShare
 
 /// A party encrypts its records with the study's public key.
 pub fn encrypt_records(public: &StudyPublic, party: u32, records: &[Vec<u32>]) -> Result<EncryptedRecords> {
-    public.check_key()?;
+    public.check()?;
     if party >= public.parties {
         return Err(FheError::Study(format!("party {party}: the study has parties 0..{}", public.parties)));
     }
@@ -426,9 +427,50 @@ pub fn encrypt_records(public: &StudyPublic, party: u32, records: &[Vec<u32>]) -
     })
 }
 
+/// Checks a party's encrypted records against the study before the server
+/// keeps or adds them: the study, the party, and the shape of every list.
+pub fn check_records(public: &StudyPublic, batch: &EncryptedRecords) -> Result<()> {
+    if batch.study_id != public.study_id {
+        return Err(FheError::Mismatch(format!(
+            "records of study {} given to study {}",
+            batch.study_id, public.study_id
+        )));
+    }
+    if batch.party >= public.parties {
+        return Err(FheError::Mismatch(format!(
+            "records of party {}: the study has parties 0..{}",
+            batch.party, public.parties
+        )));
+    }
+    let schema = public.schema()?;
+    let per_list = schema.records_per_list()?;
+    let width = per_list * schema.slots()?;
+    let lwe_size = LweDimension(DEFAULT_PARAMS.dimension).to_lwe_size();
+    for (i, r) in batch.records.iter().enumerate() {
+        if r.lwe_size() != lwe_size || r.lwe_ciphertext_count().0 != width || !r.ciphertext_modulus().is_native_modulus() {
+            return Err(FheError::Mismatch(format!(
+                "party {} list {i}: {} slots of dimension {}; the study packs {width} of dimension {}",
+                batch.party,
+                r.lwe_ciphertext_count().0,
+                r.lwe_size().to_lwe_dimension().0,
+                DEFAULT_PARAMS.dimension
+            )));
+        }
+    }
+    if batch.count > (batch.records.len() * per_list) as u64 {
+        return Err(FheError::Mismatch(format!(
+            "party {} claims {} records in {} lists of {per_list}",
+            batch.party,
+            batch.count,
+            batch.records.len()
+        )));
+    }
+    Ok(())
+}
+
 /// The server: sums every party's records slot-wise (compact), then expands once.
 pub fn aggregate(public: &StudyPublic, batches: &[EncryptedRecords]) -> Result<Aggregate> {
-    public.check_key()?;
+    public.check()?;
     let schema = public.schema()?;
     let slots = schema.slots()?;
     let per_list = schema.records_per_list()?;
@@ -439,31 +481,9 @@ pub fn aggregate(public: &StudyPublic, batches: &[EncryptedRecords]) -> Result<A
     let mut h = Sha256::new();
     h.update(public.study_id.as_bytes());
     for b in batches {
-        if b.study_id != public.study_id {
-            return Err(FheError::Mismatch(format!("records of study {} given to study {}", b.study_id, public.study_id)));
-        }
-        for (i, r) in b.records.iter().enumerate() {
-            if r.lwe_size() != lwe_size
-                || r.lwe_ciphertext_count().0 != width
-                || !r.ciphertext_modulus().is_native_modulus()
-            {
-                return Err(FheError::Mismatch(format!(
-                    "party {} list {i}: {} slots of dimension {}; the study packs {width} of dimension {}",
-                    b.party,
-                    r.lwe_ciphertext_count().0,
-                    r.lwe_size().to_lwe_dimension().0,
-                    DEFAULT_PARAMS.dimension
-                )));
-            }
+        check_records(public, b)?;
+        for r in &b.records {
             lwe_compact_ciphertext_list_add_assign(&mut sum, r);
-        }
-        if b.count > (b.records.len() * per_list) as u64 {
-            return Err(FheError::Mismatch(format!(
-                "party {} claims {} records in {} lists of {per_list}",
-                b.party,
-                b.count,
-                b.records.len()
-            )));
         }
         records += b.count;
         h.update(b.party.to_le_bytes());

@@ -19,6 +19,10 @@ pub enum GatewayError {
     #[error("{what} {name:?} not found")]
     NotFound { what: &'static str, name: String },
 
+    /// The caller may see the object but not act for it (another party of a study).
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
+
     #[error("unauthenticated: {0}")]
     Unauthenticated(String),
 
@@ -29,6 +33,10 @@ pub enum GatewayError {
     /// A route whose engine is not built into this gateway.
     #[error("{0}")]
     Unimplemented(String),
+
+    /// The object exists already, in another form (a study id taken, a second decryption share).
+    #[error("{0}")]
+    Conflict(String),
 
     /// The request is valid but the object is in the wrong state (e.g. the proof of an unfinished job).
     #[error("{0}")]
@@ -98,9 +106,11 @@ impl GatewayError {
             Self::Prover(ProverError::Model(_) | ProverError::Circuit(_)) => Code::InvalidArgument,
             Self::NotFound { .. } => Code::NotFound,
             Self::Unauthenticated(_) => Code::Unauthenticated,
+            Self::PermissionDenied(_) => Code::PermissionDenied,
             Self::Exhausted(_) => Code::ResourceExhausted,
             Self::Unimplemented(_) => Code::Unimplemented,
             Self::FailedPrecondition(_) => Code::FailedPrecondition,
+            Self::Conflict(_) => Code::AlreadyExists,
             Self::Onchain(_) => Code::Unavailable,
             _ => Code::Internal,
         }

@@ -6,13 +6,14 @@
 //! * [`proto`]: generated code of `proto/cipherproof/v1` (our API) and
 //!   `proto/inference` (KServe v2, for Triton clients).
 //! * [`services`]: the tonic services: models, inference, jobs, KServe, and the
-//!   FHE key and study services (UNIMPLEMENTED until the FHE engine lands).
+//!   FHE key service (encrypted inference) and the multi-party study service.
 //! * [`registry`]: registered models (ONNX → quantized model → circuit keys),
 //!   content-addressed on disk, owned per tenant.
 //! * [`store`]: the durable job store (SQLite by default, Postgres when
 //!   configured, one schema) with leases, so a killed gateway's jobs re-run.
 //! * [`worker`]: proof workers: claim, prove, verify, store, post on-chain.
-//! * [`blobs`]: content-addressed artifact storage (proof files).
+//! * [`blobs`]: content-addressed artifact storage (proof files, FHE keys,
+//!   study ciphertexts and shares).
 //! * [`auth`]: API keys per tenant; [`metrics`]: Prometheus `/metrics`;
 //!   [`server`]: wiring, listening and shutdown.
 //!

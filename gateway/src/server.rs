@@ -15,7 +15,7 @@ use crate::proto::v1::key_service_server::KeyServiceServer;
 use crate::proto::v1::model_service_server::ModelServiceServer;
 use crate::proto::v1::study_service_server::StudyServiceServer;
 use crate::registry::Registry;
-use crate::services::{fhe::FheApi, fhe::StudyApi, inference::InferenceApi, jobs::JobApi, kserve::KServeApi, models::ModelApi};
+use crate::services::{fhe::FheApi, studies::StudyApi, inference::InferenceApi, jobs::JobApi, kserve::KServeApi, models::ModelApi};
 use crate::store::JobStore;
 use crate::worker;
 use std::net::SocketAddr;
@@ -167,6 +167,8 @@ async fn serve(
     health.set_serving::<InferenceServiceServer<InferenceApi>>().await;
     health.set_serving::<JobServiceServer<JobApi>>().await;
     health.set_serving::<GrpcInferenceServiceServer<KServeApi>>().await;
+    health.set_serving::<KeyServiceServer<FheApi>>().await;
+    health.set_serving::<StudyServiceServer<StudyApi>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -197,7 +199,7 @@ async fn serve(
     let kserve = GrpcInferenceServiceServer::new(KServeApi::new(shared.clone()))
         .max_decoding_message_size(limit);
     let keys = KeyServiceServer::new(FheApi::new(shared.clone())).max_decoding_message_size(limit);
-    let studies = StudyServiceServer::new(StudyApi).max_decoding_message_size(limit);
+    let studies = StudyServiceServer::new(StudyApi::new(shared.clone())).max_decoding_message_size(limit);
     let router = builder
         .add_service(health_service)
         .add_service(reflection)

@@ -12,6 +12,9 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+mod studies;
+pub use studies::{AggregateRecord, Inserted, StudyRecord};
+
 /// Attempts after which a job that keeps dying (e.g. its gateway is killed every time) fails.
 pub const MAX_ATTEMPTS: i64 = 5;
 
@@ -189,7 +192,7 @@ impl JobStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
-        for stmt in SCHEMA {
+        for stmt in SCHEMA.iter().chain(&studies::STUDY_SCHEMA) {
             sqlx::query(stmt).execute(&pool).await?;
         }
         Ok(Self { pool, sqlite })

@@ -251,8 +251,11 @@ async fn malformed_requests_get_invalid_argument_with_details() {
     let e = keys.upload_server_key(tokio_stream::iter(upload)).await.unwrap_err();
     assert_eq!(violations(&e)[0].0, "options");
     let mut studies = study_service_client::StudyServiceClient::new(c.channel.clone());
-    let e = studies.create_study(CreateStudyRequest { name: "s".into(), parties: 3, fields: vec![] }).await.unwrap_err();
-    assert_eq!(e.code(), Code::Unimplemented);
+    let e = studies
+        .create_study(CreateStudyRequest { name: "s".into(), study_public: vec![7; 64], members: vec![] })
+        .await
+        .unwrap_err();
+    assert_eq!(violations(&e)[0].0, "study_public");
     gw.shutdown().await.unwrap();
 }
 
@@ -508,5 +511,23 @@ async fn tls_from_pem_files() {
         let mut m = cipherproof_gateway::proto::v1::model_service_client::ModelServiceClient::new(ch);
         assert!(m.list_models(ListModelsRequest {}).await.is_err());
     }
+    gw.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadlines_are_honoured() {
+    let gw = start(config("deadline")).await;
+    let mut c = clients(&gw, None).await;
+    // Registration compiles the model and generates keys: far longer than 1 ms.
+    let mut req = tonic::Request::new(tokio_stream::iter(register_messages("digits", &onnx(DIGITS), 4096)));
+    req.set_timeout(std::time::Duration::from_millis(1));
+    let e = c.models.register_model(req).await.unwrap_err();
+    // tonic's server enforces grpc-timeout and answers CANCELLED "Timeout expired".
+    assert_eq!(e.code(), Code::Cancelled, "{e:?}");
+    assert!(e.message().contains("Timeout expired"), "{e:?}");
+    // The gateway carries on serving.
+    register(&mut c, "digits", DIGITS).await.unwrap();
+    let out = c.infer.infer(InferRequest { model: "digits".into(), input: input(DIGITS_INPUT), mode: 0 }).await.unwrap();
+    assert_eq!(out.into_inner().quantized_outputs, reference(&input(DIGITS_INPUT)));
     gw.shutdown().await.unwrap();
 }

@@ -3,7 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::Path;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
 use std::process::{Command, Output};
 
 fn cipherproof(args: &[&str]) -> Output {
@@ -19,9 +21,10 @@ fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
-#[test]
-fn three_party_study_from_csv() {
-    let d = std::env::temp_dir().join(format!("cipherproof-study-cli-{}", std::process::id()));
+/// A 3-party study set up in a fresh directory, each party's CSV encrypted:
+/// (directory, study.pub, the records files).
+fn study_with_records(tag: &str) -> (PathBuf, PathBuf, Vec<PathBuf>) {
+    let d = std::env::temp_dir().join(format!("cipherproof-study-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     std::fs::write(
         d.join("schema.json"),
@@ -47,6 +50,22 @@ fn three_party_study_from_csv() {
         ok(&cipherproof(&["study", "encrypt", "--study", p(&public), "--party", &i.to_string(), "--records", p(&f), "--out", p(&out)]));
         records.push(out);
     }
+    (d, public, records)
+}
+
+/// The statistics of the three CSVs above.
+fn assert_truth(r: &serde_json::Value) {
+    assert_eq!(r["count"], 6);
+    assert_eq!(r["sum age"], 270);
+    assert_eq!(r["count outcome=1"], 4);
+    assert_eq!(r["sex=1: count"], 3);
+    assert_eq!(r["sex=1: sum age"], 110);
+}
+
+#[test]
+fn three_party_study_from_csv() {
+    let (d, public, records) = study_with_records("cli");
+    let study = d.join("study");
     let agg = d.join("agg.bin");
     let mut args = vec!["study", "aggregate", "--study", p(&public), "--out", p(&agg), "--records"];
     args.extend(records.iter().map(|r| p(r)));
@@ -61,11 +80,7 @@ fn three_party_study_from_csv() {
     let mut args = vec!["study", "combine", "--study", p(&public), "--aggregate", p(&agg), "--json", "--shares"];
     args.extend(shares.iter().map(|s| p(s)));
     let r: serde_json::Value = serde_json::from_str(ok(&cipherproof(&args)).trim()).unwrap();
-    assert_eq!(r["count"], 6);
-    assert_eq!(r["sum age"], 270);
-    assert_eq!(r["count outcome=1"], 4);
-    assert_eq!(r["sex=1: count"], 3);
-    assert_eq!(r["sex=1: sum age"], 110);
+    assert_truth(&r);
     // Two of three shares: refused.
     let mut args = vec!["study", "combine", "--study", p(&public), "--aggregate", p(&agg), "--shares"];
     args.extend(shares[..2].iter().map(|s| p(s)));
@@ -77,4 +92,65 @@ fn three_party_study_from_csv() {
     let o = cipherproof(&["study", "encrypt", "--study", p(&public), "--party", "0", "--records", p(&d.join("bad.csv")), "--out", p(&d.join("x.bin"))]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("age"));
+}
+
+/// `cipherproof serve` on a free port with its own data directory.
+fn serve(data: &Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cipherproof"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    (child, format!("http://{addr}"))
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_str(ok(out).trim()).unwrap()
+}
+
+#[test]
+fn three_party_study_through_a_gateway() {
+    let (d, public, records) = study_with_records("gateway");
+    let (mut gw, addr) = serve(&d.join("gateway"));
+    let client = |args: &[&str]| {
+        let mut all = vec!["client", "study", "--addr", addr.as_str()];
+        all.extend_from_slice(args);
+        cipherproof(&all)
+    };
+    let created = json(&client(&["create", "--study", p(&public), "--name", "icu"]));
+    let id = created["study_id"].as_str().unwrap().to_string();
+    assert_eq!(created["parties"], 3);
+    for (i, r) in records.iter().enumerate() {
+        json(&client(&["submit", "--study-id", &id, "--party", &i.to_string(), "--records", p(r)]));
+    }
+    let again = json(&client(&["submit", "--study-id", &id, "--party", "0", "--records", p(&records[0])]));
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(again["study_records"], 6);
+    let agg = d.join("gw-agg.bin");
+    let a = json(&client(&["aggregate", "--study-id", &id, "--out", p(&agg)]));
+    let agg_id = a["aggregate_id"].as_str().unwrap().to_string();
+    let fetched = d.join("gw-agg-fetched.bin");
+    json(&client(&["fetch-aggregate", "--aggregate-id", &agg_id, "--out", p(&fetched)]));
+    assert_eq!(std::fs::read(&agg).unwrap(), std::fs::read(&fetched).unwrap());
+    for i in 0..3 {
+        let o = client(&["result", "--aggregate-id", &agg_id]);
+        assert_eq!(o.status.code(), Some(1), "no result before every share");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("FailedPrecondition"));
+        let share = d.join("study").join(format!("party-{i}.share"));
+        let out = d.join(format!("gw-s{i}.bin"));
+        ok(&cipherproof(&["study", "partial-decrypt", "--study", p(&public), "--share", p(&share), "--aggregate", p(&fetched), "--out", p(&out)]));
+        let r = json(&client(&["share", "--aggregate-id", &agg_id, "--party", &i.to_string(), "--share", p(&out)]));
+        assert_eq!(r["shares"], i + 1);
+    }
+    let r = json(&client(&["result", "--aggregate-id", &agg_id]));
+    assert_eq!(r["records"], 6);
+    assert_truth(&r["values"]);
+    gw.kill().unwrap();
+    gw.wait().unwrap();
 }

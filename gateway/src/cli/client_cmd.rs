@@ -27,6 +27,8 @@ pub enum ClientCommand {
     Infer(InferArgs),
     /// Show a job (optionally waiting for it and saving its proof); prints JSON.
     Job(JobArgs),
+    /// Multi-party studies on the gateway: create, submit, aggregate, share, result.
+    Study(super::client_study::StudyClientArgs),
     /// Bounded load test: concurrent Infer calls; prints throughput and latency percentiles.
     Load(super::load_cmd::LoadArgs),
 }
@@ -117,10 +119,10 @@ impl Interceptor for Bearer {
     }
 }
 
-type Intercepted = tonic::service::interceptor::InterceptedService<Channel, Bearer>;
+pub(super) type Intercepted = tonic::service::interceptor::InterceptedService<Channel, Bearer>;
 
 impl Conn {
-    async fn channel(&self) -> Result<(Channel, Bearer)> {
+    pub(super) async fn channel(&self) -> Result<(Channel, Bearer)> {
         let channel = Channel::from_shared(self.addr.clone())
             .with_context(|| format!("{:?} is not a gateway URL", self.addr))?
             .connect()
@@ -149,7 +151,7 @@ impl Conn {
     }
 }
 
-fn status(e: tonic::Status) -> anyhow::Error {
+pub(super) fn status(e: tonic::Status) -> anyhow::Error {
     anyhow::anyhow!("{:?}: {}", e.code(), e.message())
 }
 
@@ -165,6 +167,7 @@ pub fn client_cmd(args: &ClientArgs) -> Result<()> {
             ClientCommand::Register(a) => register(a).await,
             ClientCommand::Infer(a) => infer(a).await,
             ClientCommand::Job(a) => job(a).await,
+            ClientCommand::Study(a) => super::client_study::study_client(a).await,
             ClientCommand::Load(_) => unreachable_load(),
         }
     })
@@ -175,7 +178,7 @@ fn unreachable_load() -> Result<()> {
 }
 
 /// Upload chunk size.
-const CHUNK: usize = 1 << 20;
+pub(super) const CHUNK: usize = 1 << 20;
 
 async fn register(a: &RegisterArgs) -> Result<()> {
     let onnx = std::fs::read(&a.model).with_context(|| format!("cannot read {}", a.model.display()))?;

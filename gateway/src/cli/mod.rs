@@ -2,6 +2,7 @@
 
 pub mod chain_cmd;
 pub mod client_cmd;
+pub mod client_study;
 pub mod fhe_cmd;
 pub mod inputs;
 pub mod inspect;

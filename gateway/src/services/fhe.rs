@@ -2,14 +2,12 @@
 //! binds a client's TFHE server key to the caller's tenant, and
 //! `InferenceService.InferEncrypted` evaluates a registered model on
 //! ciphertexts under such a key (`cipherproof-fhe`; the server never holds a
-//! secret key). `StudyService` answers UNIMPLEMENTED until the study flow is
-//! wired (the engine exists as `cipherproof_fhe::study`).
+//! secret key). Studies are served by [`super::studies`].
 
 use super::{UploadPart, collect_upload, observed};
 use crate::auth::tenant;
 use crate::error::{GatewayError, Result};
 use crate::proto::v1::key_service_server::KeyService;
-use crate::proto::v1::study_service_server::StudyService;
 use crate::proto::v1::upload_server_key_request::Part;
 use crate::proto::v1::*;
 use crate::server::Shared;
@@ -19,9 +17,6 @@ use cipherproof_fhe::server::evaluate;
 use cipherproof_fhe::wire::{CIPHERTEXT_LIMIT, EncryptedInputs, SERVER_KEY_LIMIT, ServerKeyFile, from_bytes, to_bytes};
 use std::sync::Arc;
 use tonic::{Request, Response, Status, Streaming};
-
-pub const STUDIES_NOT_WIRED: &str = "multi-party studies are not served over gRPC yet: the engine exists as the \
-     cipherproof_fhe::study library, the StudyService flow is not wired";
 
 #[derive(Debug, Clone)]
 pub struct FheApi {
@@ -101,35 +96,5 @@ impl KeyService for FheApi {
     ) -> Result<Response<UploadServerKeyResponse>, Status> {
         let tenant = tenant(&request)?.0;
         observed(&self.shared, "UploadServerKey", self.upload(tenant, request.into_inner())).await
-    }
-}
-
-/// Studies: not served over gRPC yet (see [`STUDIES_NOT_WIRED`]).
-#[derive(Debug, Clone, Copy)]
-pub struct StudyApi;
-
-fn not_wired<T>() -> Result<Response<T>, Status> {
-    Err(Status::unimplemented(STUDIES_NOT_WIRED))
-}
-
-#[tonic::async_trait]
-impl StudyService for StudyApi {
-    async fn create_study(&self, _: Request<CreateStudyRequest>) -> Result<Response<Study>, Status> {
-        not_wired()
-    }
-    async fn submit_records(&self, _: Request<SubmitRecordsRequest>) -> Result<Response<SubmitRecordsResponse>, Status> {
-        not_wired()
-    }
-    async fn aggregate(&self, _: Request<AggregateRequest>) -> Result<Response<AggregateResponse>, Status> {
-        not_wired()
-    }
-    async fn submit_decryption_share(
-        &self,
-        _: Request<SubmitDecryptionShareRequest>,
-    ) -> Result<Response<SubmitDecryptionShareResponse>, Status> {
-        not_wired()
-    }
-    async fn get_result(&self, _: Request<GetResultRequest>) -> Result<Response<GetResultResponse>, Status> {
-        not_wired()
     }
 }

@@ -6,6 +6,7 @@ pub mod inference;
 pub mod jobs;
 pub mod kserve;
 pub mod models;
+pub mod studies;
 
 use crate::error::GatewayError;
 use crate::server::Shared;
