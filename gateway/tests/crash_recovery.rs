@@ -8,30 +8,20 @@ mod common;
 
 use cipherproof_gateway::proto::v1::*;
 use common::*;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 const MODEL: &str = "ezkl/3l_relu_conv_fc/network.onnx";
 const INPUT: &str = "ezkl/3l_relu_conv_fc/input.json";
 
-/// `cipherproof serve` on a free port; returns the process and its address.
+/// `cipherproof serve` on a free port with short leases; returns the process and its address.
 fn serve(data: &Path, database: Option<&str>) -> (Child, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cipherproof"));
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--job-lease-secs", "2", "--data"])
-        .arg(data)
-        .env("RUST_LOG", "warn,halo2_base=error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+    let mut extra = vec!["--job-lease-secs", "2"];
     if let Some(url) = database {
-        cmd.args(["--database", url]);
+        extra.extend(["--database", url]);
     }
-    let mut child = cmd.spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    (child, format!("http://{addr}"))
+    serve_process(data, &extra)
 }
 
 async fn connect(addr: &str) -> Clients {

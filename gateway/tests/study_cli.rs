@@ -3,9 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::process::{Command, Output};
 
 fn cipherproof(args: &[&str]) -> Output {
@@ -94,22 +94,6 @@ fn three_party_study_from_csv() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("age"));
 }
 
-/// `cipherproof serve` on a free port with its own data directory.
-fn serve(data: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cipherproof"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    (child, format!("http://{addr}"))
-}
-
 fn json(out: &Output) -> serde_json::Value {
     serde_json::from_str(ok(out).trim()).unwrap()
 }
@@ -117,7 +101,7 @@ fn json(out: &Output) -> serde_json::Value {
 #[test]
 fn three_party_study_through_a_gateway() {
     let (d, public, records) = study_with_records("gateway");
-    let (mut gw, addr) = serve(&d.join("gateway"));
+    let (mut gw, addr) = common::serve_process(&d.join("gateway"), &[]);
     let client = |args: &[&str]| {
         let mut all = vec!["client", "study", "--addr", addr.as_str()];
         all.extend_from_slice(args);

@@ -38,6 +38,26 @@ pub fn config(name: &str) -> GatewayConfig {
     c
 }
 
+/// `cipherproof serve` as a process on a free port with `data` as its data
+/// directory (plus `extra` flags); returns the process and its http:// address.
+pub fn serve_process(data: &std::path::Path, extra: &[&str]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cipherproof"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .args(extra)
+        .env("RUST_LOG", "warn,halo2_base=error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    (child, format!("http://{addr}"))
+}
+
 pub async fn start(config: GatewayConfig) -> RunningGateway {
     Gateway::start(config).await.expect("gateway starts")
 }
