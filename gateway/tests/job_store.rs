@@ -119,7 +119,40 @@ async fn exercise(store: JobStore) {
     assert_eq!(store.fhe_key("t1", "k").await.unwrap(), Some(("m".into(), "y".into())));
     assert_eq!(store.fhe_key("t2", "k").await.unwrap(), None);
     assert_eq!(store.chain_verifier(1, "r", "m").await.unwrap().as_deref(), Some("y"));
+    studies(&store).await;
     store.close().await;
+}
+
+/// Studies: registration once, idempotent record files, one share per party.
+async fn studies(store: &JobStore) {
+    use cipherproof_gateway::store::{AggregateRecord, Inserted, StudyRecord};
+    let s = StudyRecord {
+        study_id: "s1".into(),
+        tenant: "coord".into(),
+        name: "icu".into(),
+        members: vec!["a".into(), "b".into()],
+        public_blob: "p".into(),
+    };
+    assert_eq!(store.put_study(&s).await.unwrap(), Inserted::New);
+    assert_eq!(store.put_study(&s).await.unwrap(), Inserted::Duplicate);
+    let taken = StudyRecord { tenant: "other".into(), ..s.clone() };
+    assert!(store.put_study(&taken).await.is_err(), "a study id is taken once");
+    let got = store.study("s1").await.unwrap().unwrap();
+    assert_eq!(got, s);
+    assert!(got.speaks_for("b", 1) && !got.speaks_for("a", 1) && got.visible_to("coord") && !got.visible_to("x"));
+    assert_eq!(store.put_study_records("s1", 0, "r0", 3).await.unwrap(), Inserted::New);
+    assert_eq!(store.put_study_records("s1", 0, "r0", 3).await.unwrap(), Inserted::Duplicate);
+    assert_eq!(store.put_study_records("s1", 1, "r1", 2).await.unwrap(), Inserted::New);
+    let mut files = store.study_records("s1").await.unwrap();
+    files.sort();
+    assert_eq!(files, vec![(0, "r0".to_string(), 3), (1, "r1".to_string(), 2)]);
+    let agg = AggregateRecord { aggregate_id: "g1".into(), study_id: "s1".into(), records: 5, blob: "g".into() };
+    store.put_aggregate(&agg).await.unwrap();
+    assert_eq!(store.aggregate("g1").await.unwrap(), Some(agg));
+    assert_eq!(store.put_study_share("g1", 0, "d0").await.unwrap(), Inserted::New);
+    assert_eq!(store.put_study_share("g1", 0, "d0").await.unwrap(), Inserted::Duplicate);
+    assert!(store.put_study_share("g1", 0, "d0-again").await.is_err(), "one share per party");
+    assert_eq!(store.study_shares("g1").await.unwrap(), vec![(0, "d0".to_string())]);
 }
 
 #[tokio::test]
