@@ -29,9 +29,14 @@ impl BlobStore {
         Ok(self.dir.join(&hash[..2]).join(&hash[2..]))
     }
 
+    /// The name `bytes` are stored under.
+    pub fn hash_of(bytes: &[u8]) -> String {
+        hex::encode(Sha256::digest(bytes))
+    }
+
     /// Stores `bytes` and returns their hash (idempotent).
     pub fn put(&self, bytes: &[u8]) -> Result<String> {
-        let hash = hex::encode(Sha256::digest(bytes));
+        let hash = Self::hash_of(bytes);
         let path = self.path(&hash)?;
         if path.is_file() {
             return Ok(hash);

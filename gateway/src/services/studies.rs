@@ -12,6 +12,7 @@
 
 use super::{UploadPart, collect_upload, observed};
 use crate::auth::tenant;
+use crate::blobs::BlobStore;
 use crate::error::{GatewayError, Result};
 use crate::proto::v1::study_service_server::StudyService;
 use crate::proto::v1::submit_records_request::Part;
@@ -177,14 +178,15 @@ impl StudyApi {
         let before = store.study_records(&study.record.study_id).await?;
         let max = study.public.schema().map_err(corrupt("stored study"))?.max_records;
         let total: u64 = before.iter().map(|(_, _, n)| n).sum();
-        let blob = self.shared.blobs.put(&bytes)?;
-        let duplicate = before.iter().any(|(_, b, _)| *b == blob);
+        let hash = BlobStore::hash_of(&bytes);
+        let duplicate = before.iter().any(|(_, b, _)| *b == hash);
         if !duplicate && total + batch.count > max {
             return Err(GatewayError::FailedPrecondition(format!(
                 "{} more records would exceed the study's maximum of {max} (it holds {total})",
                 batch.count
             )));
         }
+        let blob = self.shared.blobs.put(&bytes)?;
         let inserted = store.put_study_records(&study.record.study_id, options.party, &blob, batch.count).await?;
         let after = store.study_records(&study.record.study_id).await?;
         Ok(SubmitRecordsResponse {
