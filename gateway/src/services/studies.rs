@@ -19,7 +19,7 @@ use crate::proto::v1::submit_records_request::Part;
 use crate::proto::v1::*;
 use crate::server::Shared;
 use crate::store::{AggregateRecord, Inserted, StudyRecord};
-use cipherproof_fhe::study::{self, DecryptionShare, EncryptedRecords, StudyPublic};
+use cipherproof_fhe::study::{self, DecryptionShare, EncryptedRecords, Schema, StudyPublic};
 use cipherproof_fhe::wire::CIPHERTEXT_LIMIT;
 use std::sync::Arc;
 use tonic::{Request, Response, Status, Streaming};
@@ -38,10 +38,20 @@ impl StudyApi {
     }
 }
 
-/// A study and its public file, if `tenant` may see it.
+/// A study, its public file (bytes and parsed) and its schema, if `tenant` may see it.
 struct Visible {
     record: StudyRecord,
+    public_bytes: Vec<u8>,
     public: StudyPublic,
+    schema: Schema,
+}
+
+impl Visible {
+    fn new(record: StudyRecord, public_bytes: Vec<u8>) -> Result<Self> {
+        let public = StudyPublic::from_bytes(&public_bytes).map_err(corrupt("stored study"))?;
+        let schema = public.schema().map_err(corrupt("stored study"))?;
+        Ok(Self { record, public_bytes, public, schema })
+    }
 }
 
 async fn visible_study(shared: &Shared, tenant: &str, study_id: &str) -> Result<Visible> {
@@ -51,9 +61,8 @@ async fn visible_study(shared: &Shared, tenant: &str, study_id: &str) -> Result<
         .await?
         .filter(|s| s.visible_to(tenant))
         .ok_or_else(|| GatewayError::not_found("study", study_id))?;
-    let public = StudyPublic::from_bytes(&shared.blobs.get(&record.public_blob)?)
-        .map_err(|e| GatewayError::Corrupt { what: "stored study".into(), reason: e.to_string() })?;
-    Ok(Visible { record, public })
+    let bytes = shared.blobs.get(&record.public_blob)?;
+    Visible::new(record, bytes)
 }
 
 async fn visible_aggregate(shared: &Shared, tenant: &str, aggregate_id: &str) -> Result<(Visible, AggregateRecord)> {
@@ -99,7 +108,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 
 impl StudyApi {
     async fn describe(&self, study: &Visible) -> Result<Study> {
-        let schema = study.public.schema().map_err(corrupt("stored study"))?;
+        let schema = &study.schema;
         let mut party_records = vec![0u64; study.public.parties as usize];
         for (party, _, n) in self.shared.store.study_records(&study.record.study_id).await? {
             if let Some(slot) = party_records.get_mut(party as usize) {
@@ -114,7 +123,7 @@ impl StudyApi {
             slot_names: schema.slot_names().map_err(corrupt("stored study"))?,
             max_records: schema.max_records,
             party_records,
-            study_public: Vec::new(),
+            study_public: study.public_bytes.clone(),
         })
     }
 
@@ -143,16 +152,13 @@ impl StudyApi {
             public_blob: self.shared.blobs.put(&req.study_public)?,
         };
         self.shared.store.put_study(&record).await?;
-        let mut study = self.describe(&Visible { record, public }).await?;
-        study.study_public = req.study_public;
-        Ok(study)
+        let schema = public.schema().map_err(|e| GatewayError::invalid("study_public", e.to_string()))?;
+        self.describe(&Visible { record, public_bytes: req.study_public, public, schema }).await
     }
 
     async fn get(&self, tenant: String, req: GetStudyRequest) -> Result<Study> {
         let study = visible_study(&self.shared, &tenant, &req.study_id).await?;
-        let mut out = self.describe(&study).await?;
-        out.study_public = self.shared.blobs.get(&study.record.public_blob)?;
-        Ok(out)
+        self.describe(&study).await
     }
 
     async fn submit(&self, tenant: String, stream: Streaming<SubmitRecordsRequest>) -> Result<SubmitRecordsResponse> {
@@ -176,7 +182,7 @@ impl StudyApi {
         study::check_records(&study.public, &batch).map_err(|e| GatewayError::invalid("chunk", e.to_string()))?;
         let store = &self.shared.store;
         let before = store.study_records(&study.record.study_id).await?;
-        let max = study.public.schema().map_err(corrupt("stored study"))?.max_records;
+        let max = study.schema.max_records;
         let total: u64 = before.iter().map(|(_, _, n)| n).sum();
         let hash = BlobStore::hash_of(&bytes);
         let duplicate = before.iter().any(|(_, b, _)| *b == hash);
@@ -244,7 +250,7 @@ impl StudyApi {
         check_party(&study, &tenant, req.party)?;
         let share = DecryptionShare::from_bytes(&req.share)
             .map_err(|e| GatewayError::invalid("share", format!("not a decryption share: {e}")))?;
-        let slots = study.public.schema().and_then(|s| s.slots()).map_err(corrupt("stored study"))?;
+        let slots = study.schema.slots().map_err(corrupt("stored study"))?;
         if share.study_id != agg.study_id || share.aggregate_id != agg.aggregate_id || share.party != req.party {
             return Err(GatewayError::invalid(
                 "share",
@@ -290,7 +296,7 @@ impl StudyApi {
         let values = study::combine(&study.public, &aggregate, &shares).map_err(corrupt("study result"))?;
         Ok(GetResultResponse {
             values,
-            slot_names: study.public.schema().and_then(|s| s.slot_names()).map_err(corrupt("stored study"))?,
+            slot_names: study.schema.slot_names().map_err(corrupt("stored study"))?,
             records: agg.records,
         })
     }

@@ -6,6 +6,7 @@
 use super::{JobStore, now_ms};
 use crate::error::{GatewayError, Result};
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 pub(super) const STUDY_SCHEMA: [&str; 4] = [
     "CREATE TABLE IF NOT EXISTS cp_studies (
@@ -64,6 +65,15 @@ pub enum Inserted {
 
 fn count(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
+}
+
+/// The `party` column of a row.
+fn party_of(row: &AnyRow) -> Result<u32> {
+    let party: i64 = row.try_get("party")?;
+    u32::try_from(party).map_err(|_| GatewayError::Corrupt {
+        what: "study party".into(),
+        reason: format!("party {party}"),
+    })
 }
 
 impl JobStore {
@@ -141,12 +151,8 @@ impl JobStore {
         .await?;
         rows.iter()
             .map(|r| {
-                let party: i64 = r.try_get("party")?;
                 Ok((
-                    u32::try_from(party).map_err(|_| GatewayError::Corrupt {
-                        what: "study records".into(),
-                        reason: format!("party {party}"),
-                    })?,
+                    party_of(r)?,
                     r.try_get("blob")?,
                     count(r.try_get("records")?),
                 ))
@@ -219,8 +225,7 @@ impl JobStore {
             .await?;
         rows.iter()
             .map(|r| {
-                let party: i64 = r.try_get("party")?;
-                Ok((u32::try_from(party).unwrap_or(u32::MAX), r.try_get("blob")?))
+                Ok((party_of(r)?, r.try_get("blob")?))
             })
             .collect()
     }
