@@ -14,11 +14,11 @@ pub fn encrypt(program: &FheProgram, key: &ClientKeyFile, inputs: &[Vec<i64>]) -
     key.check(program)?;
     let (lo, hi) = signed_range(program.input_bits);
     for (s, x) in inputs.iter().enumerate() {
-        if x.len() != program.layer.inputs {
+        if x.len() != program.inputs() {
             return Err(FheError::InvalidInput(format!(
                 "sample {s} has {} values; the model takes {}",
                 x.len(),
-                program.layer.inputs
+                program.inputs()
             )));
         }
         if let Some((i, v)) = x.iter().enumerate().find(|(_, v)| **v < lo || **v > hi) {
@@ -28,7 +28,7 @@ pub fn encrypt(program: &FheProgram, key: &ClientKeyFile, inputs: &[Vec<i64>]) -
             )));
         }
     }
-    let log_delta = program.budget.log_delta;
+    let log_delta = program.layers[0].log_delta;
     let noise = program.params.noise();
     let n = program.params.dimension;
     let glwe_key = GlweSecretKey::from_container(key.secret.as_ref(), PolynomialSize(n));
@@ -82,17 +82,17 @@ pub fn decrypt_accumulators(program: &FheProgram, key: &ClientKeyFile, out: &Enc
         .enumerate()
         .map(|(s, list)| {
             if list.lwe_size().to_lwe_dimension() != key.secret.lwe_dimension()
-                || list.lwe_ciphertext_count().0 != program.layer.outputs
+                || list.lwe_ciphertext_count().0 != program.outputs()
             {
                 return Err(FheError::Mismatch(format!(
                     "result {s}: {} ciphertexts of dimension {}; expected {} of dimension {}",
                     list.lwe_ciphertext_count().0,
                     list.lwe_size().to_lwe_dimension().0,
-                    program.layer.outputs,
+                    program.outputs(),
                     key.secret.lwe_dimension().0
                 )));
             }
-            let mut plain = PlaintextList::new(0u64, PlaintextCount(program.layer.outputs));
+            let mut plain = PlaintextList::new(0u64, PlaintextCount(program.outputs()));
             decrypt_lwe_ciphertext_list(&key.secret, list, &mut plain);
             Ok(plain
                 .iter()

@@ -23,6 +23,7 @@
 //! need programmable bootstrapping, which is not built yet: they are refused
 //! with an error naming the node.
 
+pub mod bootstrap;
 pub mod client;
 pub mod encoding;
 pub mod error;

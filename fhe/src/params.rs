@@ -107,6 +107,123 @@ pub fn budget<'a>(
     Ok(b)
 }
 
+/// The budget of dot products whose inputs carry Gaussian noise of (normalised) variance
+/// `input_variance`: bootstrap outputs. There is no worst case, only the Gaussian tail.
+pub fn budget_gaussian<'a>(
+    rows: impl IntoIterator<Item = &'a [i64]>,
+    max_abs_acc: u128,
+    input_variance: f64,
+) -> Result<Budget> {
+    let message_bits = bits_for(max_abs_acc) + 1;
+    if message_bits > 48 {
+        return Err(FheError::NoiseBudget(format!(
+            "accumulators need {message_bits} signed bits; at most 48 fit above the noise"
+        )));
+    }
+    let log_delta = 64 - message_bits;
+    let max_l2 = rows
+        .into_iter()
+        .map(|row| row.iter().map(|w| (*w as f64).powi(2)).sum::<f64>())
+        .fold(0.0, f64::max);
+    let variance = max_l2 * input_variance;
+    let margin = 2f64.powi(-(message_bits as i32) - 1);
+    let b = Budget {
+        log_delta,
+        message_bits,
+        worst_case_error_log2: f64::INFINITY,
+        std_dev_log2: (variance.sqrt() * 2f64.powi(64)).max(1.0).log2(),
+        log2_p_fail: noise::log2_tail(margin, variance),
+    };
+    if b.log2_p_fail > MAX_LOG2_P_FAIL {
+        return Err(FheError::NoiseBudget(format!(
+            "a decryption would fail with probability 2^{:.1} (Δ = 2^{log_delta}, error σ = 2^{:.1})",
+            b.log2_p_fail, b.std_dev_log2
+        )));
+    }
+    Ok(b)
+}
+
+/// The bootstrapping parameter set: tfhe 1.8's `V1_4_PARAM_MESSAGE_2_CARRY_2_KS_PBS_TUNIFORM_2M128`
+/// (128-bit security; its GLWE key, k = 1 and N = 2048 with TUniform(2^17) noise, is the input key
+/// of [`DEFAULT_PARAMS`]), with the bootstrapping key decomposed in 2 levels of base 2^15 instead of
+/// 1 of 2^23: the output noise falls from σ ≈ 2^-15 to ≈ 2^-23, which the digit subtractions of wide
+/// accumulators need (decomposition parameters do not change security, only noise and speed). Ciphertexts live under the big key (dimension 2048); a bootstrap
+/// keyswitches to the small key (dimension 918), modulus-switches to 2N and blind-rotates back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PbsParams {
+    pub small_dimension: usize,
+    pub small_noise_bound_log2: u32,
+    pub polynomial_size: usize,
+    pub pbs_base_log: usize,
+    pub pbs_level: usize,
+    pub ks_base_log: usize,
+    pub ks_level: usize,
+}
+
+pub const PBS_PARAMS: PbsParams = PbsParams {
+    small_dimension: 918,
+    small_noise_bound_log2: 45,
+    polynomial_size: 2048,
+    pbs_base_log: 15,
+    pbs_level: 2,
+    ks_base_log: 4,
+    ks_level: 4,
+};
+
+/// Variances on the torus normalised to 1 (a value `v` of the 2^64 modulus is `v / 2^64`).
+pub mod noise {
+    use super::{LweParams, PbsParams};
+    use tfhe::core_crypto::commons::noise_formulas::lwe_keyswitch::keyswitch_additive_variance_132_bits_security_tuniform;
+    use tfhe::core_crypto::commons::noise_formulas::lwe_programmable_bootstrap::pbs_variance_132_bits_security_tuniform_fft_mul;
+    use tfhe::core_crypto::commons::noise_formulas::modulus_switch::modulus_switch_additive_variance;
+    use tfhe::core_crypto::prelude::*;
+
+    const Q: f64 = 18446744073709551616.0; // 2^64
+
+    /// Fresh encryption noise under the big key.
+    pub fn fresh(params: &LweParams) -> f64 {
+        (params.fresh_std_dev() / Q).powi(2)
+    }
+
+    /// Output noise of one bootstrap (tfhe's formula for the FFT PBS, 53-bit mantissa).
+    pub fn bootstrap(p: &PbsParams) -> f64 {
+        pbs_variance_132_bits_security_tuniform_fft_mul(
+            LweDimension(p.small_dimension),
+            GlweDimension(1),
+            PolynomialSize(p.polynomial_size),
+            DecompositionBaseLog(p.pbs_base_log),
+            DecompositionLevelCount(p.pbs_level),
+            53.0,
+            Q,
+        )
+        .0
+    }
+
+    /// Noise a keyswitch (big key to small key) adds.
+    pub fn keyswitch(p: &PbsParams, big_dimension: usize) -> f64 {
+        keyswitch_additive_variance_132_bits_security_tuniform(
+            LweDimension(big_dimension),
+            LweDimension(p.small_dimension),
+            DecompositionBaseLog(p.ks_base_log),
+            DecompositionLevelCount(p.ks_level),
+            Q,
+            Q,
+        )
+        .0
+    }
+
+    /// Noise the modulus switch to 2N adds (the dominant term of a bootstrap's input).
+    pub fn modulus_switch(p: &PbsParams) -> f64 {
+        modulus_switch_additive_variance(LweDimension(p.small_dimension), Q, 2.0 * p.polynomial_size as f64).0
+    }
+
+    /// log2 of P(|N(0, variance)| ≥ margin), by the bound 2·exp(−t²/2) (t = margin/σ).
+    pub fn log2_tail(margin: f64, variance: f64) -> f64 {
+        let t = margin / variance.sqrt().max(f64::MIN_POSITIVE);
+        1.0 - t * t / (2.0 * std::f64::consts::LN_2)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,21 +1,30 @@
 //! Which quantized models run encrypted, and how.
 //!
-//! Supported today: models whose integer form is one Dense layer (reshapes
-//! around it are free), such as logistic and linear regression. The server
-//! evaluates the accumulators `Σ w·x + b` on ciphertexts; the client decrypts
-//! them and applies the layer's `round_shift` and range check, which gives
-//! exactly the plaintext integer model's output. A second layer would need
-//! the hidden activations requantized on ciphertexts (programmable
-//! bootstrapping), which is refused with the node named.
+//! Supported: chains of Dense layers with ReLU (or nothing) between them,
+//! reshapes anywhere (they are free): logistic and linear regression, MLPs.
+//!
+//! * Every layer's accumulators `Σ w·x + b` are LWE dot products with
+//!   cleartext weights (no bootstrapping).
+//! * Between layers, the hidden accumulators are requantized exactly on
+//!   ciphertexts by programmable bootstrapping ([`crate::bootstrap`]): the low
+//!   `shift` bits are cleared digit by digit (two bootstraps per digit), then
+//!   one bootstrap reads the remaining `window_bits`-bit value and applies the
+//!   activation, re-encoded at the next layer's Δ.
+//! * The last layer's accumulators are decrypted by the client, which applies
+//!   the layer's `round_shift` (and a final ReLU) in clear.
+//!
+//! The plan is exact for every input in the model's input range: the window
+//! must hold every value the requantized accumulator can take (worst case
+//! through the weights), else the model is refused with the layer named.
 
 use crate::error::{FheError, Result};
-use crate::params::{Budget, LweParams, budget};
+use crate::params::{Budget, LweParams, MAX_LOG2_P_FAIL, PBS_PARAMS, PbsParams, budget, noise};
 use cipherproof_model::quant::fixed::{round_shift, signed_range};
 use cipherproof_model::quant::{QOp, QuantModel};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// The encrypted part: one dense layer's accumulators.
+/// One dense layer's dot products.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DotProducts {
     pub node: String,
@@ -26,18 +35,93 @@ pub struct DotProducts {
     pub bias: Vec<i64>,
 }
 
+impl DotProducts {
+    pub fn rows(&self) -> std::slice::ChunksExact<'_, i64> {
+        self.weights.chunks_exact(self.inputs)
+    }
+
+    /// The largest |accumulator| over inputs with |x| ≤ `max_x`.
+    fn max_abs_acc(&self, max_x: u128) -> u128 {
+        self.rows()
+            .zip(&self.bias)
+            .map(|(row, b)| row.iter().map(|w| u128::from(w.unsigned_abs())).sum::<u128>() * max_x + u128::from(b.unsigned_abs()))
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// The activation applied to a requantized hidden value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Activation {
+    Identity,
+    Relu,
+}
+
+impl Activation {
+    pub fn apply(self, y: i64) -> i64 {
+        match self {
+            Activation::Identity => y,
+            Activation::Relu => y.max(0),
+        }
+    }
+}
+
+/// Bits `[start, start + width)` of a hidden accumulator, cleared by one pair of bootstraps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Digit {
+    pub start: u32,
+    pub width: u32,
+}
+
+/// The exact requantization of a hidden layer's accumulators on ciphertexts:
+/// `activation(round_shift(acc, shift))`, re-encoded at `next_log_delta`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Requant {
+    pub shift: u32,
+    pub digits: Vec<Digit>,
+    /// `round_shift(acc, shift)` lies in `[-2^(w-1), 2^(w-1))` for every input in range.
+    pub window_bits: u32,
+    /// Wide windows (ReLU only): the digits of `y` below its sign bit, each also masked by the
+    /// sign (three bootstraps per digit, one for the sign). Empty when one bootstrap reads the window.
+    pub y_digits: Vec<Digit>,
+    pub wide: bool,
+    pub activation: Activation,
+    pub next_log_delta: u32,
+    /// Bootstraps per hidden value (two per digit, one for the window).
+    pub bootstraps: u32,
+    /// log2 of the largest failure probability of any one of these bootstraps.
+    pub log2_p_fail_per_bootstrap: f64,
+}
+
+/// A layer of the encrypted evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EncLayer {
+    pub dot: DotProducts,
+    /// Accumulators are encoded as `acc·2^log_delta`.
+    pub log_delta: u32,
+    /// Present on hidden layers: done by the server with bootstraps.
+    pub requant: Option<Requant>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FheProgram {
     /// Binds keys and ciphertexts to this exact quantized model.
     pub model_id: String,
     pub params: LweParams,
-    pub layer: DotProducts,
+    /// The bootstrapping parameters, when some layer needs them.
+    pub pbs: Option<PbsParams>,
+    pub layers: Vec<EncLayer>,
     /// Bits of the quantized input (values must lie in its signed range).
     pub input_bits: u32,
     /// The client's cleartext step: `round_shift(acc, shift)`, then checked to `output_bits`.
     pub shift: u32,
     pub output_bits: u32,
+    /// A ReLU after the last layer, applied by the client.
+    pub final_relu: bool,
+    /// How safely the last layer's accumulators decode.
     pub budget: Budget,
+    /// log2 of the probability that any bootstrap of one sample fails (union bound); −∞ without any.
+    pub log2_p_fail_bootstraps: f64,
 }
 
 /// The FHE model id: SHA-256 of the quantized model's JSON.
@@ -57,73 +141,274 @@ fn unsupported(node: &str, op: &str, reason: &str) -> FheError {
     }
 }
 
-/// Plans the encrypted evaluation of `model` under `params`, with its noise budget.
-pub fn compile(model: &QuantModel, params: LweParams) -> Result<FheProgram> {
-    let mut dense = None;
+/// A bootstrap's failure probability may not exceed this (Concrete ML's default is 2^-40 too).
+pub const MAX_LOG2_P_FAIL_BOOTSTRAP: f64 = -40.0;
+/// The widest digit one pair of bootstraps clears.
+const MAX_DIGIT_BITS: u32 = 5;
+
+/// The model as a chain: dense layers, each with the activation after it.
+fn chain(model: &QuantModel) -> Result<Vec<(DotProducts, u32, Activation)>> {
+    let mut layers: Vec<(DotProducts, u32, Activation)> = Vec::new();
     for node in &model.nodes {
-        match (&node.op, &dense) {
-            (QOp::Reshape, _) => {}
-            (
-                QOp::Dense {
-                    weight,
-                    weight_shape: [o, i],
-                    bias,
-                    shift,
-                    ..
+        match &node.op {
+            QOp::Reshape => {}
+            QOp::Dense {
+                weight,
+                weight_shape: [o, i],
+                bias,
+                shift,
+                ..
+            } => layers.push((
+                DotProducts {
+                    node: node.name.clone(),
+                    weights: weight.clone(),
+                    inputs: *i,
+                    outputs: *o,
+                    bias: bias.clone(),
                 },
-                None,
-            ) => dense = Some((node, weight, *o, *i, bias, *shift)),
-            (QOp::Dense { .. }, Some(_)) => {
-                return Err(unsupported(
-                    &node.name,
-                    "Dense",
-                    "a second layer needs its input requantized on ciphertexts (programmable \
-                     bootstrapping), which is not built yet: only single-layer linear models run encrypted",
-                ));
-            }
-            (op, _) => {
+                *shift,
+                Activation::Identity,
+            )),
+            QOp::Relu => match layers.last_mut() {
+                Some(last) if last.2 == Activation::Identity => last.2 = Activation::Relu,
+                _ => return Err(unsupported(&node.name, "Relu", "encrypted evaluation supports a ReLU only right after a Dense layer")),
+            },
+            op => {
                 return Err(unsupported(
                     &node.name,
                     op.kind(),
-                    "encrypted evaluation supports one Dense layer (and reshapes); this operator \
-                     needs programmable bootstrapping, which is not built yet",
+                    "encrypted evaluation supports Dense layers with ReLU between them (and reshapes); \
+                     this operator has no encrypted form yet",
                 ));
             }
         }
     }
-    let (node, weights, outputs, inputs, bias, shift) = dense.ok_or_else(|| {
-        unsupported("<model>", "-", "the model has no Dense layer to evaluate")
-    })?;
+    if layers.is_empty() {
+        return Err(unsupported("<model>", "-", "the model has no Dense layer to evaluate"));
+    }
+    Ok(layers)
+}
+
+fn bits_signed(lo: i64, hi: i64) -> u32 {
+    (1..63).find(|&b| {
+        let (l, h) = signed_range(b);
+        l <= lo && hi <= h
+    })
+    .unwrap_or(63)
+}
+
+/// Digits of `width` bits (at most) over bits `[from, to)`, with the failure probabilities of
+/// their extraction; `v_ct` is the accumulator's variance, updated by the subtractions.
+fn plan_digits(n: &NoiseModel, v_ct: &mut f64, log_delta: u32, from: u32, to: u32, width: u32, fails: &mut Vec<f64>) -> Vec<Digit> {
+    let mut digits = Vec::new();
+    let mut start = from;
+    while start < to {
+        let w = width.min(to - start);
+        // The window of w + 1 bits is scaled to the top of the torus.
+        let m = 64 - i64::from(log_delta) - i64::from(start) - i64::from(w) - 1;
+        let v_scaled = *v_ct * 2f64.powi(2 * m as i32);
+        let margin = 2f64.powi(-(w as i32) - 2);
+        fails.push(noise::log2_tail(margin, v_scaled + n.ks + n.ms));
+        fails.push(noise::log2_tail(margin, v_scaled + n.pbs + n.ks + n.ms));
+        *v_ct += n.pbs;
+        digits.push(Digit { start, width: w });
+        start += w;
+    }
+    digits
+}
+
+struct NoiseModel {
+    pbs: f64,
+    ks: f64,
+    ms: f64,
+}
+
+/// The digits and failure probabilities of the bootstraps of one hidden value.
+#[allow(clippy::too_many_arguments)]
+fn plan_requant(
+    n: &NoiseModel,
+    acc_variance: f64,
+    log_delta: u32,
+    shift: u32,
+    window_bits: u32,
+    width: u32,
+    wide: bool,
+) -> (Vec<Digit>, Vec<Digit>, Vec<f64>) {
+    let mut fails = Vec::new();
+    let mut v_ct = acc_variance;
+    let digits = plan_digits(n, &mut v_ct, log_delta, 0, shift, width, &mut fails);
+    if !wide {
+        let margin = 2f64.powi(-(window_bits as i32) - 2);
+        fails.push(noise::log2_tail(margin, v_ct + n.ks + n.ms));
+        return (digits, Vec::new(), fails);
+    }
+    // Masks read a digit and the sign flag: w + 1 bits in the half torus.
+    let w = width.min(3);
+    let y_digits = plan_digits(n, &mut v_ct, log_delta, shift, shift + window_bits - 1, w, &mut fails);
+    fails.push(noise::log2_tail(0.125, v_ct + n.ks + n.ms));
+    for d in &y_digits {
+        let e = 62 - i64::from(d.width) - i64::from(log_delta) - i64::from(d.start);
+        let margin = 2f64.powi(-(d.width as i32) - 3);
+        fails.push(noise::log2_tail(margin, n.pbs * 2f64.powi(2 * e as i32) + n.pbs + n.ks + n.ms));
+    }
+    (digits, y_digits, fails)
+}
+
+fn log2_sum(logs: impl IntoIterator<Item = f64>) -> f64 {
+    let s: f64 = logs.into_iter().map(f64::exp2).sum();
+    if s == 0.0 { f64::NEG_INFINITY } else { s.log2() }
+}
+
+/// Plans the encrypted evaluation of `model` under `params`, with its noise budget.
+pub fn compile(model: &QuantModel, params: LweParams) -> Result<FheProgram> {
+    let chain = chain(model)?;
     let input_bits = model.input().bits;
-    let max_x = 1u128 << input_bits.saturating_sub(1);
-    let max_acc = weights
-        .chunks_exact(inputs)
-        .zip(bias)
-        .map(|(row, b)| {
-            row.iter().map(|w| u128::from(w.unsigned_abs())).sum::<u128>() * max_x
-                + u128::from(b.unsigned_abs())
-        })
-        .max()
-        .unwrap_or(0);
-    let budget = budget(&params, weights.chunks_exact(inputs), max_acc)?;
+    let (in_lo, in_hi) = signed_range(input_bits);
+    let mut max_x = u128::from(in_lo.unsigned_abs().max(in_hi.unsigned_abs()));
+    let mut v_in = noise::fresh(&params);
+    let pbs = PBS_PARAMS;
+    // Forward: bounds, windows and encodings of the hidden layers.
+    struct Hidden {
+        log_delta: u32,
+        shift: u32,
+        window_bits: u32,
+        activation: Activation,
+        digits: Vec<Digit>,
+        y_digits: Vec<Digit>,
+        wide: bool,
+        fails: Vec<f64>,
+    }
+    let mut hidden = Vec::new();
+    for (dot, shift, activation) in &chain[..chain.len() - 1] {
+        let a = dot.max_abs_acc(max_x);
+        let a = i64::try_from(a).map_err(|_| FheError::NoiseBudget(format!("layer {}: accumulators overflow 64 bits", dot.node)))?;
+        let (ylo, yhi) = (round_shift(-a, *shift), round_shift(a, *shift));
+        let window_bits = bits_signed(ylo, yhi);
+        let log_delta = 63i64 - i64::from(*shift) - i64::from(window_bits);
+        if log_delta < 1 {
+            return Err(FheError::NoiseBudget(format!(
+                "layer {}: accumulators need {} bits; at most 62 fit the torus",
+                dot.node,
+                shift + window_bits
+            )));
+        }
+        let log_delta = log_delta as u32;
+        let acc_variance = dot.rows().map(|r| r.iter().map(|w| (*w as f64).powi(2)).sum::<f64>()).fold(0.0, f64::max) * v_in;
+        let nm = NoiseModel {
+            pbs: noise::bootstrap(&pbs),
+            ks: noise::keyswitch(&pbs, params.dimension),
+            ms: noise::modulus_switch(&pbs),
+        };
+        let mut best = None;
+        'modes: for wide in [false, true] {
+            if wide && *activation != Activation::Relu {
+                break;
+            }
+            for width in (1..=MAX_DIGIT_BITS).rev() {
+                let (digits, y_digits, fails) = plan_requant(&nm, acc_variance, log_delta, *shift, window_bits, width, wide);
+                if fails.iter().all(|&f| f <= MAX_LOG2_P_FAIL_BOOTSTRAP) {
+                    best = Some((digits, y_digits, wide, fails));
+                    break 'modes;
+                }
+            }
+        }
+        let (digits, y_digits, wide, fails) = best.ok_or_else(|| {
+            unsupported(
+                &dot.node,
+                "Dense",
+                &format!(
+                    "its requantized values span [{ylo}, {yhi}] for inputs in range ({window_bits} signed bits), more than \
+                     one bootstrap reads exactly (at most 4 bits at N = 2048, failure ≤ 2^{MAX_LOG2_P_FAIL_BOOTSTRAP}) \
+                     and not followed by a ReLU (wide windows are read digit by digit only under a ReLU)"
+                ),
+            )
+        })?;
+        hidden.push(Hidden {
+            log_delta,
+            shift: *shift,
+            window_bits,
+            activation: *activation,
+            digits,
+            y_digits,
+            wide,
+            fails,
+        });
+        let h_hi = activation.apply(yhi).max(activation.apply(ylo).abs());
+        max_x = u128::from(h_hi.unsigned_abs());
+        v_in = noise::bootstrap(&pbs);
+    }
+    let (last, shift, last_act) = &chain[chain.len() - 1];
+    let max_acc = last.max_abs_acc(max_x);
+    let budget = if hidden.is_empty() {
+        budget(&params, last.rows(), max_acc)?
+    } else {
+        crate::params::budget_gaussian(last.rows(), max_acc, v_in)?
+    };
+    let mut layers = Vec::new();
+    let mut all_fails = Vec::new();
+    for (i, ((dot, _, _), h)) in chain.iter().zip(&hidden).enumerate() {
+        let next_log_delta = hidden.get(i + 1).map(|n| n.log_delta).unwrap_or(budget.log_delta);
+        let per_value = log2_sum(h.fails.iter().copied());
+        for _ in 0..dot.outputs {
+            all_fails.push(per_value);
+        }
+        layers.push(EncLayer {
+            dot: dot.clone(),
+            log_delta: h.log_delta,
+            requant: Some(Requant {
+                shift: h.shift,
+                digits: h.digits.clone(),
+                window_bits: h.window_bits,
+                y_digits: h.y_digits.clone(),
+                wide: h.wide,
+                activation: h.activation,
+                next_log_delta,
+                bootstraps: h.fails.len() as u32,
+                log2_p_fail_per_bootstrap: h.fails.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            }),
+        });
+    }
+    layers.push(EncLayer {
+        dot: last.clone(),
+        log_delta: budget.log_delta,
+        requant: None,
+    });
+    if budget.log2_p_fail > MAX_LOG2_P_FAIL {
+        return Err(FheError::NoiseBudget(format!("the outputs would decode wrongly with probability 2^{:.1}", budget.log2_p_fail)));
+    }
     Ok(FheProgram {
         model_id: model_id(model),
         params,
-        layer: DotProducts {
-            node: node.name.clone(),
-            weights: weights.clone(),
-            inputs,
-            outputs,
-            bias: bias.clone(),
-        },
+        pbs: (!hidden.is_empty()).then_some(pbs),
+        layers,
         input_bits,
-        shift,
+        shift: *shift,
         output_bits: model.output_info().bits,
+        final_relu: *last_act == Activation::Relu,
         budget,
+        log2_p_fail_bootstraps: log2_sum(all_fails),
     })
 }
 
 impl FheProgram {
+    /// Input values per sample.
+    pub fn inputs(&self) -> usize {
+        self.layers[0].dot.inputs
+    }
+
+    /// Output values per sample (the last layer's).
+    pub fn outputs(&self) -> usize {
+        self.layers[self.layers.len() - 1].dot.outputs
+    }
+
+    /// Bootstraps per sample.
+    pub fn bootstraps(&self) -> u64 {
+        self.layers
+            .iter()
+            .filter_map(|l| l.requant.as_ref().map(|r| u64::from(r.bootstraps) * l.dot.outputs as u64))
+            .sum()
+    }
+
     /// The client's cleartext requantization of decrypted accumulators: the model's own output.
     pub fn finish(&self, accumulators: &[i64]) -> Result<Vec<i64>> {
         let (lo, hi) = signed_range(self.output_bits);
@@ -136,10 +421,77 @@ impl FheProgram {
                         "output {v} overflows {} bits (the plaintext model refuses this input too)",
                         self.output_bits
                     )))
+                } else if self.final_relu {
+                    Ok(v.max(0))
                 } else {
                     Ok(v)
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use cipherproof_model::quant::{QNode, QValue, QuantConfig};
+
+    fn value(name: &str, n: usize, bits: u32) -> QValue {
+        QValue {
+            name: name.into(),
+            shape: vec![1, n],
+            scale: 0,
+            bits,
+            calibrated_max: 1.0,
+        }
+    }
+
+    /// x (6 bits) → Dense [w] (shift 3) → ReLU → Dense [1] (shift 0).
+    pub(crate) fn tiny(w: i64, b: i64) -> QuantModel {
+        let dense = |name: &str, weight: i64, bias: i64, shift: u32, input: usize, output: usize| QNode {
+            name: name.into(),
+            op: QOp::Dense {
+                weight: vec![weight],
+                weight_shape: [1, 1],
+                bias: vec![bias],
+                weight_scale: 0,
+                shift,
+            },
+            inputs: vec![input],
+            output,
+        };
+        QuantModel {
+            config: QuantConfig::default(),
+            values: vec![value("x", 1, 6), value("h", 1, 8), value("hr", 1, 8), value("y", 1, 8)],
+            nodes: vec![
+                dense("fc1", w, b, 3, 0, 1),
+                QNode {
+                    name: "relu".into(),
+                    op: QOp::Relu,
+                    inputs: vec![1],
+                    output: 2,
+                },
+                dense("fc2", 1, 0, 0, 2, 3),
+            ],
+            output: 3,
+            softmax_dropped: false,
+        }
+    }
+
+    #[test]
+    fn hidden_layers_get_windows_digits_and_a_stated_failure_probability() {
+        let p = compile(&tiny(1, 0), crate::params::DEFAULT_PARAMS).unwrap();
+        let rq = p.layers[0].requant.as_ref().unwrap();
+        // x in [-32, 31] → round_shift(x, 3) in [-4, 4]: 4 signed bits.
+        assert_eq!((rq.shift, rq.window_bits), (3, 4));
+        assert_eq!(rq.digits.iter().map(|d| d.width).sum::<u32>(), 3);
+        assert!(p.log2_p_fail_bootstraps < MAX_LOG2_P_FAIL_BOOTSTRAP, "{p:?}");
+        assert!(p.pbs.is_some() && p.layers[1].requant.is_none());
+        assert!(!rq.wide && rq.y_digits.is_empty());
+        // A window too wide for one bootstrap is read digit by digit under the ReLU.
+        let p = compile(&tiny(64, 0), crate::params::DEFAULT_PARAMS).unwrap();
+        let rq = p.layers[0].requant.as_ref().unwrap();
+        assert!(rq.wide && rq.window_bits > 4, "{rq:?}");
+        assert_eq!(rq.y_digits.iter().map(|d| d.width).sum::<u32>(), rq.window_bits - 1);
     }
 }

@@ -1,30 +1,32 @@
-//! The server side: the model's dot products on ciphertexts (cleartext
-//! weights, plaintext bias, no bootstrapping), samples in parallel. The server
-//! never holds a secret key: its key file only binds parameters, model and owner.
+//! The server side: each layer's dot products on ciphertexts (cleartext
+//! weights, plaintext bias), hidden layers requantized by bootstrapping
+//! ([`crate::bootstrap`]), samples and values in parallel. The server never
+//! holds a secret key: its key file binds parameters, model and owner, and
+//! carries the (public) bootstrapping keys.
 
 use crate::encoding::encode;
 use crate::error::{FheError, Result};
-use crate::program::FheProgram;
+use crate::bootstrap::{Evaluator, LayerTables};
+use crate::program::{EncLayer, FheProgram};
 use crate::wire::{EncryptedInputs, EncryptedOutputs, ServerKeyFile};
 use rayon::prelude::*;
 use tfhe::core_crypto::algorithms::slice_algorithms::slice_wrapping_add_scalar_mul_assign;
 use tfhe::core_crypto::prelude::*;
 
-fn check_inputs(program: &FheProgram, key: &ServerKeyFile, input: &EncryptedInputs) -> Result<()> {
-    key.check(program)?;
+fn check_inputs(program: &FheProgram, key_id: &str, input: &EncryptedInputs) -> Result<()> {
     if input.model_id != program.model_id {
         return Err(FheError::Mismatch(format!(
             "the ciphertexts are for model {}, not {}",
             input.model_id, program.model_id
         )));
     }
-    if input.key_id != key.key_id {
+    if input.key_id != key_id {
         return Err(FheError::Mismatch(
             "the ciphertexts were encrypted under another key than this server key's".into(),
         ));
     }
     let n = program.params.dimension;
-    let chunks = program.layer.inputs.div_ceil(n);
+    let chunks = program.inputs().div_ceil(n);
     for (s, cts) in input.samples.iter().enumerate() {
         let fits = |ct: &SeededGlweCiphertextOwned<u64>| {
             ct.glwe_size() == GlweSize(2)
@@ -44,11 +46,12 @@ fn check_inputs(program: &FheProgram, key: &ServerKeyFile, input: &EncryptedInpu
 /// Unpacks the inputs: one LWE ciphertext per coefficient (sample extraction), same key.
 fn unpack(program: &FheProgram, seeded: &[SeededGlweCiphertextOwned<u64>]) -> Vec<LweCiphertextOwned<u64>> {
     let n = program.params.dimension;
+    let inputs = program.inputs();
     let lwe_size = LweDimension(n).to_lwe_size();
-    let mut out = Vec::with_capacity(program.layer.inputs);
+    let mut out = Vec::with_capacity(inputs);
     for (c, ct) in seeded.iter().enumerate() {
         let glwe = ct.clone().decompress_into_glwe_ciphertext();
-        for j in 0..n.min(program.layer.inputs - c * n) {
+        for j in 0..n.min(inputs - c * n) {
             let mut lwe = LweCiphertext::new(0u64, lwe_size, CiphertextModulus::new_native());
             extract_lwe_sample_from_glwe_ciphertext(&glwe, &mut lwe, MonomialDegree(j));
             out.push(lwe);
@@ -57,36 +60,83 @@ fn unpack(program: &FheProgram, seeded: &[SeededGlweCiphertextOwned<u64>]) -> Ve
     out
 }
 
-fn evaluate_one(program: &FheProgram, seeded: &[SeededGlweCiphertextOwned<u64>]) -> LweCiphertextListOwned<u64> {
-    let inputs = unpack(program, seeded);
-    let layer = &program.layer;
-    let mut out = LweCiphertextList::new(
-        0u64,
-        LweDimension(program.params.dimension).to_lwe_size(),
-        LweCiphertextCount(layer.outputs),
-        CiphertextModulus::new_native(),
-    );
-    for ((mut acc, row), &b) in out
-        .iter_mut()
-        .zip(layer.weights.chunks_exact(layer.inputs))
-        .zip(&layer.bias)
-    {
-        for (ct, &w) in inputs.iter().zip(row) {
-            if w != 0 {
-                slice_wrapping_add_scalar_mul_assign(acc.as_mut(), ct.as_ref(), w as u64);
+/// A layer's accumulators `Σ w·x + b` at the layer's Δ.
+fn dot_products(program: &FheProgram, layer: &EncLayer, inputs: &[LweCiphertextOwned<u64>]) -> Vec<LweCiphertextOwned<u64>> {
+    let dot = &layer.dot;
+    dot.rows()
+        .zip(&dot.bias)
+        .map(|(row, &b)| {
+            let mut acc = LweCiphertext::new(0u64, LweDimension(program.params.dimension).to_lwe_size(), CiphertextModulus::new_native());
+            for (ct, &w) in inputs.iter().zip(row) {
+                if w != 0 {
+                    slice_wrapping_add_scalar_mul_assign(acc.as_mut(), ct.as_ref(), w as u64);
+                }
             }
-        }
-        lwe_ciphertext_plaintext_add_assign(&mut acc, encode(b, program.budget.log_delta));
-    }
-    out
+            lwe_ciphertext_plaintext_add_assign(&mut acc, encode(b, layer.log_delta));
+            acc
+        })
+        .collect()
 }
 
-/// Evaluates the model on every sample.
+/// A server ready to evaluate one program: keys checked and, for hidden layers, expanded.
+#[derive(Debug)]
+pub struct Server<'a> {
+    program: &'a FheProgram,
+    key_id: String,
+    evaluator: Option<(Evaluator, Vec<Option<LayerTables>>)>,
+}
+
+impl<'a> Server<'a> {
+    pub fn new(program: &'a FheProgram, key: &ServerKeyFile) -> Result<Self> {
+        key.check(program)?;
+        let evaluator = match (&program.pbs, &key.eval) {
+            (Some(p), Some(eval)) => {
+                let e = Evaluator::new(eval, p, program.params.dimension)?;
+                let tables = program.layers.iter().map(|l| l.requant.as_ref().map(|rq| e.tables(l, rq))).collect();
+                Some((e, tables))
+            }
+            _ => None,
+        };
+        Ok(Self {
+            program,
+            key_id: key.key_id.clone(),
+            evaluator,
+        })
+    }
+
+    fn evaluate_one(&self, seeded: &[SeededGlweCiphertextOwned<u64>]) -> LweCiphertextListOwned<u64> {
+        let program = self.program;
+        let mut x = unpack(program, seeded);
+        for (i, layer) in program.layers.iter().enumerate() {
+            let acc = dot_products(program, layer, &x);
+            if let (Some(rq), Some((e, tables))) = (&layer.requant, &self.evaluator)
+                && let Some(Some(t)) = tables.get(i)
+            {
+                x = acc
+                    .into_par_iter()
+                    .map_init(|| e.scratch(), |s, ct| e.requantize(s, layer, rq, t, ct))
+                    .collect();
+                continue;
+            }
+            // The last layer (Server::new refused hidden layers without keys).
+            let data = acc.iter().flat_map(|c| c.as_ref().iter().copied()).collect();
+            return LweCiphertextList::from_container(data, LweDimension(program.params.dimension).to_lwe_size(), CiphertextModulus::new_native());
+        }
+        LweCiphertextList::new(0u64, LweDimension(program.params.dimension).to_lwe_size(), LweCiphertextCount(0), CiphertextModulus::new_native())
+    }
+
+    /// Evaluates the model on every sample (samples, and a layer's values, in parallel).
+    pub fn evaluate(&self, input: &EncryptedInputs) -> Result<EncryptedOutputs> {
+        check_inputs(self.program, &self.key_id, input)?;
+        Ok(EncryptedOutputs {
+            model_id: self.program.model_id.clone(),
+            key_id: self.key_id.clone(),
+            samples: input.samples.par_iter().map(|s| self.evaluate_one(s)).collect(),
+        })
+    }
+}
+
+/// Evaluates the model on every sample (expanding the keys first; see [`Server`] to reuse them).
 pub fn evaluate(program: &FheProgram, key: &ServerKeyFile, input: &EncryptedInputs) -> Result<EncryptedOutputs> {
-    check_inputs(program, key, input)?;
-    Ok(EncryptedOutputs {
-        model_id: program.model_id.clone(),
-        key_id: key.key_id.clone(),
-        samples: input.samples.par_iter().map(|s| evaluate_one(program, s)).collect(),
-    })
+    Server::new(program, key)?.evaluate(input)
 }

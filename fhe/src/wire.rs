@@ -12,11 +12,12 @@ use serde::{Deserialize, Serialize};
 use tfhe::core_crypto::prelude::*;
 use tfhe::named::Named;
 use tfhe::safe_serialization::{safe_deserialize, safe_serialize};
-use tfhe_versionable::{Unversionize, Versionize};
+use std::convert::Infallible;
+use tfhe_versionable::{Unversionize, Upgrade, Version, Versionize, VersionsDispatch};
 
-/// Largest client key file (a 2048-bit binary key is 16 KiB).
+/// Largest client key file (a 2048-bit binary key is 16 KiB, the small key 7 KiB).
 pub const CLIENT_KEY_LIMIT: u64 = 1 << 20;
-/// Largest server key file.
+/// Largest server key file (compressed bootstrapping keys are ~30 MB).
 pub const SERVER_KEY_LIMIT: u64 = 1 << 30;
 /// Largest ciphertext file (inputs are seeded GLWE: ~16 KiB per 2048 features;
 /// outputs ~16 KiB per value).
@@ -34,6 +35,39 @@ pub struct ClientKeyFile {
     pub dimension: u64,
     pub noise_bound_log2: u32,
     pub secret: LweSecretKeyOwned<u64>,
+    /// The small LWE key bootstraps keyswitch to (models with hidden layers only).
+    pub small_secret: Option<LweSecretKeyOwned<u64>>,
+}
+
+/// Version 0 of the client key: no small key (linear models only).
+#[derive(Version)]
+pub struct ClientKeyFileV0 {
+    pub model_id: String,
+    pub key_id: String,
+    pub dimension: u64,
+    pub noise_bound_log2: u32,
+    pub secret: LweSecretKeyOwned<u64>,
+}
+
+impl Upgrade<ClientKeyFile> for ClientKeyFileV0 {
+    type Error = Infallible;
+    fn upgrade(self) -> std::result::Result<ClientKeyFile, Infallible> {
+        Ok(ClientKeyFile {
+            model_id: self.model_id,
+            key_id: self.key_id,
+            dimension: self.dimension,
+            noise_bound_log2: self.noise_bound_log2,
+            secret: self.secret,
+            small_secret: None,
+        })
+    }
+}
+
+#[derive(VersionsDispatch)]
+#[allow(dead_code)]
+pub enum ClientKeyFileVersions {
+    V0(ClientKeyFileV0),
+    V1(ClientKeyFile),
 }
 
 
@@ -49,8 +83,23 @@ impl std::fmt::Debug for ClientKeyFile {
 }
 
 
-/// What the server needs: the parameters, and the model and key it is bound
-/// to. Linear models need no evaluation keys; bootstrapping keys will join here.
+/// The compressed evaluation keys of bootstrapping: a seeded bootstrapping key
+/// (small key → big GLWE key) and a seeded keyswitching key (big → small).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Versionize)]
+#[versionize(EvalKeysVersions)]
+pub struct EvalKeys {
+    pub bsk: SeededLweBootstrapKeyOwned<u64>,
+    pub ksk: SeededLweKeyswitchKeyOwned<u64>,
+}
+
+#[derive(VersionsDispatch)]
+#[allow(dead_code)]
+pub enum EvalKeysVersions {
+    V0(EvalKeys),
+}
+
+/// What the server needs: the parameters, the model and key it is bound to,
+/// and, for models with hidden layers, the bootstrapping keys.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Versionize)]
 #[versionize(ServerKeyFileVersions)]
 pub struct ServerKeyFile {
@@ -58,6 +107,36 @@ pub struct ServerKeyFile {
     pub key_id: String,
     pub dimension: u64,
     pub noise_bound_log2: u32,
+    pub eval: Option<EvalKeys>,
+}
+
+/// Version 0 of the server key: no evaluation keys (linear models only).
+#[derive(Version)]
+pub struct ServerKeyFileV0 {
+    pub model_id: String,
+    pub key_id: String,
+    pub dimension: u64,
+    pub noise_bound_log2: u32,
+}
+
+impl Upgrade<ServerKeyFile> for ServerKeyFileV0 {
+    type Error = Infallible;
+    fn upgrade(self) -> std::result::Result<ServerKeyFile, Infallible> {
+        Ok(ServerKeyFile {
+            model_id: self.model_id,
+            key_id: self.key_id,
+            dimension: self.dimension,
+            noise_bound_log2: self.noise_bound_log2,
+            eval: None,
+        })
+    }
+}
+
+#[derive(VersionsDispatch)]
+#[allow(dead_code)]
+pub enum ServerKeyFileVersions {
+    V0(ServerKeyFileV0),
+    V1(ServerKeyFile),
 }
 
 
@@ -96,6 +175,15 @@ macro_rules! versioned {
         pub enum $versions {
             V0($ty),
         }
+        $crate::wire::named!($ty, $name, $limit);
+    };
+}
+pub(crate) use versioned;
+
+/// The safe-serialization name of a file type, with `to_bytes` / `from_bytes` bounded by `limit`
+/// (for types whose version dispatch is written out, because they have older versions).
+macro_rules! named {
+    ($ty:ident, $name:literal, $limit:expr) => {
         impl tfhe::named::Named for $ty {
             const NAME: &'static str = $name;
         }
@@ -109,10 +197,10 @@ macro_rules! versioned {
         }
     };
 }
-pub(crate) use versioned;
+pub(crate) use named;
 
-versioned!(ClientKeyFile, ClientKeyFileVersions, "cipherproof::fhe::ClientKey", CLIENT_KEY_LIMIT);
-versioned!(ServerKeyFile, ServerKeyFileVersions, "cipherproof::fhe::ServerKey", SERVER_KEY_LIMIT);
+named!(ClientKeyFile, "cipherproof::fhe::ClientKey", CLIENT_KEY_LIMIT);
+named!(ServerKeyFile, "cipherproof::fhe::ServerKey", SERVER_KEY_LIMIT);
 versioned!(EncryptedInputs, EncryptedInputsVersions, "cipherproof::fhe::EncryptedInputs", CIPHERTEXT_LIMIT);
 versioned!(EncryptedOutputs, EncryptedOutputsVersions, "cipherproof::fhe::EncryptedOutputs", CIPHERTEXT_LIMIT);
 

@@ -1,0 +1,241 @@
+//! Programmable bootstrapping for the exact requantization of hidden layers.
+//!
+//! A hidden accumulator `acc` arrives encoded as `acc·Δ` under the big key.
+//! `round_shift(acc, s)` is `⌊(acc + 2^(s−1)) / 2^s⌋`, so after adding the
+//! rounding constant the low `s` bits are cleared, lowest digit first:
+//!
+//! 1. the ciphertext is multiplied by a power of two that puts the digit's
+//!    `w` bits and the bit above it (`t`) at the top of the torus (everything
+//!    higher wraps away; the cleared bits below are zero);
+//! 2. a bootstrap with a constant table returns `±2^62` by `t` (negacyclic),
+//!    which, added back, clears `t` in that scaled copy: the digit now sits in
+//!    the half torus a table can read;
+//! 3. a second bootstrap reads the digit `r` and returns `r·2^start·Δ`, which
+//!    is subtracted from the accumulator.
+//!
+//! What is left is `y·2^s·Δ` with `y = round_shift(acc, s)` in a window of
+//! `p` signed bits; offset by `2^(p−1)` it lies in the half torus, and one
+//! last bootstrap returns `activation(y)` encoded at the next layer's Δ.
+//! Every bootstrap keyswitches to the small key first (tfhe's KS-PBS order).
+
+use crate::error::{FheError, Result};
+use crate::params::PbsParams;
+use crate::program::{EncLayer, Requant};
+use crate::wire::EvalKeys;
+use tfhe::core_crypto::prelude::*;
+
+/// The server's expanded evaluation keys (Fourier bootstrapping key and keyswitching key).
+pub struct Evaluator {
+    bsk: FourierLweBootstrapKeyOwned,
+    ksk: LweKeyswitchKeyOwned<u64>,
+    params: PbsParams,
+    big_dimension: usize,
+}
+
+impl std::fmt::Debug for Evaluator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Evaluator").field("params", &self.params).finish_non_exhaustive()
+    }
+}
+
+/// Per-thread scratch space of a bootstrap.
+pub struct Scratch {
+    fft: Fft,
+    buffers: ComputationBuffers,
+    small: LweCiphertextOwned<u64>,
+}
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scratch").finish_non_exhaustive()
+    }
+}
+
+/// The tables of one hidden layer.
+#[derive(Debug)]
+pub struct LayerTables {
+    /// Per digit: the sign table and the digit table.
+    digits: Vec<(GlweCiphertextOwned<u64>, GlweCiphertextOwned<u64>)>,
+    /// Narrow: `activation(y)` of the whole window. Wide: the sign flag of `y`.
+    window: GlweCiphertextOwned<u64>,
+    /// Wide: per digit of `y`, its sign and digit tables and the mask table.
+    y_digits: Vec<(GlweCiphertextOwned<u64>, GlweCiphertextOwned<u64>, GlweCiphertextOwned<u64>)>,
+}
+
+fn table(p: &PbsParams, cells: usize, f: impl Fn(u64) -> u64) -> GlweCiphertextOwned<u64> {
+    generate_programmable_bootstrap_glwe_lut(
+        PolynomialSize(p.polynomial_size),
+        GlweSize(2),
+        cells,
+        CiphertextModulus::new_native(),
+        1u64,
+        f,
+    )
+}
+
+/// Checks that the compressed keys have exactly the shapes of `params` (tfhe asserts otherwise).
+pub fn check_keys(keys: &EvalKeys, params: &PbsParams, big_dimension: usize) -> Result<()> {
+    let b = &keys.bsk;
+    let k = &keys.ksk;
+    let ok = b.input_lwe_dimension().0 == params.small_dimension
+        && b.glwe_size() == GlweSize(2)
+        && b.polynomial_size().0 == params.polynomial_size
+        && b.decomposition_base_log().0 == params.pbs_base_log
+        && b.decomposition_level_count().0 == params.pbs_level
+        && b.ciphertext_modulus().is_native_modulus()
+        && k.input_key_lwe_dimension().0 == big_dimension
+        && k.output_key_lwe_dimension().0 == params.small_dimension
+        && k.decomposition_base_log().0 == params.ks_base_log
+        && k.decomposition_level_count().0 == params.ks_level
+        && k.ciphertext_modulus().is_native_modulus()
+        && params.polynomial_size == big_dimension;
+    if ok {
+        Ok(())
+    } else {
+        Err(FheError::Mismatch("the server key's bootstrapping keys have other parameters than the model's".into()))
+    }
+}
+
+impl Evaluator {
+    /// Expands compressed keys (seeded → full, then to the Fourier domain), after checking their shapes.
+    pub fn new(keys: &EvalKeys, params: &PbsParams, big_dimension: usize) -> Result<Self> {
+        check_keys(keys, params, big_dimension)?;
+        let standard = keys.bsk.clone().par_decompress_into_lwe_bootstrap_key();
+        let mut bsk = FourierLweBootstrapKey::new(
+            standard.input_lwe_dimension(),
+            standard.glwe_size(),
+            standard.polynomial_size(),
+            standard.decomposition_base_log(),
+            standard.decomposition_level_count(),
+        );
+        par_convert_standard_lwe_bootstrap_key_to_fourier(&standard, &mut bsk);
+        Ok(Self {
+            bsk,
+            ksk: keys.ksk.clone().par_decompress_into_lwe_keyswitch_key(),
+            params: *params,
+            big_dimension,
+        })
+    }
+
+    pub fn scratch(&self) -> Scratch {
+        let fft = Fft::new(PolynomialSize(self.params.polynomial_size));
+        let mut buffers = ComputationBuffers::new();
+        buffers.resize(
+            programmable_bootstrap_lwe_ciphertext_mem_optimized_requirement::<u64>(
+                GlweSize(2),
+                PolynomialSize(self.params.polynomial_size),
+                fft.as_view(),
+            )
+            .unaligned_bytes_required(),
+        );
+        Scratch {
+            fft,
+            buffers,
+            small: LweCiphertext::new(0u64, LweDimension(self.params.small_dimension).to_lwe_size(), CiphertextModulus::new_native()),
+        }
+    }
+
+    /// Keyswitch to the small key, then bootstrap through `table`.
+    fn bootstrap(&self, s: &mut Scratch, input: &LweCiphertextOwned<u64>, table: &GlweCiphertextOwned<u64>) -> LweCiphertextOwned<u64> {
+        keyswitch_lwe_ciphertext(&self.ksk, input, &mut s.small);
+        let mut out = LweCiphertext::new(0u64, LweDimension(self.big_dimension).to_lwe_size(), CiphertextModulus::new_native());
+        programmable_bootstrap_lwe_ciphertext_mem_optimized(&s.small, &mut out, table, &self.bsk, s.fft.as_view(), s.buffers.stack());
+        out
+    }
+
+    /// The tables of a hidden layer (built once per layer, shared by its values).
+    pub fn tables(&self, layer: &EncLayer, rq: &Requant) -> LayerTables {
+        let p = &self.params;
+        let extract = |d: &crate::program::Digit| {
+            let cells = 1usize << d.width;
+            let shift = layer.log_delta + d.start;
+            (table(p, cells, |_| 1u64 << 62), table(p, cells, move |r| r.wrapping_shl(shift)))
+        };
+        let digits = rq.digits.iter().map(extract).collect();
+        let next = rq.next_log_delta;
+        let (window, y_digits) = if rq.wide {
+            // y's sign sits at phase 0 (t = 0) or 3/4 (t = 1): message 0 or 3 of 4 cells.
+            let sign = table(p, 2, |m| if m == 0 { 1u64 << 62 } else { 0 });
+            let y_digits = rq
+                .y_digits
+                .iter()
+                .map(|d| {
+                    let (t, r) = extract(d);
+                    let (w, at) = (d.width, d.start - rq.shift);
+                    let mask = table(p, 2usize << w, move |v| if v >> w == 1 { (v - (1 << w)).wrapping_shl(at + next) } else { 0 });
+                    (t, r, mask)
+                })
+                .collect();
+            (sign, y_digits)
+        } else {
+            let half = 1i64 << (rq.window_bits - 1);
+            let act = rq.activation;
+            let window = table(p, 1usize << rq.window_bits, move |v| (act.apply(v as i64 - half) as u64).wrapping_shl(next));
+            (window, Vec::new())
+        };
+        LayerTables { digits, window, y_digits }
+    }
+
+    /// Clears one digit of `ct` (two bootstraps) and returns the subtracted `digit·2^start·Δ`.
+    fn clear_digit(
+        &self,
+        s: &mut Scratch,
+        log_delta: u32,
+        d: &crate::program::Digit,
+        sign: &GlweCiphertextOwned<u64>,
+        digit: &GlweCiphertextOwned<u64>,
+        ct: &mut LweCiphertextOwned<u64>,
+    ) -> LweCiphertextOwned<u64> {
+        let m = 64 - log_delta - d.start - d.width - 1;
+        let mut scaled = ct.clone();
+        lwe_ciphertext_cleartext_mul_assign(&mut scaled, Cleartext(1u64 << m));
+        let t = self.bootstrap(s, &scaled, sign);
+        lwe_ciphertext_add_assign(&mut scaled, &t);
+        lwe_ciphertext_plaintext_sub_assign(&mut scaled, Plaintext(1u64 << 62));
+        let r = self.bootstrap(s, &scaled, digit);
+        lwe_ciphertext_sub_assign(ct, &r);
+        r
+    }
+
+    /// `activation(round_shift(acc, shift))` at the next layer's Δ, from `acc` at `layer.log_delta`.
+    pub fn requantize(
+        &self,
+        s: &mut Scratch,
+        layer: &EncLayer,
+        rq: &Requant,
+        tables: &LayerTables,
+        mut ct: LweCiphertextOwned<u64>,
+    ) -> LweCiphertextOwned<u64> {
+        if rq.shift > 0 {
+            lwe_ciphertext_plaintext_add_assign(&mut ct, Plaintext(1u64 << (layer.log_delta + rq.shift - 1)));
+        }
+        for (d, (sign, digit)) in rq.digits.iter().zip(&tables.digits) {
+            self.clear_digit(s, layer.log_delta, d, sign, digit, &mut ct);
+        }
+        if !rq.wide {
+            // ct = y·2^(63 − window_bits): offset into the half torus and read the window.
+            lwe_ciphertext_plaintext_add_assign(&mut ct, Plaintext(1u64 << 62));
+            return self.bootstrap(s, &ct, &tables.window);
+        }
+        // Wide: clear y's digits below its sign bit, keeping each; then the sign flag (1 − t)·2^62.
+        let mut kept = Vec::with_capacity(rq.y_digits.len());
+        for (d, (sign, digit, _)) in rq.y_digits.iter().zip(&tables.y_digits) {
+            kept.push(self.clear_digit(s, layer.log_delta, d, sign, digit, &mut ct));
+        }
+        let flag = self.bootstrap(s, &ct, &tables.window);
+        // relu(y) = (1 − t)·Σ digit·2^j: each digit with the flag above it, read by its mask table.
+        let mut out = LweCiphertext::new(0u64, LweDimension(self.big_dimension).to_lwe_size(), CiphertextModulus::new_native());
+        for ((d, mut r), (_, _, mask)) in rq.y_digits.iter().zip(kept).zip(&tables.y_digits) {
+            let e = 62 - d.width - layer.log_delta - d.start;
+            lwe_ciphertext_cleartext_mul_assign(&mut r, Cleartext(1u64 << e));
+            lwe_ciphertext_add_assign(&mut r, &flag);
+            let masked = self.bootstrap(s, &r, mask);
+            lwe_ciphertext_add_assign(&mut out, &masked);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+#[path = "bootstrap_tests.rs"]
+mod tests;
