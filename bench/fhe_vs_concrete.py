@@ -4,10 +4,12 @@
 Concrete ML runs in its own venv under $BENCH_WORK (default /tmp/cipherproof-bench), installed from
 bench/requirements-concrete.txt. cipherproof: `fhe keygen` on the fixture (quantized with its
 calibration set), then `fhe bench` (in-process per-sample round trip: encrypt, serialize, evaluate,
-serialize, decrypt) over all 114 test samples; Concrete ML LR over the same 114, alternating. The MLP
-row: Concrete ML's server time per sample (cipherproof does not run MLPs encrypted yet).
+serialize, decrypt) over all 114 test samples; Concrete ML LR over the same 114. MLP 30-16-2: ours
+(`fhe keygen` with 3-bit weights and 8-bit activations, hidden layer bootstrapped) over --our-mlp-samples
+test samples (default all 114: equality with the plaintext integer model on each), Concrete ML's
+NeuralNetClassifier (4/4 bits, quantization-aware training) over --mlp-samples.
 
-  python bench/fhe_vs_concrete.py [--mlp-samples 5] [--write docs/BENCHMARKS.md]
+  python bench/fhe_vs_concrete.py [--mlp-samples 5] [--our-mlp-samples 114] [--write docs/BENCHMARKS.md]
 """
 import argparse, json, os, subprocess, sys, time
 
@@ -15,6 +17,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK = os.environ.get("BENCH_WORK", "/tmp/cipherproof-bench")
 BIN = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "cipherproof")
 LR = os.path.join(ROOT, "testdata/models/breast_cancer_lr")
+MLP = os.path.join(ROOT, "testdata/models/breast_cancer_mlp")
+MLP_QUANT = ["--weight-bits", "3", "--activation-bits", "8", "--headroom-bits", "2"]
 BEGIN, END = "<!-- fhe-vs-concrete:begin -->", "<!-- fhe-vs-concrete:end -->"
 
 
@@ -34,6 +38,7 @@ def last_json(out):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mlp-samples", type=int, default=5)
+    ap.add_argument("--our-mlp-samples", type=int, default=114)
     ap.add_argument("--write")
     a = ap.parse_args()
     py = concrete_python()
@@ -48,7 +53,14 @@ def main():
                                    capture_output=True, text=True).stdout)
     mlp = last_json(subprocess.run([py, os.path.join(ROOT, "bench", "concrete_peer.py"), "mlp", str(a.mlp_samples)],
                                    check=True, capture_output=True, text=True).stdout)
-    res = {"ours_lr": ours, "ours_keygen": kg, "concrete_lr": cml, "concrete_mlp": mlp}
+    mlp_keys = os.path.join(WORK, "fhe-mlp-keys")
+    mkg = last_json(subprocess.run([BIN, "fhe", "keygen", "--model", os.path.join(MLP, "model.onnx"), "--calibration",
+                                    os.path.join(MLP, "calibration.json"), "--out", mlp_keys] + MLP_QUANT, check=True,
+                                   capture_output=True, text=True).stdout)
+    ours_mlp = last_json(subprocess.run([BIN, "fhe", "bench", "--keys", mlp_keys, "--input", os.path.join(MLP, "test.json"),
+                                         "--limit", str(a.our_mlp_samples)], check=True, capture_output=True, text=True).stdout)
+    res = {"ours_lr": ours, "ours_keygen": kg, "concrete_lr": cml, "concrete_mlp": mlp,
+           "ours_mlp": ours_mlp, "ours_mlp_keygen": mkg}
     print(json.dumps(res, indent=2))
     if a.write:
         write(a.write, res)
@@ -56,6 +68,8 @@ def main():
 
 def write(path, r):
     o, k, c, m = r["ours_lr"], r["ours_keygen"], r["concrete_lr"], r["concrete_mlp"]
+    om, mk = r["ours_mlp"], r["ours_mlp_keygen"]
+    hid = mk["hidden_layers"][0]
     text = f"""{BEGIN}
 Machine: this 2-core box, `python bench/fhe_vs_concrete.py`, {time.strftime('%Y-%m-%d')}, one run. Per sample,
 single-threaded loop, client and server in one process for cipherproof (ciphertexts serialized and parsed
@@ -66,13 +80,19 @@ between them); Concrete ML's own `encrypt` / `run` / `decrypt`.
 | logistic regression | cipherproof (LWE n=2048, Δ=2^{k['log_delta']}) | {o['accuracy']:.4f} | {o['client_encrypt_ms']:.3f} | {o['server_ms']:.3f} | {o['client_decrypt_ms']:.3f} | **{o['end_to_end_ms']:.3f}** | **{c['end_to_end_ms'] / o['end_to_end_ms']:.1f}× faster** |
 | logistic regression | Concrete ML 1.9.0 (n_bits 8) | {c['accuracy']:.4f} | {c['client_encrypt_ms']:.3f} | {c['server_ms']:.3f} | {c['client_decrypt_ms']:.3f} | {c['end_to_end_ms']:.3f} | 1 |
 | MLP 30-16-2 | Concrete ML 1.9.0 ({m['samples']} samples) | {m['accuracy']:.4f} | {m['client_encrypt_ms']:.1f} | {m['server_ms']:.1f} | {m['client_decrypt_ms']:.1f} | {m['end_to_end_ms']:.1f} | keygen {m['keygen_s']:.1f} s |
-| MLP 30-16-2 | cipherproof | — | — | — | — | — | not yet: needs programmable bootstrapping |
+| MLP 30-16-2 | cipherproof ({om['samples']} samples, 3-bit weights, 8-bit activations, exact) | {om['accuracy']:.4f} | {om['client_encrypt_ms']:.1f} | **{om['server_ms']:.1f}** | {om['client_decrypt_ms']:.1f} | {om['end_to_end_ms']:.1f} | server **{m['server_ms'] / om['server_ms']:.2f}×** Concrete ML's speed; keygen {mk['keygen_s']:.1f} s |
 
 cipherproof LR: decrypted outputs equal the plaintext integer model on {o['equal_to_plaintext_integer_model']}/{o['samples']}
 samples; failure probability {o['log2_p_fail']} (worst-case error 2^{k['worst_case_error_log2']:.1f} < Δ/2 = 2^{k['log_delta'] - 1});
 keys: client {k['client_key_bytes']} B, server {k['server_key_bytes']} B (no evaluation key: no bootstrapping),
 keygen {k['keygen_s'] * 1e3:.2f} ms; ciphertexts: input {o['input_ciphertext_bytes']} B (one seeded GLWE), output
 {o['output_ciphertext_bytes']} B; the 114 samples as one parallel batch: {o.get('server_batch_ms', float('nan')):.1f} ms server.
+
+cipherproof MLP: decrypted outputs equal the plaintext integer model on {om['equal_to_plaintext_integer_model']}/{om['samples']}
+samples; hidden layer: shift {hid['shift']}, {hid['window_bits']}-bit window, digits {hid['digit_bits']}, {hid['bootstraps_per_value']}
+bootstraps per hidden value, {om['bootstraps_per_sample']} per sample (Concrete ML: 80); failure ≤ 2^{hid['log2_p_fail_per_bootstrap']:.1f} per
+bootstrap, 2^{mk['log2_p_fail_bootstraps_per_sample']:.1f} per sample; keys: client {mk['client_key_bytes']} B, server (compressed)
+{mk['server_key_bytes'] / 1e6:.1f} MB, expanded by the server in {om['server_key_setup_s']:.2f} s (once, not in the per-sample time).
 {END}"""
     doc = open(path).read()
     if BEGIN in doc:

@@ -20,13 +20,14 @@
 
 use crate::error::{FheError, Result};
 use crate::params::PbsParams;
-use crate::program::{EncLayer, Requant};
+use crate::program::{Digit, EncLayer, Requant};
 use crate::wire::EvalKeys;
 use tfhe::core_crypto::prelude::*;
 
 /// The server's expanded evaluation keys (Fourier bootstrapping key and keyswitching key).
 pub struct Evaluator {
     bsk: FourierLweBootstrapKeyOwned,
+    bsk_fast: FourierLweBootstrapKeyOwned,
     ksk: LweKeyswitchKeyOwned<u64>,
     params: PbsParams,
     big_dimension: usize,
@@ -75,14 +76,17 @@ fn table(p: &PbsParams, cells: usize, f: impl Fn(u64) -> u64) -> GlweCiphertextO
 
 /// Checks that the compressed keys have exactly the shapes of `params` (tfhe asserts otherwise).
 pub fn check_keys(keys: &EvalKeys, params: &PbsParams, big_dimension: usize) -> Result<()> {
-    let b = &keys.bsk;
+    let bsk_ok = |b: &SeededLweBootstrapKeyOwned<u64>, base_log: usize, level: usize| {
+        b.input_lwe_dimension().0 == params.small_dimension
+            && b.glwe_size() == GlweSize(2)
+            && b.polynomial_size().0 == params.polynomial_size
+            && b.decomposition_base_log().0 == base_log
+            && b.decomposition_level_count().0 == level
+            && b.ciphertext_modulus().is_native_modulus()
+    };
     let k = &keys.ksk;
-    let ok = b.input_lwe_dimension().0 == params.small_dimension
-        && b.glwe_size() == GlweSize(2)
-        && b.polynomial_size().0 == params.polynomial_size
-        && b.decomposition_base_log().0 == params.pbs_base_log
-        && b.decomposition_level_count().0 == params.pbs_level
-        && b.ciphertext_modulus().is_native_modulus()
+    let ok = bsk_ok(&keys.bsk, params.pbs_base_log, params.pbs_level)
+        && bsk_ok(&keys.bsk_fast, params.fast_pbs_base_log, params.fast_pbs_level)
         && k.input_key_lwe_dimension().0 == big_dimension
         && k.output_key_lwe_dimension().0 == params.small_dimension
         && k.decomposition_base_log().0 == params.ks_base_log
@@ -96,21 +100,26 @@ pub fn check_keys(keys: &EvalKeys, params: &PbsParams, big_dimension: usize) -> 
     }
 }
 
+fn fourier(seeded: &SeededLweBootstrapKeyOwned<u64>) -> FourierLweBootstrapKeyOwned {
+    let standard = seeded.clone().par_decompress_into_lwe_bootstrap_key();
+    let mut bsk = FourierLweBootstrapKey::new(
+        standard.input_lwe_dimension(),
+        standard.glwe_size(),
+        standard.polynomial_size(),
+        standard.decomposition_base_log(),
+        standard.decomposition_level_count(),
+    );
+    par_convert_standard_lwe_bootstrap_key_to_fourier(&standard, &mut bsk);
+    bsk
+}
+
 impl Evaluator {
     /// Expands compressed keys (seeded → full, then to the Fourier domain), after checking their shapes.
     pub fn new(keys: &EvalKeys, params: &PbsParams, big_dimension: usize) -> Result<Self> {
         check_keys(keys, params, big_dimension)?;
-        let standard = keys.bsk.clone().par_decompress_into_lwe_bootstrap_key();
-        let mut bsk = FourierLweBootstrapKey::new(
-            standard.input_lwe_dimension(),
-            standard.glwe_size(),
-            standard.polynomial_size(),
-            standard.decomposition_base_log(),
-            standard.decomposition_level_count(),
-        );
-        par_convert_standard_lwe_bootstrap_key_to_fourier(&standard, &mut bsk);
         Ok(Self {
-            bsk,
+            bsk: fourier(&keys.bsk),
+            bsk_fast: fourier(&keys.bsk_fast),
             ksk: keys.ksk.clone().par_decompress_into_lwe_keyswitch_key(),
             params: *params,
             big_dimension,
@@ -135,38 +144,40 @@ impl Evaluator {
         }
     }
 
-    /// Keyswitch to the small key, then bootstrap through `table`.
-    fn bootstrap(&self, s: &mut Scratch, input: &LweCiphertextOwned<u64>, table: &GlweCiphertextOwned<u64>) -> LweCiphertextOwned<u64> {
+    /// Keyswitch to the small key, then bootstrap through `table` (with the fast key for signs and flags).
+    fn bootstrap(&self, s: &mut Scratch, input: &LweCiphertextOwned<u64>, table: &GlweCiphertextOwned<u64>, fast: bool) -> LweCiphertextOwned<u64> {
         keyswitch_lwe_ciphertext(&self.ksk, input, &mut s.small);
         let mut out = LweCiphertext::new(0u64, LweDimension(self.big_dimension).to_lwe_size(), CiphertextModulus::new_native());
-        programmable_bootstrap_lwe_ciphertext_mem_optimized(&s.small, &mut out, table, &self.bsk, s.fft.as_view(), s.buffers.stack());
+        let bsk = if fast { &self.bsk_fast } else { &self.bsk };
+        programmable_bootstrap_lwe_ciphertext_mem_optimized(&s.small, &mut out, table, bsk, s.fft.as_view(), s.buffers.stack());
         out
     }
 
     /// The tables of a hidden layer (built once per layer, shared by its values).
     pub fn tables(&self, layer: &EncLayer, rq: &Requant) -> LayerTables {
         let p = &self.params;
-        let extract = |d: &crate::program::Digit| {
+        let extract = |d: &Digit, shift: u32| {
             let cells = 1usize << d.width;
-            let shift = layer.log_delta + d.start;
             (table(p, cells, |_| 1u64 << 62), table(p, cells, move |r| r.wrapping_shl(shift)))
         };
-        let digits = rq.digits.iter().map(extract).collect();
+        let digits = rq.digits.iter().map(|d| extract(d, layer.log_delta + d.start)).collect();
         let next = rq.next_log_delta;
         let (window, y_digits) = if rq.wide {
-            // y's sign sits at phase 0 (t = 0) or 3/4 (t = 1): message 0 or 3 of 4 cells.
-            let sign = table(p, 2, |m| if m == 0 { 1u64 << 62 } else { 0 });
+            // y's sign sits at phase 0 (t = 0) or 3/4 (t = 1), messages 0 and 3 of 4 cells: t·2^63.
+            let flag = table(p, 2, |m| if m == 0 { 0 } else { 1u64 << 63 });
             let y_digits = rq
                 .y_digits
                 .iter()
                 .map(|d| {
-                    let (t, r) = extract(d);
-                    let (w, at) = (d.width, d.start - rq.shift);
-                    let mask = table(p, 2usize << w, move |v| if v >> w == 1 { (v - (1 << w)).wrapping_shl(at + next) } else { 0 });
+                    // digit·K/2 with K = 2^(j + next): both the subtracted value (scaled up) and half the ReLU term.
+                    let half_k = d.start - rq.shift + next - 1;
+                    let (t, r) = extract(d, half_k);
+                    // Negacyclic: digit·K/2 when t = 0, −digit·K/2 when t = 1.
+                    let mask = table(p, 1usize << d.width, move |v| v.wrapping_shl(half_k));
                     (t, r, mask)
                 })
                 .collect();
-            (sign, y_digits)
+            (flag, y_digits)
         } else {
             let half = 1i64 << (rq.window_bits - 1);
             let act = rq.activation;
@@ -176,12 +187,15 @@ impl Evaluator {
         LayerTables { digits, window, y_digits }
     }
 
-    /// Clears one digit of `ct` (two bootstraps) and returns the subtracted `digit·2^start·Δ`.
+    /// Clears one digit of `ct` (two bootstraps). The digit table returns `digit·2^out_shift`,
+    /// subtracted scaled up by `2^up` (so that `out_shift + up = log_delta + start`), and returned.
+    #[allow(clippy::too_many_arguments)]
     fn clear_digit(
         &self,
         s: &mut Scratch,
         log_delta: u32,
-        d: &crate::program::Digit,
+        d: &Digit,
+        up: u32,
         sign: &GlweCiphertextOwned<u64>,
         digit: &GlweCiphertextOwned<u64>,
         ct: &mut LweCiphertextOwned<u64>,
@@ -189,11 +203,13 @@ impl Evaluator {
         let m = 64 - log_delta - d.start - d.width - 1;
         let mut scaled = ct.clone();
         lwe_ciphertext_cleartext_mul_assign(&mut scaled, Cleartext(1u64 << m));
-        let t = self.bootstrap(s, &scaled, sign);
+        let t = self.bootstrap(s, &scaled, sign, true);
         lwe_ciphertext_add_assign(&mut scaled, &t);
         lwe_ciphertext_plaintext_sub_assign(&mut scaled, Plaintext(1u64 << 62));
-        let r = self.bootstrap(s, &scaled, digit);
-        lwe_ciphertext_sub_assign(ct, &r);
+        let r = self.bootstrap(s, &scaled, digit, false);
+        let mut sub = r.clone();
+        lwe_ciphertext_cleartext_mul_assign(&mut sub, Cleartext(1u64 << up));
+        lwe_ciphertext_sub_assign(ct, &sub);
         r
     }
 
@@ -210,27 +226,30 @@ impl Evaluator {
             lwe_ciphertext_plaintext_add_assign(&mut ct, Plaintext(1u64 << (layer.log_delta + rq.shift - 1)));
         }
         for (d, (sign, digit)) in rq.digits.iter().zip(&tables.digits) {
-            self.clear_digit(s, layer.log_delta, d, sign, digit, &mut ct);
+            self.clear_digit(s, layer.log_delta, d, 0, sign, digit, &mut ct);
         }
         if !rq.wide {
             // ct = y·2^(63 − window_bits): offset into the half torus and read the window.
             lwe_ciphertext_plaintext_add_assign(&mut ct, Plaintext(1u64 << 62));
-            return self.bootstrap(s, &ct, &tables.window);
+            return self.bootstrap(s, &ct, &tables.window, false);
         }
-        // Wide: clear y's digits below its sign bit, keeping each; then the sign flag (1 − t)·2^62.
+        // Wide: clear y's digits below its sign bit, keeping each as digit·K/2; then the flag t·2^63.
+        let up = layer.log_delta + rq.shift + 1 - rq.next_log_delta;
         let mut kept = Vec::with_capacity(rq.y_digits.len());
         for (d, (sign, digit, _)) in rq.y_digits.iter().zip(&tables.y_digits) {
-            kept.push(self.clear_digit(s, layer.log_delta, d, sign, digit, &mut ct));
+            kept.push(self.clear_digit(s, layer.log_delta, d, up, sign, digit, &mut ct));
         }
-        let flag = self.bootstrap(s, &ct, &tables.window);
-        // relu(y) = (1 − t)·Σ digit·2^j: each digit with the flag above it, read by its mask table.
+        let flag = self.bootstrap(s, &ct, &tables.window, true);
+        // relu(y) = Σ (1 − t)·digit·K = Σ (±digit·K/2 from the mask) + digit·K/2.
         let mut out = LweCiphertext::new(0u64, LweDimension(self.big_dimension).to_lwe_size(), CiphertextModulus::new_native());
-        for ((d, mut r), (_, _, mask)) in rq.y_digits.iter().zip(kept).zip(&tables.y_digits) {
-            let e = 62 - d.width - layer.log_delta - d.start;
-            lwe_ciphertext_cleartext_mul_assign(&mut r, Cleartext(1u64 << e));
-            lwe_ciphertext_add_assign(&mut r, &flag);
-            let masked = self.bootstrap(s, &r, mask);
+        for ((d, r), (_, _, mask)) in rq.y_digits.iter().zip(kept).zip(&tables.y_digits) {
+            let b = 64 - d.width - (d.start - rq.shift) - rq.next_log_delta;
+            let mut z = r.clone();
+            lwe_ciphertext_cleartext_mul_assign(&mut z, Cleartext(1u64 << b));
+            lwe_ciphertext_add_assign(&mut z, &flag);
+            let masked = self.bootstrap(s, &z, mask, false);
             lwe_ciphertext_add_assign(&mut out, &masked);
+            lwe_ciphertext_add_assign(&mut out, &r);
         }
         out
     }

@@ -38,3 +38,42 @@ fn wide_windows_are_read_digit_by_digit_exactly() {
         assert_eq!(g, &runner.run(x).unwrap(), "x = {}", x[0]);
     }
 }
+
+/// Time of one keyswitch and one bootstrap (`cargo test -p cipherproof-fhe --lib -- --ignored --nocapture timing`).
+#[test]
+#[ignore]
+fn timing_of_one_keyswitch_and_one_bootstrap() {
+    use tfhe::core_crypto::prelude::*;
+    let program = compile(&tiny(9, -5), crate::params::DEFAULT_PARAMS).unwrap();
+    let (_, sk) = keys::keygen(&program);
+    let p = program.pbs.unwrap();
+    let e = super::Evaluator::new(sk.eval.as_ref().unwrap(), &p, 2048).unwrap();
+    let mut s = e.scratch();
+    let mut ct = LweCiphertext::new(0u64, LweSize(2049), CiphertextModulus::new_native());
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for c in ct.as_mut().iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *c = x;
+    }
+    let table = super::table(&p, 4, |v| v);
+    let n = 50;
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        keyswitch_lwe_ciphertext(&e.ksk, &ct, &mut s.small);
+    }
+    let ks = t.elapsed().as_secs_f64() / n as f64;
+    let mut out = LweCiphertext::new(0u64, LweSize(2049), CiphertextModulus::new_native());
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        programmable_bootstrap_lwe_ciphertext_mem_optimized(&s.small, &mut out, &table, &e.bsk, s.fft.as_view(), s.buffers.stack());
+    }
+    let pbs = t.elapsed().as_secs_f64() / n as f64;
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        programmable_bootstrap_lwe_ciphertext_mem_optimized(&s.small, &mut out, &table, &e.bsk_fast, s.fft.as_view(), s.buffers.stack());
+    }
+    let fast = t.elapsed().as_secs_f64() / n as f64;
+    eprintln!("keyswitch {:.2} ms, bootstrap {:.2} ms (accurate key), {:.2} ms (fast key)", ks * 1e3, pbs * 1e3, fast * 1e3);
+}

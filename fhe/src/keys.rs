@@ -43,15 +43,18 @@ fn eval_keys(pbs: &PbsParams, big: &LweSecretKeyOwned<u64>, small: &LweSecretKey
     let mut seeder = new_seeder();
     let seeder = seeder.as_mut();
     let glwe = GlweSecretKey::from_container(big.as_ref(), PolynomialSize(pbs.polynomial_size));
-    let bsk = par_allocate_and_generate_new_seeded_lwe_bootstrap_key(
-        small,
-        &glwe,
-        DecompositionBaseLog(pbs.pbs_base_log),
-        DecompositionLevelCount(pbs.pbs_level),
-        DynamicDistribution::new_t_uniform(DEFAULT_PARAMS.noise_bound_log2),
-        CiphertextModulus::new_native(),
-        seeder,
-    );
+    let mut bsk = |base_log, level| {
+        par_allocate_and_generate_new_seeded_lwe_bootstrap_key(
+            small,
+            &glwe,
+            DecompositionBaseLog(base_log),
+            DecompositionLevelCount(level),
+            DynamicDistribution::new_t_uniform(DEFAULT_PARAMS.noise_bound_log2),
+            CiphertextModulus::new_native(),
+            seeder,
+        )
+    };
+    let (bsk, bsk_fast) = (bsk(pbs.pbs_base_log, pbs.pbs_level), bsk(pbs.fast_pbs_base_log, pbs.fast_pbs_level));
     let ksk = allocate_and_generate_new_seeded_lwe_keyswitch_key(
         big,
         small,
@@ -61,7 +64,7 @@ fn eval_keys(pbs: &PbsParams, big: &LweSecretKeyOwned<u64>, small: &LweSecretKey
         CiphertextModulus::new_native(),
         seeder,
     );
-    EvalKeys { bsk, ksk }
+    EvalKeys { bsk, bsk_fast, ksk }
 }
 
 /// Generates a client key for `program` and the matching server key (with compressed

@@ -1,13 +1,16 @@
 //! # cipherproof-fhe
 //!
 //! Encrypted inference of cipherproof's quantized models on TFHE ciphertexts
-//! (`tfhe` 1.8, `core_crypto` level: plain LWE arithmetic with cleartext
-//! weights, no bootstrapping, for linear layers).
+//! (`tfhe` 1.8, `core_crypto` level: LWE dot products with cleartext weights
+//! for linear layers, programmable bootstrapping for hidden layers).
 //!
 //! * [`params`]: the LWE parameter set and the noise budget of a model (Δ, the
 //!   worst-case and Gaussian-estimated error, the failure probability).
-//! * [`program`]: which quantized models run encrypted, as a list of
-//!   encrypted dot products plus the cleartext requantization the client applies.
+//! * [`program`]: which quantized models run encrypted (Dense + ReLU chains),
+//!   planned as dot products, bootstrapped requantizations of hidden layers
+//!   (digits, windows, failure probabilities) and the client's final step.
+//! * [`bootstrap`]: the exact requantization of hidden accumulators by
+//!   keyswitch + programmable bootstrapping.
 //! * [`keys`]: client keys (the LWE secret key), server keys (parameters and
 //!   the model and owner they are bound to), key ids.
 //! * [`client`] and [`server`]: encrypt, evaluate, decrypt; batches run in parallel.
@@ -16,12 +19,11 @@
 //! * [`wire`]: every file is tfhe's safe serialization: size-limited,
 //!   versioned, and named, so a ciphertext is never read as a key.
 //!
-//! The decrypted result equals the plaintext integer model exactly: the
-//! server computes the accumulators `Σ w·x + b` of the model's Dense layer on
-//! ciphertexts; the client decrypts them and applies the model's own
-//! requantization (`round_shift`). Models with activations between layers
-//! need programmable bootstrapping, which is not built yet: they are refused
-//! with an error naming the node.
+//! The decrypted result equals the plaintext integer model exactly, for every
+//! input in the model's range (up to each bootstrap's stated failure
+//! probability): the server computes each layer's accumulators on ciphertexts
+//! and requantizes hidden ones by bootstrapping; the client decrypts the last
+//! layer's accumulators and applies its requantization (`round_shift`).
 
 pub mod bootstrap;
 pub mod client;

@@ -113,20 +113,20 @@ pub fn budget_gaussian<'a>(
     rows: impl IntoIterator<Item = &'a [i64]>,
     max_abs_acc: u128,
     input_variance: f64,
+    log_delta: u32,
 ) -> Result<Budget> {
     let message_bits = bits_for(max_abs_acc) + 1;
-    if message_bits > 48 {
+    if message_bits > 48 || log_delta > 64 - message_bits {
         return Err(FheError::NoiseBudget(format!(
-            "accumulators need {message_bits} signed bits; at most 48 fit above the noise"
+            "accumulators need {message_bits} signed bits; they do not fit above Δ = 2^{log_delta}"
         )));
     }
-    let log_delta = 64 - message_bits;
     let max_l2 = rows
         .into_iter()
         .map(|row| row.iter().map(|w| (*w as f64).powi(2)).sum::<f64>())
         .fold(0.0, f64::max);
     let variance = max_l2 * input_variance;
-    let margin = 2f64.powi(-(message_bits as i32) - 1);
+    let margin = 2f64.powi(log_delta as i32 - 65);
     let b = Budget {
         log_delta,
         message_bits,
@@ -143,11 +143,17 @@ pub fn budget_gaussian<'a>(
     Ok(b)
 }
 
+/// The largest Δ (log2) at which accumulators bounded by `max_abs_acc` fit the torus.
+pub fn log_delta_for(max_abs_acc: u128) -> u32 {
+    64u32.saturating_sub(bits_for(max_abs_acc) + 1)
+}
+
 /// The bootstrapping parameter set: tfhe 1.8's `V1_4_PARAM_MESSAGE_2_CARRY_2_KS_PBS_TUNIFORM_2M128`
 /// (128-bit security; its GLWE key, k = 1 and N = 2048 with TUniform(2^17) noise, is the input key
-/// of [`DEFAULT_PARAMS`]), with the bootstrapping key decomposed in 2 levels of base 2^15 instead of
-/// 1 of 2^23: the output noise falls from σ ≈ 2^-15 to ≈ 2^-23, which the digit subtractions of wide
-/// accumulators need (decomposition parameters do not change security, only noise and speed). Ciphertexts live under the big key (dimension 2048); a bootstrap
+/// of [`DEFAULT_PARAMS`]). Two bootstrapping keys: tfhe's (1 level of base 2^23, σ ≈ 2^-15) for sign
+/// and flag tables, and one decomposed in 3 levels of base 2^11 (σ ≈ 2^-25) for tables whose outputs
+/// are kept, which the digit subtractions and the last layer's decoding need (decomposition
+/// parameters do not change security, only noise and speed). Ciphertexts live under the big key (dimension 2048); a bootstrap
 /// keyswitches to the small key (dimension 918), modulus-switches to 2N and blind-rotates back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PbsParams {
@@ -156,6 +162,9 @@ pub struct PbsParams {
     pub polynomial_size: usize,
     pub pbs_base_log: usize,
     pub pbs_level: usize,
+    /// A second bootstrapping key for tables whose output noise is harmless (signs, flags): faster.
+    pub fast_pbs_base_log: usize,
+    pub fast_pbs_level: usize,
     pub ks_base_log: usize,
     pub ks_level: usize,
 }
@@ -164,8 +173,10 @@ pub const PBS_PARAMS: PbsParams = PbsParams {
     small_dimension: 918,
     small_noise_bound_log2: 45,
     polynomial_size: 2048,
-    pbs_base_log: 15,
-    pbs_level: 2,
+    pbs_base_log: 11,
+    pbs_level: 3,
+    fast_pbs_base_log: 23,
+    fast_pbs_level: 1,
     ks_base_log: 4,
     ks_level: 4,
 };
@@ -185,18 +196,27 @@ pub mod noise {
         (params.fresh_std_dev() / Q).powi(2)
     }
 
-    /// Output noise of one bootstrap (tfhe's formula for the FFT PBS, 53-bit mantissa).
-    pub fn bootstrap(p: &PbsParams) -> f64 {
+    fn pbs(p: &PbsParams, base_log: usize, level: usize) -> f64 {
         pbs_variance_132_bits_security_tuniform_fft_mul(
             LweDimension(p.small_dimension),
             GlweDimension(1),
             PolynomialSize(p.polynomial_size),
-            DecompositionBaseLog(p.pbs_base_log),
-            DecompositionLevelCount(p.pbs_level),
+            DecompositionBaseLog(base_log),
+            DecompositionLevelCount(level),
             53.0,
             Q,
         )
         .0
+    }
+
+    /// Output noise of one bootstrap with the accurate key (tfhe's formula for the FFT PBS, 53-bit mantissa).
+    pub fn bootstrap(p: &PbsParams) -> f64 {
+        pbs(p, p.pbs_base_log, p.pbs_level)
+    }
+
+    /// Output noise of one bootstrap with the fast key.
+    pub fn bootstrap_fast(p: &PbsParams) -> f64 {
+        pbs(p, p.fast_pbs_base_log, p.fast_pbs_level)
     }
 
     /// Noise a keyswitch (big key to small key) adds.
@@ -236,5 +256,16 @@ mod tests {
         assert_eq!(b.log2_p_fail, f64::NEG_INFINITY, "{b:?}");
         let huge: Vec<i64> = vec![1 << 20; 1000];
         assert!(budget(&DEFAULT_PARAMS, [huge.as_slice()], 1 << 40).is_err());
+    }
+}
+#[cfg(test)]
+mod survey {
+    #[test]
+    #[ignore]
+    fn bootstrap_noise_by_decomposition() {
+        for (b, l) in [(23, 1), (15, 2), (14, 2), (13, 2), (12, 2), (11, 3), (10, 3), (8, 4)] {
+            let p = super::PbsParams { pbs_base_log: b, pbs_level: l, ..super::PBS_PARAMS };
+            eprintln!("base 2^{b} x {l}: sigma 2^{:.2}", super::noise::bootstrap(&p).sqrt().log2());
+        }
     }
 }

@@ -198,8 +198,18 @@ fn bits_signed(lo: i64, hi: i64) -> u32 {
 }
 
 /// Digits of `width` bits (at most) over bits `[from, to)`, with the failure probabilities of
-/// their extraction; `v_ct` is the accumulator's variance, updated by the subtractions.
-fn plan_digits(n: &NoiseModel, v_ct: &mut f64, log_delta: u32, from: u32, to: u32, width: u32, fails: &mut Vec<f64>) -> Vec<Digit> {
+/// their extraction; `v_ct` is the accumulator's variance, grown by `sub_var` per subtraction.
+#[allow(clippy::too_many_arguments)]
+fn plan_digits(
+    n: &NoiseModel,
+    v_ct: &mut f64,
+    sub_var: f64,
+    log_delta: u32,
+    from: u32,
+    to: u32,
+    width: u32,
+    fails: &mut Vec<f64>,
+) -> Vec<Digit> {
     let mut digits = Vec::new();
     let mut start = from;
     while start < to {
@@ -209,21 +219,32 @@ fn plan_digits(n: &NoiseModel, v_ct: &mut f64, log_delta: u32, from: u32, to: u3
         let v_scaled = *v_ct * 2f64.powi(2 * m as i32);
         let margin = 2f64.powi(-(w as i32) - 2);
         fails.push(noise::log2_tail(margin, v_scaled + n.ks + n.ms));
-        fails.push(noise::log2_tail(margin, v_scaled + n.pbs + n.ks + n.ms));
-        *v_ct += n.pbs;
+        fails.push(noise::log2_tail(margin, v_scaled + n.pbs_fast + n.ks + n.ms));
+        *v_ct += sub_var;
         digits.push(Digit { start, width: w });
         start += w;
     }
     digits
 }
 
+/// Variances of one bootstrap's output (accurate and fast keys), a keyswitch and a modulus switch.
 struct NoiseModel {
     pbs: f64,
+    pbs_fast: f64,
     ks: f64,
     ms: f64,
 }
 
-/// The digits and failure probabilities of the bootstraps of one hidden value.
+/// A hidden layer's plan: digits, the failure probability of each bootstrap, and the
+/// variance of each requantized output.
+struct Plan {
+    digits: Vec<Digit>,
+    y_digits: Vec<Digit>,
+    fails: Vec<f64>,
+    out_variance: f64,
+}
+
+/// The bootstraps of one hidden value with digits of `width` bits; `wide` reads `y` digit by digit.
 #[allow(clippy::too_many_arguments)]
 fn plan_requant(
     n: &NoiseModel,
@@ -231,27 +252,36 @@ fn plan_requant(
     log_delta: u32,
     shift: u32,
     window_bits: u32,
+    next_log_delta: u32,
     width: u32,
     wide: bool,
-) -> (Vec<Digit>, Vec<Digit>, Vec<f64>) {
+) -> Option<Plan> {
     let mut fails = Vec::new();
     let mut v_ct = acc_variance;
-    let digits = plan_digits(n, &mut v_ct, log_delta, 0, shift, width, &mut fails);
+    let digits = plan_digits(n, &mut v_ct, n.pbs, log_delta, 0, shift, width, &mut fails);
     if !wide {
         let margin = 2f64.powi(-(window_bits as i32) - 2);
         fails.push(noise::log2_tail(margin, v_ct + n.ks + n.ms));
-        return (digits, Vec::new(), fails);
+        return Some(Plan { digits, y_digits: Vec::new(), fails, out_variance: n.pbs });
     }
-    // Masks read a digit and the sign flag: w + 1 bits in the half torus.
-    let w = width.min(3);
-    let y_digits = plan_digits(n, &mut v_ct, log_delta, shift, shift + window_bits - 1, w, &mut fails);
+    // y's digits come out as digit·2^(j + next − 1) and are subtracted scaled up by 2^a.
+    let a = i64::from(log_delta) + i64::from(shift) - i64::from(next_log_delta) + 1;
+    if a < 0 {
+        return None;
+    }
+    let w = width.min(4);
+    let y_digits = plan_digits(n, &mut v_ct, n.pbs * 2f64.powi(2 * a as i32), log_delta, shift, shift + window_bits - 1, w, &mut fails);
     fails.push(noise::log2_tail(0.125, v_ct + n.ks + n.ms));
     for d in &y_digits {
-        let e = 62 - i64::from(d.width) - i64::from(log_delta) - i64::from(d.start);
-        let margin = 2f64.powi(-(d.width as i32) - 3);
-        fails.push(noise::log2_tail(margin, n.pbs * 2f64.powi(2 * e as i32) + n.pbs + n.ks + n.ms));
+        let b = 64 - i64::from(d.width) - i64::from(d.start - shift) - i64::from(next_log_delta);
+        if b < 0 {
+            return None;
+        }
+        let margin = 2f64.powi(-(d.width as i32) - 2);
+        fails.push(noise::log2_tail(margin, n.pbs * 2f64.powi(2 * b as i32) + n.pbs_fast + n.ks + n.ms));
     }
-    (digits, y_digits, fails)
+    let out_variance = 2.0 * y_digits.len() as f64 * n.pbs;
+    Some(Plan { digits, y_digits, fails, out_variance })
 }
 
 fn log2_sum(logs: impl IntoIterator<Item = f64>) -> f64 {
@@ -265,20 +295,15 @@ pub fn compile(model: &QuantModel, params: LweParams) -> Result<FheProgram> {
     let input_bits = model.input().bits;
     let (in_lo, in_hi) = signed_range(input_bits);
     let mut max_x = u128::from(in_lo.unsigned_abs().max(in_hi.unsigned_abs()));
-    let mut v_in = noise::fresh(&params);
     let pbs = PBS_PARAMS;
     // Forward: bounds, windows and encodings of the hidden layers.
-    struct Hidden {
+    struct Shape {
         log_delta: u32,
         shift: u32,
         window_bits: u32,
-        activation: Activation,
-        digits: Vec<Digit>,
-        y_digits: Vec<Digit>,
-        wide: bool,
-        fails: Vec<f64>,
+        span: (i64, i64),
     }
-    let mut hidden = Vec::new();
+    let mut shapes = Vec::new();
     for (dot, shift, activation) in &chain[..chain.len() - 1] {
         let a = dot.max_abs_acc(max_x);
         let a = i64::try_from(a).map_err(|_| FheError::NoiseBudget(format!("layer {}: accumulators overflow 64 bits", dot.node)))?;
@@ -292,82 +317,84 @@ pub fn compile(model: &QuantModel, params: LweParams) -> Result<FheProgram> {
                 shift + window_bits
             )));
         }
-        let log_delta = log_delta as u32;
+        shapes.push(Shape {
+            log_delta: log_delta as u32,
+            shift: *shift,
+            window_bits,
+            span: (ylo, yhi),
+        });
+        let h_hi = activation.apply(yhi).max(activation.apply(ylo).abs());
+        max_x = u128::from(h_hi.unsigned_abs());
+    }
+    let (last, shift, last_act) = &chain[chain.len() - 1];
+    let max_acc = last.max_abs_acc(max_x);
+    // The last layer's Δ: as large as its accumulators allow, and no larger than a wide
+    // hidden layer's digits can be re-encoded to (see `plan_requant`).
+    let last_log_delta = shapes
+        .last()
+        .map(|h| (h.log_delta + h.shift + 1).min(crate::params::log_delta_for(max_acc)));
+    // Noise, forward, with each hidden layer's next Δ known.
+    let nm = NoiseModel {
+        pbs: noise::bootstrap(&pbs),
+        pbs_fast: noise::bootstrap_fast(&pbs),
+        ks: noise::keyswitch(&pbs, params.dimension),
+        ms: noise::modulus_switch(&pbs),
+    };
+    let mut v_in = noise::fresh(&params);
+    let mut layers = Vec::new();
+    let mut all_fails = Vec::new();
+    for (i, ((dot, _, activation), h)) in chain.iter().zip(&shapes).enumerate() {
+        let next_log_delta = shapes.get(i + 1).map(|n| n.log_delta).or(last_log_delta).unwrap_or(1);
         let acc_variance = dot.rows().map(|r| r.iter().map(|w| (*w as f64).powi(2)).sum::<f64>()).fold(0.0, f64::max) * v_in;
-        let nm = NoiseModel {
-            pbs: noise::bootstrap(&pbs),
-            ks: noise::keyswitch(&pbs, params.dimension),
-            ms: noise::modulus_switch(&pbs),
-        };
         let mut best = None;
         'modes: for wide in [false, true] {
             if wide && *activation != Activation::Relu {
                 break;
             }
             for width in (1..=MAX_DIGIT_BITS).rev() {
-                let (digits, y_digits, fails) = plan_requant(&nm, acc_variance, log_delta, *shift, window_bits, width, wide);
-                if fails.iter().all(|&f| f <= MAX_LOG2_P_FAIL_BOOTSTRAP) {
-                    best = Some((digits, y_digits, wide, fails));
+                if let Some(plan) = plan_requant(&nm, acc_variance, h.log_delta, h.shift, h.window_bits, next_log_delta, width, wide)
+                    && plan.fails.iter().all(|&f| f <= MAX_LOG2_P_FAIL_BOOTSTRAP)
+                {
+                    best = Some((plan, wide));
                     break 'modes;
                 }
             }
         }
-        let (digits, y_digits, wide, fails) = best.ok_or_else(|| {
+        let (ylo, yhi, window_bits) = (h.span.0, h.span.1, h.window_bits);
+        let (plan, wide) = best.ok_or_else(|| {
             unsupported(
                 &dot.node,
                 "Dense",
                 &format!(
-                    "its requantized values span [{ylo}, {yhi}] for inputs in range ({window_bits} signed bits), more than \
-                     one bootstrap reads exactly (at most 4 bits at N = 2048, failure ≤ 2^{MAX_LOG2_P_FAIL_BOOTSTRAP}) \
-                     and not followed by a ReLU (wide windows are read digit by digit only under a ReLU)"
+                    "its requantized values span [{ylo}, {yhi}] for inputs in range ({window_bits} signed bits): more than \
+                     one bootstrap reads exactly (4 bits at N = 2048, failure ≤ 2^{MAX_LOG2_P_FAIL_BOOTSTRAP}), and no \
+                     digit-by-digit plan fits (it needs a ReLU after the layer and room in the next layer's encoding)"
                 ),
             )
         })?;
-        hidden.push(Hidden {
-            log_delta,
-            shift: *shift,
-            window_bits,
-            activation: *activation,
-            digits,
-            y_digits,
-            wide,
-            fails,
-        });
-        let h_hi = activation.apply(yhi).max(activation.apply(ylo).abs());
-        max_x = u128::from(h_hi.unsigned_abs());
-        v_in = noise::bootstrap(&pbs);
-    }
-    let (last, shift, last_act) = &chain[chain.len() - 1];
-    let max_acc = last.max_abs_acc(max_x);
-    let budget = if hidden.is_empty() {
-        budget(&params, last.rows(), max_acc)?
-    } else {
-        crate::params::budget_gaussian(last.rows(), max_acc, v_in)?
-    };
-    let mut layers = Vec::new();
-    let mut all_fails = Vec::new();
-    for (i, ((dot, _, _), h)) in chain.iter().zip(&hidden).enumerate() {
-        let next_log_delta = hidden.get(i + 1).map(|n| n.log_delta).unwrap_or(budget.log_delta);
-        let per_value = log2_sum(h.fails.iter().copied());
-        for _ in 0..dot.outputs {
-            all_fails.push(per_value);
-        }
+        let per_value = log2_sum(plan.fails.iter().copied());
+        all_fails.extend(std::iter::repeat_n(per_value, dot.outputs));
+        v_in = plan.out_variance;
         layers.push(EncLayer {
             dot: dot.clone(),
             log_delta: h.log_delta,
             requant: Some(Requant {
                 shift: h.shift,
-                digits: h.digits.clone(),
-                window_bits: h.window_bits,
-                y_digits: h.y_digits.clone(),
-                wide: h.wide,
-                activation: h.activation,
+                window_bits,
+                wide,
+                activation: *activation,
                 next_log_delta,
-                bootstraps: h.fails.len() as u32,
-                log2_p_fail_per_bootstrap: h.fails.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                bootstraps: plan.fails.len() as u32,
+                log2_p_fail_per_bootstrap: plan.fails.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                digits: plan.digits,
+                y_digits: plan.y_digits,
             }),
         });
     }
+    let budget = match last_log_delta {
+        None => budget(&params, last.rows(), max_acc)?,
+        Some(log_delta) => crate::params::budget_gaussian(last.rows(), max_acc, v_in, log_delta)?,
+    };
     layers.push(EncLayer {
         dot: last.clone(),
         log_delta: budget.log_delta,
@@ -379,7 +406,7 @@ pub fn compile(model: &QuantModel, params: LweParams) -> Result<FheProgram> {
     Ok(FheProgram {
         model_id: model_id(model),
         params,
-        pbs: (!hidden.is_empty()).then_some(pbs),
+        pbs: (!shapes.is_empty()).then_some(pbs),
         layers,
         input_bits,
         shift: *shift,

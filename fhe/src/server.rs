@@ -78,16 +78,21 @@ fn dot_products(program: &FheProgram, layer: &EncLayer, inputs: &[LweCiphertextO
         .collect()
 }
 
-/// A server ready to evaluate one program: keys checked and, for hidden layers, expanded.
+/// A server ready to evaluate one program: keys checked and, for hidden layers, expanded
+/// (about a second and a few hundred MB for an MLP: keep it for the key's lifetime).
 #[derive(Debug)]
-pub struct Server<'a> {
-    program: &'a FheProgram,
+pub struct Server {
+    program: FheProgram,
     key_id: String,
     evaluator: Option<(Evaluator, Vec<Option<LayerTables>>)>,
 }
 
-impl<'a> Server<'a> {
-    pub fn new(program: &'a FheProgram, key: &ServerKeyFile) -> Result<Self> {
+impl Server {
+    pub fn program(&self) -> &FheProgram {
+        &self.program
+    }
+
+    pub fn new(program: &FheProgram, key: &ServerKeyFile) -> Result<Self> {
         key.check(program)?;
         let evaluator = match (&program.pbs, &key.eval) {
             (Some(p), Some(eval)) => {
@@ -98,14 +103,14 @@ impl<'a> Server<'a> {
             _ => None,
         };
         Ok(Self {
-            program,
+            program: program.clone(),
             key_id: key.key_id.clone(),
             evaluator,
         })
     }
 
     fn evaluate_one(&self, seeded: &[SeededGlweCiphertextOwned<u64>]) -> LweCiphertextListOwned<u64> {
-        let program = self.program;
+        let program = &self.program;
         let mut x = unpack(program, seeded);
         for (i, layer) in program.layers.iter().enumerate() {
             let acc = dot_products(program, layer, &x);
@@ -127,7 +132,7 @@ impl<'a> Server<'a> {
 
     /// Evaluates the model on every sample (samples, and a layer's values, in parallel).
     pub fn evaluate(&self, input: &EncryptedInputs) -> Result<EncryptedOutputs> {
-        check_inputs(self.program, &self.key_id, input)?;
+        check_inputs(&self.program, &self.key_id, input)?;
         Ok(EncryptedOutputs {
             model_id: self.program.model_id.clone(),
             key_id: self.key_id.clone(),

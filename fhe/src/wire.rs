@@ -17,7 +17,7 @@ use tfhe_versionable::{Unversionize, Upgrade, Version, Versionize, VersionsDispa
 
 /// Largest client key file (a 2048-bit binary key is 16 KiB, the small key 7 KiB).
 pub const CLIENT_KEY_LIMIT: u64 = 1 << 20;
-/// Largest server key file (compressed bootstrapping keys are ~30 MB).
+/// Largest server key file (compressed bootstrapping keys are ~120 MB).
 pub const SERVER_KEY_LIMIT: u64 = 1 << 30;
 /// Largest ciphertext file (inputs are seeded GLWE: ~16 KiB per 2048 features;
 /// outputs ~16 KiB per value).
@@ -83,12 +83,15 @@ impl std::fmt::Debug for ClientKeyFile {
 }
 
 
-/// The compressed evaluation keys of bootstrapping: a seeded bootstrapping key
-/// (small key → big GLWE key) and a seeded keyswitching key (big → small).
+/// The compressed evaluation keys of bootstrapping: two seeded bootstrapping keys
+/// (small key → big GLWE key, two decompositions) and a seeded keyswitching key (big → small).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Versionize)]
 #[versionize(EvalKeysVersions)]
 pub struct EvalKeys {
+    /// The accurate key (3 levels of base 2^11): tables whose outputs are kept.
     pub bsk: SeededLweBootstrapKeyOwned<u64>,
+    /// The fast key (1 level of base 2^23): sign and flag tables, whose noise is harmless.
+    pub bsk_fast: SeededLweBootstrapKeyOwned<u64>,
     pub ksk: SeededLweKeyswitchKeyOwned<u64>,
 }
 

@@ -76,7 +76,7 @@ const FHE_MLP_CONFIG: QuantConfig = QuantConfig {
     weight_bits: 3,
     activation_bits: 8,
     lut_bits: 12,
-    headroom_bits: 1,
+    headroom_bits: 2,
 };
 
 #[test]

@@ -40,6 +40,8 @@ pub struct Shared {
     pub poster: Option<ChainPoster>,
     /// This gateway process's lease-owner prefix.
     pub instance: String,
+    /// Expanded FHE server keys of recent `InferEncrypted` calls.
+    pub fhe_servers: crate::services::fhe::ServerCache,
 }
 
 impl Shared {
@@ -110,6 +112,7 @@ impl Gateway {
             registry,
             blobs,
             poster,
+            fhe_servers: Default::default(),
         });
         let metrics_addr = match shared.config.metrics {
             Some(a) => Some(shared.metrics.serve(a, stopped(stop_rx.clone())).await?),

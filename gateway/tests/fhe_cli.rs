@@ -56,8 +56,45 @@ fn keygen_encrypt_infer_decrypt_equals_run() {
         assert_eq!(o.status.code(), Some(1), "{args:?}");
         assert!(String::from_utf8_lossy(&o.stderr).starts_with("error: "), "{}", String::from_utf8_lossy(&o.stderr));
     }
-    let mlp = cipherproof_testkit::fixture("breast_cancer_mlp/model.onnx");
-    let o = cipherproof(&["fhe", "keygen", "--model", p(&mlp), "--out", p(&dir.join("mlp"))]);
+    let sigmoid = cipherproof_testkit::fixture("wine_sigmoid_mlp/model.onnx");
+    let o = cipherproof(&["fhe", "keygen", "--model", p(&sigmoid), "--out", p(&dir.join("sigmoid"))]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("bootstrapping"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Sigmoid"), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn mlp_keygen_encrypt_infer_decrypt_equals_run() {
+    let dir = std::env::temp_dir().join(format!("cipherproof-fhe-mlp-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixture = |f: &str| cipherproof_testkit::fixture(&format!("breast_cancer_mlp/{f}"));
+    let (model, keys, ct, out) = (dir.join("mlp"), dir.join("keys"), dir.join("ct.bin"), dir.join("out.bin"));
+    ok(&cipherproof(&[
+        "compile", p(&fixture("model.onnx")), "--out", p(&model), "--calibration", p(&fixture("calibration.json")),
+        "--weight-bits", "3", "--activation-bits", "8", "--headroom-bits", "2", "--cache", p(&dir.join("cache")),
+    ]));
+    let kg: Value = serde_json::from_str(ok(&cipherproof(&["fhe", "keygen", "--model", p(&model), "--out", p(&keys)])).trim()).unwrap();
+    assert!(kg["bootstraps_per_sample"].as_u64().unwrap() > 0, "{kg}");
+    assert!(kg["log2_p_fail_bootstraps_per_sample"].as_f64().unwrap() < -40.0, "{kg}");
+    // Two test samples: the hidden layer bootstraps (seconds per sample).
+    let two = dir.join("two.json");
+    let test: Value = serde_json::from_str(&std::fs::read_to_string(fixture("test.json")).unwrap()).unwrap();
+    std::fs::write(&two, serde_json::json!({"inputs": &test["inputs"].as_array().unwrap()[..2]}).to_string()).unwrap();
+    ok(&cipherproof(&["fhe", "encrypt", "--keys", p(&keys), "--input", p(&two), "--out", p(&ct)]));
+    ok(&cipherproof(&[
+        "fhe", "infer", "--model", p(&model), "--server-key", p(&keys.join("server.key")), "--input", p(&ct), "--out", p(&out),
+    ]));
+    let fhe: Value = serde_json::from_str(ok(&cipherproof(&["fhe", "decrypt", "--keys", p(&keys), "--input", p(&out), "--json"])).trim()).unwrap();
+    let run: Value = serde_json::from_str(ok(&cipherproof(&["run", "--model", p(&model), "--batch", p(&two), "--json"])).trim()).unwrap();
+    assert_eq!(fhe["quantized_outputs"], run["quantized_outputs"]);
+    assert_eq!(fhe["argmax"], run["argmax"]);
+    // The LR's server key has no bootstrapping keys: refused for the MLP.
+    let lr = dir.join("lr-keys");
+    ok(&cipherproof(&[
+        "fhe", "keygen", "--model", p(&cipherproof_testkit::fixture("breast_cancer_lr/model.onnx")), "--calibration",
+        p(&cipherproof_testkit::fixture("breast_cancer_lr/calibration.json")), "--out", p(&lr),
+    ]));
+    let o = cipherproof(&[
+        "fhe", "infer", "--model", p(&model), "--server-key", p(&lr.join("server.key")), "--input", p(&ct), "--out", p(&out),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
 }

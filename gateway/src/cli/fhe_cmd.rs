@@ -290,7 +290,7 @@ fn bench(a: &BenchArgs) -> Result<()> {
     }
     let n = inputs.len() as f64;
     let accuracy = labels(&a.input).map(|l| {
-        outputs.iter().zip(&l).filter(|(o, l)| argmax(o) == Some(**l)).count() as f64 / l.len().max(1) as f64
+        outputs.iter().zip(&l).filter(|(o, l)| argmax(o) == Some(**l)).count() as f64 / outputs.len().min(l.len()).max(1) as f64
     });
     let mut report = serde_json::json!({
         "samples": inputs.len(), "equal_to_plaintext_integer_model": equal,

@@ -13,7 +13,7 @@ use crate::proto::v1::*;
 use crate::server::Shared;
 use cipherproof_fhe::params::DEFAULT_PARAMS;
 use cipherproof_fhe::program::{FheProgram, compile};
-use cipherproof_fhe::server::evaluate;
+use cipherproof_fhe::server::Server;
 use cipherproof_fhe::wire::{CIPHERTEXT_LIMIT, EncryptedInputs, SERVER_KEY_LIMIT, ServerKeyFile, from_bytes, to_bytes};
 use std::sync::Arc;
 use tonic::{Request, Response, Status, Streaming};
@@ -76,16 +76,54 @@ pub(crate) async fn infer_encrypted(shared: &Shared, tenant: &str, req: InferEnc
     if model_id != program.model_id {
         return Err(GatewayError::invalid("key_id", "this server key was uploaded for another model"));
     }
-    let key: ServerKeyFile = from_bytes(&shared.blobs.get(&blob)?, SERVER_KEY_LIMIT)
-        .map_err(|e| GatewayError::Corrupt { what: "stored server key".into(), reason: e.to_string() })?;
     let input: EncryptedInputs =
         from_bytes(&req.ciphertext, CIPHERTEXT_LIMIT).map_err(|e| GatewayError::invalid("ciphertext", e.to_string()))?;
-    let out = tokio::task::spawn_blocking(move || evaluate(&program, &key, &input))
+    let server = match shared.fhe_servers.get(&blob) {
+        Some(s) if s.program() == &program => s,
+        _ => {
+            let bytes = shared.blobs.get(&blob)?;
+            let server = tokio::task::spawn_blocking(move || -> Result<Server> {
+                let key: ServerKeyFile = from_bytes(&bytes, SERVER_KEY_LIMIT)
+                    .map_err(|e| GatewayError::Corrupt { what: "stored server key".into(), reason: e.to_string() })?;
+                Server::new(&program, &key).map_err(|e| GatewayError::invalid("key_id", e.to_string()))
+            })
+            .await
+            .map_err(|e| GatewayError::Internal(format!("FHE task: {e}")))??;
+            shared.fhe_servers.put(&blob, server)
+        }
+    };
+    let out = tokio::task::spawn_blocking(move || server.evaluate(&input))
         .await
         .map_err(|e| GatewayError::Internal(format!("FHE task: {e}")))?
         .map_err(|e| GatewayError::invalid("ciphertext", e.to_string()))?;
     let ciphertext = to_bytes(&out, CIPHERTEXT_LIMIT).map_err(|e| GatewayError::Internal(e.to_string()))?;
     Ok(InferEncryptedResponse { ciphertext })
+}
+
+/// Expanded server keys (a few hundred MB each for MLPs), kept for the last few keys used.
+#[derive(Debug, Default)]
+pub struct ServerCache {
+    entries: std::sync::Mutex<Vec<(String, Arc<Server>)>>,
+}
+
+impl ServerCache {
+    const CAPACITY: usize = 2;
+
+    fn get(&self, blob: &str) -> Option<Arc<Server>> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.iter().find(|(b, _)| b == blob).map(|(_, s)| s.clone())
+    }
+
+    fn put(&self, blob: &str, server: Server) -> Arc<Server> {
+        let server = Arc::new(server);
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|(b, _)| b != blob);
+        if entries.len() >= Self::CAPACITY {
+            entries.remove(0);
+        }
+        entries.push((blob.to_string(), server.clone()));
+        server
+    }
 }
 
 #[tonic::async_trait]
