@@ -5,38 +5,34 @@ use crate::program::compile;
 use crate::{client, keys, server};
 use cipherproof_model::exec::integer::IntegerRunner;
 
-#[test]
-fn every_input_of_a_tiny_mlp_decrypts_to_the_plaintext_integer_model() {
-    // Weight 1, bias -3: accumulators −35..28 cross every rounding boundary of shift 3, negatives included.
-    let model = tiny(1, -3);
-    let program = compile(&model, crate::params::DEFAULT_PARAMS).unwrap();
+/// Every input of the 6-bit range goes through keygen, encrypt, evaluate and decrypt and must
+/// equal the plaintext integer model; returns the program for further checks.
+fn assert_every_input_exact(model: &cipherproof_model::quant::QuantModel) -> crate::program::FheProgram {
+    let program = compile(model, crate::params::DEFAULT_PARAMS).unwrap();
     let (ck, sk) = keys::keygen(&program);
     let xs: Vec<Vec<i64>> = (-32..=31).map(|x| vec![x]).collect();
     let ct = client::encrypt(&program, &ck, &xs).unwrap();
     let out = server::evaluate(&program, &sk, &ct).unwrap();
     let got = client::decrypt(&program, &ck, &out).unwrap();
-    let runner = IntegerRunner::new(&model).unwrap();
+    let runner = IntegerRunner::new(model).unwrap();
     for (x, g) in xs.iter().zip(&got) {
         assert_eq!(g, &runner.run(x).unwrap(), "x = {}", x[0]);
     }
+    program
+}
+
+#[test]
+fn every_input_of_a_tiny_mlp_decrypts_to_the_plaintext_integer_model() {
+    // Weight 1, bias -3: accumulators −35..28 cross every rounding boundary of shift 3, negatives included.
+    let program = assert_every_input_exact(&tiny(1, -3));
+    assert!(!program.layers[0].requant.as_ref().unwrap().wide);
 }
 
 #[test]
 fn wide_windows_are_read_digit_by_digit_exactly() {
     // Weight 9, bias -5: round_shift(acc, 3) spans [-36, 37], 7 signed bits: too wide for one bootstrap.
-    let model = tiny(9, -5);
-    let program = compile(&model, crate::params::DEFAULT_PARAMS).unwrap();
-    let rq = program.layers[0].requant.as_ref().unwrap();
-    assert!(rq.wide, "{rq:?}");
-    let (ck, sk) = keys::keygen(&program);
-    let xs: Vec<Vec<i64>> = (-32..=31).map(|x| vec![x]).collect();
-    let ct = client::encrypt(&program, &ck, &xs).unwrap();
-    let out = server::evaluate(&program, &sk, &ct).unwrap();
-    let got = client::decrypt(&program, &ck, &out).unwrap();
-    let runner = IntegerRunner::new(&model).unwrap();
-    for (x, g) in xs.iter().zip(&got) {
-        assert_eq!(g, &runner.run(x).unwrap(), "x = {}", x[0]);
-    }
+    let program = assert_every_input_exact(&tiny(9, -5));
+    assert!(program.layers[0].requant.as_ref().unwrap().wide);
 }
 
 /// Time of one keyswitch and one bootstrap (`cargo test -p cipherproof-fhe --lib -- --ignored --nocapture timing`).

@@ -29,6 +29,15 @@ fn test_set(name: &str) -> (Vec<Vec<f32>>, Vec<usize>) {
     (samples(&path, "inputs"), labels)
 }
 
+/// The decrypted outputs must equal the plaintext integer model's; returns their accuracy.
+fn assert_equal_to_plaintext(m: &QuantModel, q: &[Vec<i64>], got: &[Vec<i64>], labels: &[usize]) -> f64 {
+    let runner = IntegerRunner::new(m).unwrap();
+    let want: Vec<Vec<i64>> = q.iter().map(|x| runner.run(x).unwrap()).collect();
+    assert_eq!(got, want, "FHE differs from the plaintext integer model");
+    let correct = got.iter().zip(labels).filter(|(o, l)| cipherproof_model::exec::argmax(o) == Some(**l)).count();
+    correct as f64 / labels.len() as f64
+}
+
 #[test]
 fn breast_cancer_lr_encrypted_equals_plaintext_on_all_114_test_samples() {
     let m = model("breast_cancer_lr");
@@ -44,15 +53,7 @@ fn breast_cancer_lr_encrypted_equals_plaintext_on_all_114_test_samples() {
     let out = server::evaluate(&program, &server_key, &ct).unwrap();
     let out: EncryptedOutputs = from_bytes(&to_bytes(&out, CIPHERTEXT_LIMIT).unwrap(), CIPHERTEXT_LIMIT).unwrap();
     let got = client::decrypt(&program, &client_key, &out).unwrap();
-    let runner = IntegerRunner::new(&m).unwrap();
-    let want: Vec<Vec<i64>> = q.iter().map(|x| runner.run(x).unwrap()).collect();
-    assert_eq!(got, want, "FHE differs from the plaintext integer model");
-    let correct = got
-        .iter()
-        .zip(&labels)
-        .filter(|(o, l)| cipherproof_model::exec::argmax(o) == Some(**l))
-        .count();
-    let accuracy = correct as f64 / labels.len() as f64;
+    let accuracy = assert_equal_to_plaintext(&m, &q, &got, &labels);
     assert!(accuracy > 0.97, "accuracy {accuracy}");
 }
 
@@ -86,7 +87,7 @@ fn breast_cancer_mlp_encrypted_equals_plaintext_on_test_samples() {
     assert!(program.pbs.is_some() && program.bootstraps() > 0);
     assert!(program.log2_p_fail_bootstraps < -30.0, "{program:?}");
     let (client_key, server_key) = keys::keygen(&program);
-    // 16 of the 114 here (≈15 bootstraps per hidden value); `fhe bench` checks all 114 (docs/BENCHMARKS.md).
+    // 16 of the 114 here (12 bootstraps per hidden value); `fhe bench` checks all 114 (docs/BENCHMARKS.md).
     let (mut xs, mut labels) = test_set("breast_cancer_mlp");
     xs.truncate(16);
     labels.truncate(16);
@@ -95,15 +96,8 @@ fn breast_cancer_mlp_encrypted_equals_plaintext_on_test_samples() {
     let ct = client::encrypt(&program, &client_key, &q).unwrap();
     let out = server::evaluate(&program, &sk, &ct).unwrap();
     let got = client::decrypt(&program, &client_key, &out).unwrap();
-    let runner = IntegerRunner::new(&m).unwrap();
-    let want: Vec<Vec<i64>> = q.iter().map(|x| runner.run(x).unwrap()).collect();
-    assert_eq!(got, want, "FHE differs from the plaintext integer model");
-    let correct = got
-        .iter()
-        .zip(&labels)
-        .filter(|(o, l)| cipherproof_model::exec::argmax(o) == Some(**l))
-        .count();
-    assert!(correct as f64 / labels.len() as f64 > 0.85, "accuracy {correct}/{}", labels.len());
+    let accuracy = assert_equal_to_plaintext(&m, &q, &got, &labels);
+    assert!(accuracy > 0.85, "accuracy {accuracy}");
 
     // A server key without its bootstrapping keys, or with another key pair's, is refused.
     let mut bare = sk.clone();
