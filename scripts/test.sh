@@ -7,6 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # Pinned chain tools (solc-js 0.8.19, anvil) from npm, for the on-chain tests.
 scripts/node-tools.sh
+# NVRTC (pinned wheel) so the CUDA kernels' run-time compilation is tested
+# here too; with it present, that test may not skip.
+LD_LIBRARY_PATH="$(scripts/nvrtc.sh)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export LD_LIBRARY_PATH
+export CIPHERPROOF_REQUIRE_NVRTC=1
 # One build for everything: the test binaries and the cipherproof binary they (and the cross-check) run.
 cargo test --workspace --no-run
 if [ "${CIPHERPROOF_SKIP_PYTHON:-0}" = "1" ]; then

@@ -10,6 +10,7 @@
 //! * `verifier --model DIR --out OUTDIR [--proof PROOF.json]`: the model's EVM verifier;
 //! * `chain deploy | register | submit --rpc URL ...`: contracts, verifiers and proofs on a chain;
 //! * `fhe keygen | encrypt | infer | decrypt`: encrypted inference on TFHE ciphertexts;
+//! * `gpu info | witness`: CUDA devices, and a batch's integer witness on the GPU (NVRTC kernels) or CPU;
 //! * `study setup | encrypt | aggregate | partial-decrypt | combine`: multi-party encrypted analytics;
 //! * `serve [--listen ADDR] [--data DIR] ...`: the gRPC gateway (library: `cipherproof_gateway`);
 //! * `client register | infer | job --addr URL ...`: a client of a running gateway.
@@ -48,6 +49,8 @@ enum Command {
     Chain(cli::chain_cmd::ChainArgs),
     /// Encrypted inference (TFHE): keygen, encrypt, infer, decrypt.
     Fhe(cli::fhe_cmd::FheArgs),
+    /// CUDA on this machine (`gpu info`) and a model's integer witness on CPU or GPU (`gpu witness`).
+    Gpu(cli::gpu_cmd::GpuArgs),
     /// Multi-party encrypted analytics: setup, encrypt, aggregate, partial-decrypt, combine.
     Study(cli::study_cmd::StudyArgs),
     /// Run the gRPC gateway (plain, proven and KServe v2 inference, durable proof jobs).
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
         Command::Verifier(args) => cli::verifier_cmd::verifier_cmd(&args),
         Command::Chain(args) => cli::chain_cmd::chain_cmd(&args),
         Command::Fhe(args) => cli::fhe_cmd::fhe_cmd(&args),
+        Command::Gpu(args) => cli::gpu_cmd::gpu_cmd(&args),
         Command::Study(args) => cli::study_cmd::study_cmd(&args),
         Command::Serve(args) => cli::serve_cmd::serve_cmd(&args),
         Command::Client(args) => cli::client_cmd::client_cmd(&args),

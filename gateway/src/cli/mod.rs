@@ -4,6 +4,7 @@ pub mod chain_cmd;
 pub mod client_cmd;
 pub mod client_study;
 pub mod fhe_cmd;
+pub mod gpu_cmd;
 pub mod inputs;
 pub mod inspect;
 pub mod load_cmd;

@@ -235,7 +235,9 @@ pub fn dequantize_output(model: &QuantModel, q: &[i64]) -> Vec<f64> {
     q.iter().map(|&v| dequantize(v, s)).collect()
 }
 
-fn check_range(model: &QuantModel, value: usize, data: &[i64], node: &str) -> Result<()> {
+/// Checks that every integer of value `value` fits its bit-width (as [`IntegerRunner`] does after
+/// each node), naming `node` in the error.
+pub fn check_range(model: &QuantModel, value: usize, data: &[i64], node: &str) -> Result<()> {
     let info = &model.values[value];
     let (lo, hi) = signed_range(info.bits);
     match data.iter().find(|&&v| v < lo || v > hi) {

@@ -1,0 +1,146 @@
+//! The witness kernels against the model crate's integer reference. Kernel
+//! compilation needs only NVRTC (CI installs the pinned wheel and sets
+//! CIPHERPROOF_REQUIRE_NVRTC=1 so it cannot be skipped there); the GPU runs
+//! need a device and print a clear skip without one.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use cipherproof_cuda::kernels::{CONV2D, DENSE, compile};
+use cipherproof_cuda::probe::{devices, driver_library, nvrtc_library};
+use cipherproof_cuda::{Backend, CudaError, GpuWitness, Resolved, cpu_batch};
+use cipherproof_model::exec::integer::IntegerRunner;
+use cipherproof_model::import_onnx;
+use cipherproof_model::quant::{QuantConfig, QuantModel, quantize};
+use cipherproof_testkit::{fixture as testdata, samples};
+
+/// A fixture's model (calibrated as the other crates' tests do) and `n` quantized inputs.
+fn fixture(name: &str, n: usize) -> (QuantModel, Vec<Vec<i64>>) {
+    let (onnx, cal, test) = if name.starts_with("ezkl/") {
+        let input = samples(&testdata(&format!("{name}/input.json")), "input_data");
+        // EZKL's examples have one input: the batch is it scaled by 1, 7/8, ..., 1/8.
+        let scaled = (0..8)
+            .map(|k| input[0].iter().map(|v| v * (8 - k) as f32 / 8.0).collect())
+            .collect();
+        (testdata(&format!("{name}/network.onnx")), input, scaled)
+    } else {
+        (
+            testdata(&format!("{name}/model.onnx")),
+            samples(&testdata(&format!("{name}/calibration.json")), "inputs"),
+            samples(&testdata(&format!("{name}/test.json")), "inputs"),
+        )
+    };
+    let graph = import_onnx(&std::fs::read(onnx).unwrap()).unwrap();
+    let model = quantize(&graph, &cal, &QuantConfig::default()).unwrap();
+    let runner = IntegerRunner::new(&model).unwrap();
+    let inputs = test
+        .iter()
+        .cycle()
+        .take(n)
+        .enumerate()
+        .map(|(i, x)| runner.quantize_input(i, x).unwrap())
+        .collect();
+    (model, inputs)
+}
+
+fn gpu() -> Option<GpuWitness> {
+    match devices() {
+        Ok(d) if !d.is_empty() => Some(GpuWitness::open(0).expect("a device is present")),
+        other => {
+            eprintln!("SKIP: no CUDA device here ({other:?}); GPU witness checks not run");
+            None
+        }
+    }
+}
+
+#[test]
+fn nvrtc_compiles_the_kernels_for_hopper_and_ampere() {
+    if let Err(e) = nvrtc_library() {
+        assert!(
+            std::env::var("CIPHERPROOF_REQUIRE_NVRTC").as_deref() != Ok("1"),
+            "CIPHERPROOF_REQUIRE_NVRTC=1 but {e}"
+        );
+        eprintln!("SKIP: {e}");
+        return;
+    }
+    for (major, minor) in [(9, 0), (8, 0)] {
+        let ptx = compile(major, minor).unwrap().to_src();
+        for kernel in [DENSE, CONV2D] {
+            assert!(
+                ptx.contains(&format!(".entry {kernel}")),
+                "{kernel} missing for sm_{major}{minor}"
+            );
+        }
+        assert!(
+            ptx.contains(&format!(".target sm_{major}{minor}")),
+            "target of sm_{major}{minor}"
+        );
+    }
+}
+
+#[test]
+fn the_cpu_batch_is_the_integer_reference_per_sample() {
+    let (model, inputs) = fixture("digits_cnn", 16);
+    let runner = IntegerRunner::new(&model).unwrap();
+    let batch = cpu_batch(&model, &inputs).unwrap();
+    for (x, out) in inputs.iter().zip(&batch) {
+        assert_eq!(out, &runner.run(x).unwrap());
+    }
+}
+
+#[test]
+fn backends_parse_and_cuda_says_why_it_cannot_run() {
+    assert_eq!("cpu".parse::<Backend>().unwrap(), Backend::Cpu);
+    assert_eq!("auto".parse::<Backend>().unwrap(), Backend::Auto);
+    let err = "gpu".parse::<Backend>().unwrap_err().to_string();
+    assert!(err.contains("cpu, cuda or auto"), "{err}");
+    assert!(matches!(
+        Backend::Cpu.resolve().unwrap(),
+        Resolved::Cpu { .. }
+    ));
+    if driver_library().is_err() {
+        let err = Backend::Cuda.resolve().unwrap_err();
+        assert!(matches!(err, CudaError::NoDriver(_)), "{err}");
+        match Backend::Auto.resolve().unwrap() {
+            Resolved::Cpu { reason } => assert!(reason.contains("no CUDA driver"), "{reason}"),
+            other => panic!("auto without a driver resolved to {other:?}"),
+        }
+        assert!(GpuWitness::open(0).is_err());
+    }
+}
+
+#[test]
+fn gpu_witness_equals_the_cpu_reference() {
+    let Some(gpu) = gpu() else { return };
+    eprintln!("device: {}", gpu.device().describe());
+    for (name, n) in [
+        ("digits_mlp", 1024),
+        ("digits_cnn", 256),
+        ("ops_zoo", 64),
+        ("ezkl/1l_conv", 8),
+        ("ezkl/3l_relu_conv_fc", 8),
+        ("ezkl/lenet_5", 8),
+    ] {
+        let (model, inputs) = fixture(name, n);
+        let want = cpu_batch(&model, &inputs).unwrap();
+        let got = gpu.run_batch(&model, &inputs).unwrap();
+        assert_eq!(got, want, "{name}");
+    }
+}
+
+#[test]
+fn gpu_witness_rejects_a_wrong_shape_and_leaks_no_memory() {
+    let Some(gpu) = gpu() else { return };
+    let (model, mut inputs) = fixture("digits_mlp", 64);
+    let before = gpu.free_memory().unwrap();
+    for _ in 0..100 {
+        gpu.run_batch(&model, &inputs).unwrap();
+    }
+    let after = gpu.free_memory().unwrap();
+    assert!(
+        before.abs_diff(after) < 1 << 20,
+        "free memory {before} -> {after}"
+    );
+    inputs[3].pop();
+    let err = gpu.run_batch(&model, &inputs).unwrap_err().to_string();
+    assert!(err.contains("input 3"), "{err}");
+}

@@ -1,0 +1,209 @@
+//! `gpu info` (what CUDA this machine offers) and `gpu witness` (a model's
+//! integer witness for a batch on the chosen backend, checked against and
+//! timed beside the CPU reference on one core).
+
+use super::inputs::read_batch;
+use super::prove_cmds::load_compiled;
+use super::run::{QuantArgs, load_graph};
+use anyhow::{Context, Result, bail};
+use cipherproof_cuda::probe::{devices, driver_library, nvrtc_library};
+use cipherproof_cuda::{Backend, GpuWitness, Resolved, cpu_batch};
+use cipherproof_model::exec::integer::IntegerRunner;
+use cipherproof_model::quant::{QuantModel, quantize};
+use cipherproof_prover::compile::is_compiled_dir;
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Debug, Args)]
+pub struct GpuArgs {
+    #[command(subcommand)]
+    pub command: GpuCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GpuCommand {
+    /// Whether the CUDA driver and NVRTC load here, and the devices (name, capability, memory).
+    Info {
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compute a model's integer witness for a batch on the CPU or a GPU.
+    Witness(WitnessArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WitnessArgs {
+    /// A directory from `cipherproof compile` (its fixed quantization) or an ONNX file
+    /// (quantized on the inputs).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Inputs: {"inputs": [[...], ...]} or EZKL's {"input_data": [[...]]}.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Batch size: the inputs repeated in turn up to this many (default: as many as given).
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Where the witness runs.
+    #[arg(long, default_value = "auto")]
+    pub backend: String,
+    /// Also run the CPU reference on one core: check equality and report the speed-up.
+    #[arg(long)]
+    pub compare: bool,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub quant: QuantArgs,
+}
+
+pub fn gpu_cmd(args: &GpuArgs) -> Result<()> {
+    match &args.command {
+        GpuCommand::Info { json } => info(*json),
+        GpuCommand::Witness(w) => witness(w),
+    }
+}
+
+fn info(json: bool) -> Result<()> {
+    let driver = driver_library().err().map(|e| e.to_string());
+    let nvrtc = nvrtc_library().err().map(|e| e.to_string());
+    let devs = devices()?;
+    if json {
+        let list: Vec<_> = devs
+            .iter()
+            .map(|d| {
+                serde_json::json!({
+                    "ordinal": d.ordinal,
+                    "name": d.name,
+                    "compute_capability": format!("{}.{}", d.compute_capability.0, d.compute_capability.1),
+                    "total_memory_bytes": d.total_memory_bytes,
+                    "free_memory_bytes": d.free_memory_bytes,
+                })
+            })
+            .collect();
+        let out = serde_json::json!({
+            "driver": driver.is_none(),
+            "driver_error": driver,
+            "nvrtc": nvrtc.is_none(),
+            "nvrtc_error": nvrtc,
+            "devices": list,
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    println!("CUDA driver: {}", driver.as_deref().unwrap_or("loaded"));
+    println!("NVRTC: {}", nvrtc.as_deref().unwrap_or("loaded"));
+    if devs.is_empty() {
+        println!("devices: none (the CPU path is used)");
+    }
+    for d in &devs {
+        println!("device {}: {}", d.ordinal, d.describe());
+    }
+    Ok(())
+}
+
+fn load_model(args: &WitnessArgs, inputs: &[Vec<f32>]) -> Result<QuantModel> {
+    if is_compiled_dir(&args.model) {
+        return Ok(load_compiled(&args.model)?.model);
+    }
+    let graph = load_graph(&args.model)?;
+    quantize(&graph, inputs, &args.quant.config()).context("quantization failed")
+}
+
+fn witness(args: &WitnessArgs) -> Result<()> {
+    let backend: Backend = args.backend.parse()?;
+    let floats = read_batch(&args.input)?;
+    let model = load_model(args, &floats)?;
+    let runner = IntegerRunner::new(&model)?;
+    let n = args.batch.unwrap_or(floats.len());
+    if n == 0 {
+        bail!("--batch must be at least 1");
+    }
+    let inputs = floats
+        .iter()
+        .cycle()
+        .take(n)
+        .enumerate()
+        .map(|(i, x)| {
+            runner
+                .quantize_input(i, x)
+                .with_context(|| format!("input {i}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let resolved = backend.resolve()?;
+    let start = Instant::now();
+    let (outputs, device) = match &resolved {
+        Resolved::Cpu { .. } => (cpu_batch(&model, &inputs)?, "cpu".to_string()),
+        Resolved::Cuda { ordinal } => {
+            let gpu = GpuWitness::open(*ordinal)?;
+            let name = gpu.device().describe();
+            // The first launch includes module load and transfers set-up: time a warm run.
+            gpu.run_batch(&model, &inputs[..1])?;
+            let warm = Instant::now();
+            let out = gpu.run_batch(&model, &inputs)?;
+            return report(
+                args,
+                &model,
+                &inputs,
+                out,
+                name,
+                warm.elapsed().as_secs_f64(),
+            );
+        }
+    };
+    report(
+        args,
+        &model,
+        &inputs,
+        outputs,
+        device,
+        start.elapsed().as_secs_f64(),
+    )
+}
+
+fn report(
+    args: &WitnessArgs,
+    model: &QuantModel,
+    inputs: &[Vec<i64>],
+    outputs: Vec<Vec<i64>>,
+    device: String,
+    seconds: f64,
+) -> Result<()> {
+    let reference = if args.compare {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+        let start = Instant::now();
+        let cpu = pool.install(|| cpu_batch(model, inputs))?;
+        let t = start.elapsed().as_secs_f64();
+        if cpu != outputs {
+            let first = cpu
+                .iter()
+                .zip(&outputs)
+                .position(|(a, b)| a != b)
+                .unwrap_or(0);
+            bail!("the {device} witness differs from the CPU reference (first at input {first})");
+        }
+        Some(t)
+    } else {
+        None
+    };
+    let speedup = reference.map(|t| t / seconds.max(1e-9));
+    if args.json {
+        let out = serde_json::json!({
+            "device": device,
+            "batch": inputs.len(),
+            "seconds": seconds,
+            "cpu_one_core_seconds": reference,
+            "speedup_vs_one_core": speedup,
+            "equal_to_cpu": reference.map(|_| true),
+            "quantized_outputs": outputs,
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    println!("{} inputs on {device}: {seconds:.4} s", inputs.len());
+    if let (Some(t), Some(s)) = (reference, speedup) {
+        println!("CPU reference on one core: {t:.4} s; equal outputs; speed-up {s:.1}x");
+    }
+    Ok(())
+}
