@@ -77,6 +77,7 @@ const FHE_MLP_CONFIG: QuantConfig = QuantConfig {
     weight_bits: 3,
     activation_bits: 8,
     lut_bits: 12,
+    lut_max_scale: 7,
     headroom_bits: 2,
 };
 
@@ -161,7 +162,7 @@ fn survey_mlp_quantizations() {
         for ab in [3, 4, 5, 6, 8] {
             for hb in [0, 1, 2] {
                 for range in [None, Some(4.0f32), Some(6.0), Some(10.0)] {
-                    let config = QuantConfig { weight_bits: wb, activation_bits: ab, lut_bits: 12, headroom_bits: hb };
+                    let config = QuantConfig { weight_bits: wb, activation_bits: ab, lut_bits: 12, lut_max_scale: 7, headroom_bits: hb };
                     let m = match range {
                         None => quantize(&graph, &cal, &config),
                         Some(r) => {

@@ -78,3 +78,52 @@ fn unsupported_examples_name_the_operator_and_node() {
         }
     }
 }
+
+/// Sigmoid tables span their input's calibrated range at the capped step: the
+/// 2l_relu_sigmoid_small sigmoid (inputs within ±1.35, one bit of headroom) gets
+/// 2^10 entries at step 2^-7 instead of 2^12 at 2^-9; uncapped, the old size.
+#[test]
+fn lookup_tables_are_sized_to_the_input_range_at_the_capped_step() {
+    use cipherproof_model::quant::QOp;
+    let dir = testdata().join("ezkl/2l_relu_sigmoid_small");
+    let graph = import_onnx(&std::fs::read(dir.join("network.onnx")).unwrap()).unwrap();
+    let input = rows(&read_json(&dir.join("input.json"))["input_data"]).swap_remove(0);
+    let table = |config: &QuantConfig| {
+        let model = quantize(&graph, std::slice::from_ref(&input), config).unwrap();
+        let (in_scale, lut) = model
+            .nodes
+            .iter()
+            .find_map(|n| match &n.op {
+                QOp::Lut {
+                    in_shift, table, ..
+                } => Some((
+                    model.values[n.inputs[0]].scale - *in_shift as i32,
+                    table.len(),
+                )),
+                _ => None,
+            })
+            .unwrap();
+        (in_scale, lut, model)
+    };
+    let (scale, size, model) = table(&QuantConfig::default());
+    assert_eq!((scale, size), (7, 1 << 10));
+    let uncapped = QuantConfig {
+        lut_max_scale: i32::MAX,
+        ..QuantConfig::default()
+    };
+    let (scale, size, _) = table(&uncapped);
+    assert_eq!((scale, size), (9, 1 << 12));
+    // The smaller table still gives the float model's answer within a table step.
+    let integer = IntegerRunner::new(&model).unwrap();
+    let q = integer
+        .run(&integer.quantize_input(0, &input).unwrap())
+        .unwrap();
+    let f = FloatRunner::new(&graph).unwrap().run(&input).unwrap();
+    let s = model.output_info().scale;
+    for (q, f) in q.iter().zip(&f) {
+        assert!(
+            (*q as f64 * 2f64.powi(-s) - f64::from(*f)).abs() < 2f64.powi(-8),
+            "{q} vs {f}"
+        );
+    }
+}

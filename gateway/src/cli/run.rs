@@ -52,6 +52,9 @@ pub struct QuantArgs {
     /// Input bits of sigmoid/tanh lookup tables.
     #[arg(long, default_value_t = QuantConfig::default().lut_bits)]
     pub lut_bits: u32,
+    /// Finest input step of sigmoid/tanh tables, as a scale (7 = 1/128); narrower inputs get smaller tables.
+    #[arg(long, default_value_t = QuantConfig::default().lut_max_scale)]
+    pub lut_max_scale: i32,
     /// Bits of range kept above each calibrated maximum.
     #[arg(long, default_value_t = QuantConfig::default().headroom_bits)]
     pub headroom_bits: u32,
@@ -63,6 +66,7 @@ impl QuantArgs {
             weight_bits: self.weight_bits,
             activation_bits: self.activation_bits,
             lut_bits: self.lut_bits,
+            lut_max_scale: self.lut_max_scale,
             headroom_bits: self.headroom_bits,
         }
     }

@@ -114,6 +114,9 @@ fn validate(c: &QuantConfig) -> Result<()> {
     if !(2..=16).contains(&c.lut_bits) {
         return bad(format!("lut_bits {} must be in 2..=16", c.lut_bits));
     }
+    if c.lut_max_scale < -16 {
+        return bad(format!("lut_max_scale {} must be at least -16", c.lut_max_scale));
+    }
     if c.headroom_bits > 8 {
         return bad(format!(
             "headroom_bits {} must be at most 8",
@@ -335,15 +338,21 @@ impl Lowering<'_> {
         Ok((w, b, s_w))
     }
 
-    /// A lookup table over `lut_bits` of input, indexed after rescaling the input.
+    /// A lookup table indexed by the input rescaled to the table's scale: the finest of the
+    /// input's own scale, `lut_max_scale` and what `lut_bits` can span; then the fewest index
+    /// bits that still span the input's range (with headroom) at that scale.
     fn lut(&self, function: LutFunction, s_in: i32) -> (QOp, i32) {
         let c = self.config;
         let in_range = f64::from(self.ranges[self.node.inputs[0]]);
-        let s_t =
-            fitting_scale(in_range, c.lut_bits, c.headroom_bits).map_or(s_in, |f| f.min(s_in));
+        let s_t = fitting_scale(in_range, c.lut_bits, c.headroom_bits)
+            .map_or(s_in, |f| f.min(s_in))
+            .min(c.lut_max_scale);
+        let bits = (2..c.lut_bits)
+            .find(|&b| fitting_scale(in_range, b, c.headroom_bits).is_some_and(|f| f >= s_t))
+            .unwrap_or(c.lut_bits);
         let s_out = c.activation_bits as i32 - 2;
-        let offset = 1i64 << (c.lut_bits - 1);
-        let table = (0..(1i64 << c.lut_bits))
+        let offset = 1i64 << (bits - 1);
+        let table = (0..(1i64 << bits))
             .map(|i| quantize_scalar(function.eval((i - offset) as f64 * 2f64.powi(-s_t)), s_out))
             .collect();
         (

@@ -11,8 +11,14 @@ pub struct QuantConfig {
     pub weight_bits: u32,
     /// Signed bits every activation is range-checked to.
     pub activation_bits: u32,
-    /// Input bits of the sigmoid/tanh lookup tables (table size `2^lut_bits`).
+    /// Most input bits of a sigmoid/tanh lookup table (table size at most `2^lut_bits`).
     pub lut_bits: u32,
+    /// Finest input step of a sigmoid/tanh table as a scale (`2^-lut_max_scale`; 7 = 1/128, EZKL's
+    /// default input scale): a table spans its input's calibrated range (with headroom) at this
+    /// step or the coarsest one `lut_bits` allows, so a narrow input gets a small table and a
+    /// small circuit.
+    #[serde(default = "uncapped_lut_scale")]
+    pub lut_max_scale: i32,
     /// Extra bits of range above the calibrated maximum of each tensor.
     pub headroom_bits: u32,
 }
@@ -23,9 +29,15 @@ impl Default for QuantConfig {
             weight_bits: 10,
             activation_bits: 16,
             lut_bits: 12,
+            lut_max_scale: 7,
             headroom_bits: 1,
         }
     }
+}
+
+/// Configs written before `lut_max_scale` existed had no cap (full `2^lut_bits` tables).
+fn uncapped_lut_scale() -> i32 {
+    i32::MAX
 }
 
 /// A quantized tensor: integers `q` standing for `q · 2^-scale`, each in `bits` signed bits.
