@@ -30,6 +30,10 @@ pub enum ProverError {
     #[error("halo2 {stage} failed: {reason}")]
     Halo2 { stage: &'static str, reason: String },
 
+    /// This CPU cannot run this build's field arithmetic (see [`crate::cpu`]).
+    #[error("unsupported CPU: {0}")]
+    CpuUnsupported(String),
+
     /// The proof does not verify, with the reason.
     #[error("invalid proof: {0}")]
     InvalidProof(String),

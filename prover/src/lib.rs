@@ -13,6 +13,7 @@ pub mod artifact;
 mod atomic_file;
 pub mod circuit;
 pub mod compile;
+pub mod cpu;
 pub mod error;
 pub mod keys;
 pub mod prove;

@@ -20,6 +20,7 @@ pub const UNSAFE_WARNING: &str = "UNSAFE development SRS (public seed): proofs a
 
 /// Development params for 2^k rows, cached under `cache_dir`.
 pub fn unsafe_dev_srs(k: u32, cache_dir: &Path) -> Result<ParamsKZG<Bn256>> {
+    crate::cpu::check()?;
     let path = cache_dir.join(format!("unsafe-dev-k{k}.srs"));
     if path.exists() {
         return load_srs(&path, k);
@@ -31,6 +32,7 @@ pub fn unsafe_dev_srs(k: u32, cache_dir: &Path) -> Result<ParamsKZG<Bn256>> {
 
 /// Loads params in halo2's format and downsizes them to `k`.
 pub fn load_srs(path: &Path, k: u32) -> Result<ParamsKZG<Bn256>> {
+    crate::cpu::check()?;
     let bytes = std::fs::read(path).map_err(io_err(path))?;
     let mut params = std::panic::catch_unwind(|| ParamsKZG::<Bn256>::read(&mut bytes.as_slice()))
         .map_err(|_| corrupt(path))?
