@@ -67,6 +67,22 @@ fn witness_on_the_cpu_equals_run_and_cuda_says_why_it_cannot_run() {
         .concat(),
     ));
     assert_eq!(auto["equal_to_cpu"], true);
+    let repeated = json(&cipherproof(
+        &[
+            &base[..],
+            &["--backend", "auto", "--batch", "8", "--repeat", "3"],
+        ]
+        .concat(),
+    ));
+    assert_eq!(repeated["repeats"], 3);
+    assert_eq!(repeated["quantized_outputs"], eight["quantized_outputs"]);
+    if has_gpu {
+        let leaked = repeated["device_memory_change_bytes"].as_i64().unwrap();
+        assert!(
+            leaked < 1 << 20,
+            "device memory fell by {leaked} bytes over 3 runs"
+        );
+    }
     if !has_gpu {
         assert_eq!(auto["device"], "cpu");
         let out = cipherproof(&[&base[..], &["--backend", "cuda"]].concat());
