@@ -35,5 +35,5 @@ done
 "$bin" gpu witness --model testdata/models/digits_mlp/model.onnx --input testdata/models/digits_mlp/test.json \
   --batch 1024 --backend cuda --repeat 100 --json | python3 -c "$strip_outputs" | tee "$out/leak-100-batches.json"
 if [ "${CARGO:-0}" = "1" ]; then
-  cargo test --release -p cipherproof-cuda -- --nocapture 2>&1 | tee "$out/cuda-tests.txt"
+  CIPHERPROOF_REQUIRE_GPU=1 cargo test --release -p cipherproof-cuda -- --nocapture 2>&1 | tee "$out/cuda-tests.txt"
 fi

@@ -71,6 +71,9 @@ impl GpuWitness {
     /// The model output for every input (each a quantized input of the model's shape).
     pub fn run_batch(&self, model: &QuantModel, inputs: &[Vec<i64>]) -> Result<Vec<Vec<i64>>> {
         let batch = inputs.len();
+        if batch == 0 {
+            return Ok(Vec::new());
+        }
         let numel = model.input().numel();
         if let Some((i, x)) = inputs.iter().enumerate().find(|(_, x)| x.len() != numel) {
             return Err(CudaError::Invalid(format!(
@@ -91,6 +94,13 @@ impl GpuWitness {
                 _ => host_op(model, node, &values, batch)?,
             };
             let per = model.values[node.output].numel();
+            if out.len() != per * batch {
+                return Err(CudaError::Invalid(format!(
+                    "{}: {} values for {batch} samples of {per}",
+                    node.name,
+                    out.len()
+                )));
+            }
             for sample in out.chunks(per.max(1)) {
                 check_range(model, node.output, sample, &node.name)?;
             }
@@ -119,7 +129,24 @@ impl GpuWitness {
             return Err(CudaError::Invalid(format!("{} is not Dense", node.name)));
         };
         let x = operand(node, values, 0)?;
-        let rows = (m.values[node.inputs[0]].numel() / (*i).max(1)) * batch;
+        let per_sample = m.values[node.inputs[0]].numel();
+        // Checked here because a kernel reading past a buffer poisons the whole context.
+        if *i == 0
+            || !per_sample.is_multiple_of(*i)
+            || weight.len() != o * i
+            || bias.len() != *o
+            || x.len() != per_sample * batch
+        {
+            return Err(CudaError::Invalid(format!(
+                "{}: Dense weight {o}x{i} ({} values), bias {}, input {} values per sample",
+                node.name,
+                weight.len(),
+                bias.len(),
+                per_sample
+            )));
+        }
+        check_shift(node, *shift)?;
+        let rows = (per_sample / i) * batch;
         let s = &self.stream;
         let (xd, wd, bd) = (s.clone_htod(x)?, s.clone_htod(weight)?, s.clone_htod(bias)?);
         let mut out = s.alloc_zeros::<i64>(rows * o)?;
@@ -163,6 +190,26 @@ impl GpuWitness {
                 node.name
             )));
         }
+        let kernel = [weight_shape[2], weight_shape[3]];
+        let per_image = xs[1] * xs[2] * xs[3];
+        if weight_shape[1] != xs[1]
+            || weight_shape[0] != os[1]
+            || kernel != window.kernel
+            || weight.len() != weight_shape.iter().product::<usize>()
+            || bias.len() != os[1]
+            || x.len() != xs[0] * per_image * batch
+            || os[0] != xs[0]
+            || xs[2] * xs[3] >= 1 << 31
+        {
+            return Err(CudaError::Invalid(format!(
+                "{}: Conv weight {weight_shape:?} ({} values), bias {}, kernel {:?}, input {xs:?}, output {os:?} do not agree",
+                node.name,
+                weight.len(),
+                bias.len(),
+                window.kernel
+            )));
+        }
+        check_shift(node, *shift)?;
         let images = xs[0] * batch;
         let geo: Vec<u32> = [
             xs[1],
@@ -181,7 +228,15 @@ impl GpuWitness {
             window.dilations[1],
         ]
         .iter()
-        .map(|&v| u32_of("conv geometry", v))
+        .map(|&v| {
+            // The kernel does window arithmetic in 32-bit signed integers.
+            u32::try_from(v)
+                .ok()
+                .filter(|&g| g <= i32::MAX as u32)
+                .ok_or_else(|| {
+                    CudaError::Invalid(format!("{}: conv geometry {v} too large", node.name))
+                })
+        })
         .collect::<Result<_>>()?;
         let total = images * os[1] * os[2] * os[3];
         let s = &self.stream;
@@ -215,8 +270,22 @@ impl GpuWitness {
     /// for leak checks across many batches.
     pub fn free_memory(&self) -> Result<u64> {
         self.ctx.bind_to_thread()?;
+        // Frees of dropped buffers are queued on the stream: let them land first.
+        self.stream.synchronize()?;
         Ok(cudarc::driver::result::mem_get_info()?.0 as u64)
     }
+}
+
+/// Shifts beyond 62 bits are not something quantization produces, and a 64-bit
+/// shift differs between Rust and CUDA: refuse them.
+fn check_shift(node: &QNode, shift: u32) -> Result<()> {
+    if shift > 62 {
+        return Err(CudaError::Invalid(format!(
+            "{}: rescale shift {shift} is beyond 62 bits",
+            node.name
+        )));
+    }
+    Ok(())
 }
 
 fn operand<'v>(node: &QNode, values: &'v [Vec<i64>], i: usize) -> Result<&'v [i64]> {

@@ -9,8 +9,9 @@ use cipherproof_cuda::kernels::{CONV2D, DENSE, compile};
 use cipherproof_cuda::probe::{devices, driver_library, nvrtc_library};
 use cipherproof_cuda::{Backend, CudaError, GpuWitness, Resolved, cpu_batch};
 use cipherproof_model::exec::integer::IntegerRunner;
+use cipherproof_model::graph::geometry::Window;
 use cipherproof_model::import_onnx;
-use cipherproof_model::quant::{QuantConfig, QuantModel, quantize};
+use cipherproof_model::quant::{QNode, QOp, QValue, QuantConfig, QuantModel, quantize};
 use cipherproof_testkit::{fixture as testdata, samples};
 
 /// A fixture's model (calibrated as the other crates' tests do) and `n` quantized inputs.
@@ -42,10 +43,17 @@ fn fixture(name: &str, n: usize) -> (QuantModel, Vec<Vec<i64>>) {
     (model, inputs)
 }
 
+/// The device, or `None` (with a clear skip) where there is none; with
+/// CIPHERPROOF_REQUIRE_GPU=1 (the GPU machine's check) a missing or broken device fails.
 fn gpu() -> Option<GpuWitness> {
+    let required = std::env::var("CIPHERPROOF_REQUIRE_GPU").as_deref() == Ok("1");
     match devices() {
         Ok(d) if !d.is_empty() => Some(GpuWitness::open(0).expect("a device is present")),
         other => {
+            assert!(
+                !required,
+                "CIPHERPROOF_REQUIRE_GPU=1 but no usable device: {other:?}"
+            );
             eprintln!("SKIP: no CUDA device here ({other:?}); GPU witness checks not run");
             None
         }
@@ -131,6 +139,7 @@ fn gpu_witness_equals_the_cpu_reference() {
 fn gpu_witness_rejects_a_wrong_shape_and_leaks_no_memory() {
     let Some(gpu) = gpu() else { return };
     let (model, mut inputs) = fixture("digits_mlp", 64);
+    gpu.run_batch(&model, &inputs).unwrap();
     let before = gpu.free_memory().unwrap();
     for _ in 0..100 {
         gpu.run_batch(&model, &inputs).unwrap();
@@ -140,7 +149,95 @@ fn gpu_witness_rejects_a_wrong_shape_and_leaks_no_memory() {
         before.abs_diff(after) < 1 << 20,
         "free memory {before} -> {after}"
     );
+    assert!(gpu.run_batch(&model, &[]).unwrap().is_empty());
     inputs[3].pop();
     let err = gpu.run_batch(&model, &inputs).unwrap_err().to_string();
     assert!(err.contains("input 3"), "{err}");
+}
+
+/// A one-node model: `op` from a value of shape `x` to one of shape `y`.
+fn one_node(op: QOp, x: &[usize], y: &[usize]) -> QuantModel {
+    let value = |name: &str, shape: &[usize]| QValue {
+        name: name.into(),
+        shape: shape.to_vec(),
+        scale: 8,
+        bits: 24,
+        calibrated_max: 1.0,
+    };
+    QuantModel {
+        config: QuantConfig::default(),
+        values: vec![value("x", x), value("y", y)],
+        nodes: vec![QNode {
+            name: "n".into(),
+            op,
+            inputs: vec![0],
+            output: 1,
+        }],
+        output: 1,
+        softmax_dropped: false,
+    }
+}
+
+/// Small deterministic integers in [-m, m].
+fn ints(n: usize, m: i64, seed: u64) -> Vec<i64> {
+    let mut s = seed | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s % (2 * m as u64 + 1)) as i64 - m
+        })
+        .collect()
+}
+
+/// Shapes the fixtures do not reach: two images per sample, unequal pads,
+/// strides and dilations per axis, and a Dense over several rows per sample.
+#[test]
+fn gpu_witness_equals_the_cpu_on_awkward_shapes() {
+    let window = Window {
+        kernel: [3, 2],
+        strides: [2, 1],
+        pads: [1, 0, 2, 1],
+        dilations: [1, 2],
+    };
+    let [oh, ow] = window.output_hw(7, 6).unwrap();
+    let conv = one_node(
+        QOp::Conv {
+            weight: ints(3 * 2 * 3 * 2, 500, 1),
+            weight_shape: [3, 2, 3, 2],
+            bias: ints(3, 1 << 12, 2),
+            window,
+            weight_scale: 8,
+            shift: 7,
+        },
+        &[2, 2, 7, 6],
+        &[2, 3, oh, ow],
+    );
+    let dense = one_node(
+        QOp::Dense {
+            weight: ints(5 * 4, 500, 3),
+            weight_shape: [5, 4],
+            bias: ints(5, 1 << 12, 4),
+            weight_scale: 8,
+            shift: 6,
+        },
+        &[1, 3, 4],
+        &[1, 3, 5],
+    );
+    // The hand-built models are checked on the CPU everywhere, so a GPU session runs sound cases.
+    let cases: Vec<_> = [("conv", conv), ("dense", dense)]
+        .into_iter()
+        .map(|(name, model)| {
+            let n = model.input().numel();
+            let inputs: Vec<Vec<i64>> = (0..5).map(|b| ints(n, 1 << 10, 10 + b)).collect();
+            let want = cpu_batch(&model, &inputs).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(want.len(), 5);
+            (name, model, inputs, want)
+        })
+        .collect();
+    let Some(gpu) = gpu() else { return };
+    for (name, model, inputs, want) in cases {
+        assert_eq!(gpu.run_batch(&model, &inputs).unwrap(), want, "{name}");
+    }
 }

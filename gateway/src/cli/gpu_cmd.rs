@@ -135,34 +135,49 @@ fn witness(args: &WitnessArgs) -> Result<()> {
                 .with_context(|| format!("input {i}"))
         })
         .collect::<Result<Vec<_>>>()?;
-    let resolved = backend.resolve()?;
     let repeat = args.repeat.max(1);
-    let run = match &resolved {
-        Resolved::Cpu { .. } => {
-            let (outputs, seconds) = best_of(repeat, || cpu_batch(&model, &inputs))?;
-            Run {
-                outputs,
-                device: "cpu".into(),
-                seconds,
-                memory_change: None,
-            }
+    let cpu = |reason: Option<String>| -> Result<Run> {
+        if let Some(r) = reason {
+            eprintln!("using the CPU: {r}");
         }
-        Resolved::Cuda { ordinal } => {
-            let gpu = GpuWitness::open(*ordinal)?;
-            // The first launch loads the module and sets up transfers: time warm runs.
-            gpu.run_batch(&model, &inputs[..1])?;
-            let free_before = gpu.free_memory()?;
-            let (outputs, seconds) = best_of(repeat, || gpu.run_batch(&model, &inputs))?;
-            let free_after = gpu.free_memory()?;
-            Run {
-                outputs,
-                device: gpu.device().describe(),
-                seconds,
-                memory_change: Some(free_before as i64 - free_after as i64),
-            }
-        }
+        let (outputs, seconds) = best_of(repeat, || cpu_batch(&model, &inputs))?;
+        Ok(Run {
+            outputs,
+            device: "cpu".into(),
+            seconds,
+            memory_change: None,
+        })
+    };
+    let run = match backend.resolve()? {
+        Resolved::Cpu { .. } if backend == Backend::Cpu => cpu(None)?,
+        Resolved::Cpu { reason } => cpu(Some(reason))?,
+        Resolved::Cuda { ordinal } => match GpuWitness::open(ordinal) {
+            Ok(gpu) => gpu_run(&gpu, &model, &inputs, repeat)?,
+            // `auto` still falls back when the kernels cannot be compiled or loaded here.
+            Err(e) if backend == Backend::Auto => cpu(Some(e.to_string()))?,
+            Err(e) => return Err(e.into()),
+        },
     };
     report(args, &model, &inputs, run)
+}
+
+fn gpu_run(
+    gpu: &GpuWitness,
+    model: &QuantModel,
+    inputs: &[Vec<i64>],
+    repeat: usize,
+) -> Result<Run> {
+    // The first launch loads the module and sets up transfers: time warm runs.
+    gpu.run_batch(model, &inputs[..1])?;
+    let free_before = gpu.free_memory()?;
+    let (outputs, seconds) = best_of(repeat, || gpu.run_batch(model, inputs))?;
+    let free_after = gpu.free_memory()?;
+    Ok(Run {
+        outputs,
+        device: gpu.device().describe(),
+        seconds,
+        memory_change: Some(free_before as i64 - free_after as i64),
+    })
 }
 
 /// One backend's witness of the batch: the outputs, the best wall time of the
