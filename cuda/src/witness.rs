@@ -91,6 +91,12 @@ impl GpuWitness {
             let out = match &node.op {
                 QOp::Dense { .. } => self.dense(model, node, &values, batch)?,
                 QOp::Conv { .. } => self.conv(model, node, &values, batch)?,
+                // Element-wise and layout-only ops need no per-sample shapes: the whole batch at once.
+                QOp::Relu => operand(node, &values, 0)?
+                    .iter()
+                    .map(|&v| v.max(0))
+                    .collect(),
+                QOp::Reshape => operand(node, &values, 0)?.to_vec(),
                 _ => host_op(model, node, &values, batch)?,
             };
             let per = model.values[node.output].numel();
