@@ -93,8 +93,11 @@ pub fn describe(ctx: &CudaContext) -> Result<DeviceInfo> {
 
 /// Every device the driver reports (empty when there is no driver).
 pub fn devices() -> Result<Vec<DeviceInfo>> {
-    if driver_library().is_err() {
-        return Ok(Vec::new());
-    }
-    (0..device_count()?).map(|i| describe(&*open(i)?)).collect()
+    let count = match device_count() {
+        Err(CudaError::NoDriver(_)) => return Ok(Vec::new()),
+        count => count?,
+    };
+    (0..count)
+        .map(|i| describe(&*CudaContext::new(i)?))
+        .collect()
 }

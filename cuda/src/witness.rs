@@ -1,7 +1,7 @@
 //! The integer witness of a quantized model for a batch of inputs: every
 //! Dense and Conv layer as one kernel launch over the whole batch on the GPU,
-//! the cheap ops (activations, pooling, reshapes) per sample on the host with
-//! the model crate's own reference. Results equal `IntegerRunner` bit for bit,
+//! ReLU and reshapes over the whole batch on the host, the other cheap ops
+//! (tables, pooling, element-wise) per sample with the model crate's own reference. Results equal `IntegerRunner` bit for bit,
 //! range checks included.
 
 use crate::error::{CudaError, Result};

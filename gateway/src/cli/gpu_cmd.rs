@@ -8,7 +8,7 @@ use super::run::{QuantArgs, load_graph};
 use anyhow::{Context, Result, bail};
 use cipherproof_cuda::probe::{devices, driver_library, nvrtc_library};
 use cipherproof_cuda::{Backend, GpuWitness, Resolved, cpu_batch};
-use cipherproof_model::exec::integer::IntegerRunner;
+use cipherproof_model::exec::integer::quantize_input;
 use cipherproof_model::quant::{QuantModel, quantize};
 use cipherproof_prover::compile::is_compiled_dir;
 use clap::{Args, Subcommand};
@@ -119,7 +119,6 @@ fn witness(args: &WitnessArgs) -> Result<()> {
     let backend: Backend = args.backend.parse()?;
     let floats = read_batch(&args.input)?;
     let model = load_model(args, &floats)?;
-    let runner = IntegerRunner::new(&model)?;
     let n = args.batch.unwrap_or(floats.len());
     if n == 0 {
         bail!("--batch must be at least 1");
@@ -129,11 +128,7 @@ fn witness(args: &WitnessArgs) -> Result<()> {
         .cycle()
         .take(n)
         .enumerate()
-        .map(|(i, x)| {
-            runner
-                .quantize_input(i, x)
-                .with_context(|| format!("input {i}"))
-        })
+        .map(|(i, x)| quantize_input(&model, i, x).with_context(|| format!("input {i}")))
         .collect::<Result<Vec<_>>>()?;
     let repeat = args.repeat.max(1);
     let cpu = |reason: Option<String>| -> Result<Run> {
@@ -145,6 +140,7 @@ fn witness(args: &WitnessArgs) -> Result<()> {
             outputs,
             device: "cpu".into(),
             seconds,
+            repeats: repeat,
             memory_change: None,
         })
     };
@@ -176,6 +172,7 @@ fn gpu_run(
         outputs,
         device: gpu.device().describe(),
         seconds,
+        repeats: repeat,
         memory_change: Some(free_before as i64 - free_after as i64),
     })
 }
@@ -186,6 +183,7 @@ struct Run {
     outputs: Vec<Vec<i64>>,
     device: String,
     seconds: f64,
+    repeats: usize,
     memory_change: Option<i64>,
 }
 
@@ -210,6 +208,7 @@ fn report(args: &WitnessArgs, model: &QuantModel, inputs: &[Vec<i64>], run: Run)
         outputs,
         device,
         seconds,
+        repeats,
         memory_change,
     } = run;
     let reference = if args.compare {
@@ -238,7 +237,7 @@ fn report(args: &WitnessArgs, model: &QuantModel, inputs: &[Vec<i64>], run: Run)
             "cpu_one_core_seconds": reference,
             "speedup_vs_one_core": speedup,
             "equal_to_cpu": reference.map(|_| true),
-            "repeats": args.repeat.max(1),
+            "repeats": repeats,
             "device_memory_change_bytes": memory_change,
             "quantized_outputs": outputs,
         });
@@ -247,10 +246,7 @@ fn report(args: &WitnessArgs, model: &QuantModel, inputs: &[Vec<i64>], run: Run)
     }
     println!("{} inputs on {device}: {seconds:.4} s", inputs.len());
     if let Some(b) = memory_change {
-        println!(
-            "free device memory fell by {b} bytes over {} runs",
-            args.repeat.max(1)
-        );
+        println!("free device memory fell by {b} bytes over {repeats} runs");
     }
     if let (Some(t), Some(s)) = (reference, speedup) {
         println!("CPU reference on one core: {t:.4} s; equal outputs; speed-up {s:.1}x");

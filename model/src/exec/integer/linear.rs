@@ -5,7 +5,7 @@ use crate::error::{ModelError, Result};
 use crate::exec::window::im2col;
 use crate::graph::geometry::Window;
 use crate::quant::fixed::round_shift;
-use crate::quant::model::{QNode, QOp};
+use crate::quant::model::QOp;
 use candle_core::{Device, Tensor};
 
 fn to_f64(v: &[i64]) -> Vec<f64> {
@@ -13,8 +13,8 @@ fn to_f64(v: &[i64]) -> Vec<f64> {
 }
 
 /// The weight of a Dense (`[in, out]`, transposed) or Conv (`[co, ci·kh·kw]`) node as f64.
-pub(super) fn prepare(node: &QNode) -> Result<Option<Tensor>> {
-    let t = match &node.op {
+pub(super) fn prepare(name: &str, op: &QOp) -> Result<Option<Tensor>> {
+    let t = match op {
         QOp::Dense {
             weight,
             weight_shape: [o, i],
@@ -32,7 +32,7 @@ pub(super) fn prepare(node: &QNode) -> Result<Option<Tensor>> {
         _ => return Ok(None),
     };
     t.map(Some).map_err(|source| ModelError::Execution {
-        node: node.name.clone(),
+        node: name.to_string(),
         source,
     })
 }
@@ -153,7 +153,7 @@ mod tests {
                 inputs: vec![0],
                 output: 1,
             };
-            let w = prepare(&node).unwrap().unwrap();
+            let w = prepare(&node.name, &node.op).unwrap().unwrap();
             assert!(is_small(x.len(), &[o, i]));
             assert_eq!(
                 dense_small(&x, &weight, [o, i], &bias, shift),

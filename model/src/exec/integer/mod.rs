@@ -26,7 +26,7 @@ impl<'m> IntegerRunner<'m> {
         let weights = model
             .nodes
             .iter()
-            .map(linear::prepare)
+            .map(|n| linear::prepare(&n.name, &n.op))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self { model, weights })
     }
@@ -94,13 +94,7 @@ pub struct OpInput<'a> {
 /// Evaluates a single integer op (the per-layer reference the circuits check their chips against).
 /// No range check is applied to the result.
 pub fn eval_op(name: &str, op: &QOp, inputs: &[OpInput], out_shape: &[usize]) -> Result<Vec<i64>> {
-    let node = QNode {
-        name: name.to_string(),
-        op: op.clone(),
-        inputs: Vec::new(),
-        output: 0,
-    };
-    let weight = linear::prepare(&node)?;
+    let weight = linear::prepare(name, op)?;
     eval_with(name, op, inputs, out_shape, weight.as_ref())
 }
 
