@@ -84,18 +84,19 @@ def run_ezkl(py, name, reps):
     return res
 
 
-def run_ours(binary, name, reps):
+def run_ours(binary, name, reps, max_advice=None):
     src = os.path.join(ROOT, "testdata", "models", "ezkl", name)
     d = os.path.join(WORK, "ours", name)
     shutil.rmtree(d, ignore_errors=True)
     env = dict(os.environ, CIPHERPROOF_CACHE=os.path.join(WORK, "ours-cache"))
     inp = os.path.join(src, "input.json")
-    out, err, _, _, rc = timed([binary, "compile", os.path.join(src, "network.onnx"), "--out", d, "--calibration", inp, "--json"], env)
+    budget = ["--max-advice-columns", str(max_advice)] if max_advice else []
+    out, err, _, _, rc = timed([binary, "compile", os.path.join(src, "network.onnx"), "--out", d, "--calibration", inp, "--json", *budget], env)
     if rc != 0:
         raise RuntimeError(error_line(err))
     c = json.loads(out)
     # Keygen alone: the SRS is cached by then (compile above generated it); time a second compile.
-    out, _, _, keygen_rss, _ = timed([binary, "compile", os.path.join(src, "network.onnx"), "--out", d, "--calibration", inp, "--json"], env)
+    out, _, _, keygen_rss, _ = timed([binary, "compile", os.path.join(src, "network.onnx"), "--out", d, "--calibration", inp, "--json", *budget], env)
     c2 = json.loads(out)
     res = {"k": c["k"], "rows": c["advice_cells"], "columns": c["advice_columns"], "keygen_s": c2["keygen_s"], "keygen_rss": keygen_rss}
     best, best_rss = None, 0.0
@@ -140,6 +141,8 @@ def main():
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--bin", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "cipherproof"))
     ap.add_argument("--write")
+    ap.add_argument("--max-advice-columns", type=int,
+                    help="our planner's column budget (default: compile's, 8, which keeps the EVM verifier deployable)")
     a = ap.parse_args()
     os.makedirs(WORK, exist_ok=True)
     py = ezkl_python()
@@ -151,14 +154,16 @@ def main():
         except Exception as ex:  # noqa: BLE001 - reported in the table
             rows.append((name, None, None, f"EZKL failed: {ex}")); continue
         try:
-            o = run_ours(a.bin, name, a.reps)
+            o = run_ours(a.bin, name, a.reps, a.max_advice_columns)
         except Exception as ex:  # noqa: BLE001
             rows.append((name, None, None, f"cipherproof: {ex}")); continue
         print(f"   ours prove {o['prove_s']:.3f}s k={o['k']}  ezkl prove {e['prove_s']:.3f}s k={e['k']}", flush=True)
         rows.append((name, o, e, None))
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     text = (f"Run of {time.strftime('%Y-%m-%d')} by `bench/zk_vs_ezkl.py` on {os.cpu_count()} cores ({cpu}); EZKL 23.0.5 from PyPI; "
-            f"best of {a.reps} prove runs; both with locally generated (unsafe) SRSs, excluded from times.\n\n" + table(rows))
+            f"best of {a.reps} prove runs; both with locally generated (unsafe) SRSs, excluded from times; our column budget "
+            + (f"{a.max_advice_columns} (`--max-advice-columns`)" if a.max_advice_columns else "the default 8")
+            + ".\n\n" + table(rows))
     print(text)
     if a.write:
         doc = open(a.write).read()

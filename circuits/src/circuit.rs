@@ -4,7 +4,8 @@
 //! [`ModelCircuit::calculate_params`] (keygen) or start from compiled
 //! [`ModelCircuitParams`] and break points (proving).
 
-use crate::error::Result;
+use crate::dot::{DotConfig, DotJob, DotShape, sets_needed};
+use crate::error::{CircuitError, Result};
 use crate::field::Fr;
 use crate::layout::{ModelWitness, assign_model};
 use crate::lut::{LutConfig, LutLookup, LutTables};
@@ -36,6 +37,35 @@ pub struct ModelCircuitParams {
     pub base: BaseCircuitParams,
     #[serde(default)]
     pub lut_sets: usize,
+    /// Dot-product gate columns (none in circuits compiled before it existed).
+    #[serde(default)]
+    pub dot: DotShape,
+}
+
+impl ModelCircuitParams {
+    /// Advice columns: halo2-base's gate columns, the activation-table pairs and
+    /// the dot-product gate's (range-check limb columns not included).
+    pub fn advice_columns(&self) -> usize {
+        self.base.num_advice_per_phase.iter().sum::<usize>()
+            + 2 * self.lut_sets
+            + self.dot.advice_columns()
+    }
+
+    /// Range-check limb (lookup advice) columns.
+    pub fn lookup_advice_columns(&self) -> usize {
+        self.base.num_lookup_advice_per_phase.iter().sum()
+    }
+
+    /// Fixed columns: halo2-base's, the activation tables and tags, and the
+    /// dot-product gate's weights, chain and bias (selectors not included).
+    pub fn fixed_columns(&self) -> usize {
+        let lut = if self.lut_sets > 0 {
+            3 + self.lut_sets
+        } else {
+            0
+        };
+        self.base.num_fixed + lut + self.dot.fixed_columns()
+    }
 }
 
 /// Columns of the model circuit.
@@ -43,6 +73,7 @@ pub struct ModelCircuitParams {
 pub struct ModelConfig {
     pub base: BaseConfig<Fr>,
     pub lut: Option<LutConfig>,
+    pub dot: Option<DotConfig>,
 }
 
 /// A model laid out (or to be laid out) as a circuit.
@@ -51,6 +82,10 @@ pub struct ModelCircuit {
     pub builder: BaseCircuitBuilder<Fr>,
     pub tables: LutTables,
     pub lookups: Vec<LutLookup>,
+    /// Dense/conv sums for the dot-product gate (empty when it is off).
+    pub dots: Vec<DotJob>,
+    /// Inputs per dot-product row; 0 lays sums out on halo2-base's gate.
+    pub dot_width: usize,
     pub params: ModelCircuitParams,
 }
 
@@ -65,22 +100,39 @@ impl ModelCircuit {
         let params = ModelCircuitParams {
             base: builder.config_params.clone(),
             lut_sets: 0,
+            dot: DotShape::default(),
         };
         Self {
             builder,
             tables: LutTables::default(),
             lookups: Vec::new(),
+            dots: Vec::new(),
+            dot_width: 0,
             params,
         }
+    }
+
+    /// Lays dense/conv sums out on the dot-product gate, `width` inputs per row
+    /// (0: on halo2-base's gate). Call before [`Self::assign`].
+    pub fn with_dot_width(mut self, width: usize) -> Self {
+        self.dot_width = width;
+        self
     }
 
     /// A witness-only circuit with a compiled shape, for proving.
     pub fn prover(params: ModelCircuitParams, break_points: MultiPhaseThreadBreakPoints) -> Self {
         let builder = BaseCircuitBuilder::prover(params.base.clone(), break_points);
+        let dot_width = if params.dot.sets > 0 {
+            params.dot.width
+        } else {
+            0
+        };
         Self {
             builder,
             tables: LutTables::default(),
             lookups: Vec::new(),
+            dots: Vec::new(),
+            dot_width,
             params,
         }
     }
@@ -93,25 +145,39 @@ impl ModelCircuit {
         visibility: InputVisibility,
     ) -> Result<ModelWitness> {
         self.tables = LutTables::from_model(model);
+        let dots = (self.dot_width > 0).then_some(&mut self.dots);
         assign_model(
             &mut self.builder,
             &self.tables,
             &mut self.lookups,
+            dots,
             model,
             input,
             visibility,
         )
     }
 
-    /// Sizes the columns for what was assigned at this circuit's k.
-    pub fn calculate_params(&mut self) -> ModelCircuitParams {
+    /// Sizes the columns for what was assigned at this circuit's k; fails when
+    /// one dot-product job is longer than a column.
+    pub fn calculate_params(&mut self) -> Result<ModelCircuitParams> {
         let base = self.builder.calculate_params(Some(RESERVED_ROWS));
-        let usable = (1usize << base.k) - RESERVED_ROWS;
+        let k = base.k as u32;
+        let usable = (1usize << k) - RESERVED_ROWS;
+        let terms: Vec<usize> = self.dots.iter().map(|j| j.inputs.len()).collect();
+        let dot_sets =
+            sets_needed(&terms, self.dot_width, usable).ok_or(CircuitError::TooLarge {
+                needed: k + 1,
+                max: k,
+            })?;
         self.params = ModelCircuitParams {
             base,
             lut_sets: self.lookups.len().div_ceil(usable),
+            dot: DotShape {
+                width: self.dot_width,
+                sets: dot_sets,
+            },
         };
-        self.params.clone()
+        Ok(self.params.clone())
     }
 
     pub fn break_points(&self) -> MultiPhaseThreadBreakPoints {
@@ -146,8 +212,9 @@ impl Circuit<Fr> for ModelCircuit {
         let k = params.base.k;
         let mut base = BaseConfig::configure(meta, params.base);
         let lut = (params.lut_sets > 0).then(|| LutConfig::configure(meta, params.lut_sets));
+        let dot = (params.dot.sets > 0).then(|| DotConfig::configure(meta, params.dot));
         base.set_usable_rows((1usize << k) - meta.minimum_rows());
-        ModelConfig { base, lut }
+        ModelConfig { base, lut, dot }
     }
 
     fn configure(_: &mut ConstraintSystem<Fr>) -> ModelConfig {
@@ -174,6 +241,11 @@ impl Circuit<Fr> for ModelCircuit {
                 if let Some(lut) = &config.lut {
                     let copy = (!witness_only).then_some(&core.copy_manager);
                     lut.assign(&mut region, &self.tables, &self.lookups, copy);
+                }
+                if let Some(dot) = &config.dot {
+                    let copy = (!witness_only).then_some(&core.copy_manager);
+                    let usable = (1usize << self.params.base.k) - RESERVED_ROWS;
+                    dot.assign(&mut region, &self.dots, usable, copy);
                 }
                 if !witness_only {
                     core.copy_manager

@@ -3,6 +3,7 @@
 
 use crate::chips::elementwise::{Broadcast, add_sub, mul, with_constant};
 use crate::chips::{Cells, Chip, activation, linear, pool, table};
+use crate::dot::DotJob;
 use crate::error::{CircuitError, Result};
 use crate::field::{Fr, fr_i64, i64_fr};
 use crate::lut::{LutLookup, LutTables};
@@ -33,7 +34,8 @@ fn operands<'c>(model: &'c QuantModel, node: &QNode, x: &'c Cells, y: &'c Cells)
 }
 
 /// Assigns the model on `input` (quantized integers) in the builder's main context,
-/// queues its table lookups in `lookups` (tables from `tables`), exposes the
+/// queues its table lookups in `lookups` (tables from `tables`) and, when `dots`
+/// is given, its dense/conv sums as dot-product gate jobs; exposes the
 /// outputs as public instances (column 0), and returns them.
 ///
 /// The layout depends only on the model, never on the input values, so the same
@@ -42,6 +44,7 @@ pub fn assign_model(
     builder: &mut BaseCircuitBuilder<Fr>,
     tables: &LutTables,
     lookups: &mut Vec<LutLookup>,
+    dots: Option<&mut Vec<DotJob>>,
     model: &QuantModel,
     input: &[i64],
     visibility: InputVisibility,
@@ -55,7 +58,11 @@ pub fn assign_model(
     }
     let range = builder.range_chip();
     let ctx = builder.main(0);
-    let mut chip = Chip { ctx, range: &range };
+    let mut chip = Chip {
+        ctx,
+        range: &range,
+        dots,
+    };
     let mut values: Vec<Option<Cells>> = vec![None; model.values.len()];
     let in_bits = model.input().bits;
     let x: Cells = chip.ctx.assign_witnesses(input.iter().map(|&v| fr_i64(v)));

@@ -11,9 +11,12 @@
 //! input is private, public, or committed to with Poseidon ([`visibility`]);
 //! the outputs are public instances after the input's.
 //! Every activation is range-checked to its bit-width with limb lookups.
+//! Dense and conv sums go on halo2-base's gate or, when the planner finds it
+//! cheaper, on a wide dot-product gate ([`dot`]).
 
 pub mod chips;
 pub mod circuit;
+pub mod dot;
 pub mod error;
 pub mod field;
 pub mod layout;

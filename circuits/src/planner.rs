@@ -48,6 +48,88 @@ pub fn choose_k(
     Err(CircuitError::TooLarge { needed, max: max_k })
 }
 
+/// Inputs per row the planner tries for the dot-product gate.
+pub const DOT_WIDTHS: std::ops::RangeInclusive<usize> = 2..=16;
+
+/// A fixed column costs the prover about a quarter of an advice column (no
+/// commitment or FFT, only its share of the quotient and the openings).
+const FIXED_PER_ADVICE: u128 = 4;
+
+/// One layout's counts, as the planner sizes it.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout<'a> {
+    /// halo2-base gate cells (and activation-table pairs).
+    pub advice: usize,
+    /// Range-check limb cells.
+    pub lookup: usize,
+    /// Inputs of each dot-product gate job (empty when the sums are on halo2-base's gate).
+    pub dot_terms: &'a [usize],
+    pub min_k: u32,
+    pub max_k: u32,
+    /// Budget of advice columns: halo2-base's and the dot-product gate's together.
+    pub max_advice: usize,
+}
+
+/// What [`cheapest`] settled on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Choice {
+    pub k: u32,
+    /// 0 when the sums stay on halo2-base's gate.
+    pub dot_width: usize,
+    pub cost: u128,
+}
+
+/// The cheapest `(k, dot width)` of `layout` by the cost model
+/// (committed columns × 2^k, fixed columns at a quarter), with the dot-product
+/// gate (every width of [`DOT_WIDTHS`]) when `dot`, else without.
+pub fn cheapest(layout: &Layout, dot: bool) -> Result<Choice> {
+    let max_advice = layout.max_advice.max(1);
+    let widths: Vec<usize> = if dot { DOT_WIDTHS.collect() } else { vec![0] };
+    let mut best: Option<Choice> = None;
+    for k in layout.min_k..=layout.max_k {
+        let usable = (1usize << k).saturating_sub(RESERVED_ROWS).max(1);
+        let base = layout.advice.div_ceil(usable);
+        let lookup = layout.lookup.div_ceil(usable);
+        if lookup > max_advice {
+            continue;
+        }
+        for &width in &widths {
+            let sets = if width == 0 {
+                0
+            } else {
+                match crate::dot::sets_needed(layout.dot_terms, width, usable) {
+                    Some(sets) => sets,
+                    None => continue,
+                }
+            };
+            let dot_advice = sets * (width + 1);
+            if base + dot_advice > max_advice {
+                continue;
+            }
+            let quarters = FIXED_PER_ADVICE * (base + lookup + dot_advice) as u128
+                + (sets * (width + 2)) as u128;
+            let cost = (quarters << k) / FIXED_PER_ADVICE;
+            if best.is_none_or(|b| cost < b.cost) {
+                best = Some(Choice {
+                    k,
+                    dot_width: width,
+                    cost,
+                });
+            }
+        }
+    }
+    best.ok_or_else(|| {
+        let needed = (layout.advice / max_advice)
+            .max(1)
+            .next_power_of_two()
+            .trailing_zeros();
+        CircuitError::TooLarge {
+            needed,
+            max: layout.max_k,
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +143,28 @@ mod tests {
             choose_k(1 << 30, 0, 9, 20, 8),
             Err(CircuitError::TooLarge { .. })
         ));
+    }
+
+    fn layout(advice: usize, dot_terms: &[usize], max_advice: usize) -> Layout<'_> {
+        Layout {
+            advice,
+            lookup: advice / 4,
+            dot_terms,
+            min_k: 9,
+            max_k: 20,
+            max_advice,
+        }
+    }
+
+    #[test]
+    fn the_dot_gate_is_chosen_only_where_it_is_cheaper() {
+        // 2,000 neurons of 100 inputs: 600k cells on halo2-base's gate, far fewer on the dot gate.
+        let terms = vec![100; 2000];
+        let without = cheapest(&layout(620_000, &[], 16), false).unwrap();
+        let with = cheapest(&layout(20_000, &terms, 16), true).unwrap();
+        assert_eq!(without.dot_width, 0);
+        assert!(with.dot_width >= 2 && with.cost < without.cost);
+        // A budget too small for any dot set leaves no choice.
+        assert!(cheapest(&layout(20_000, &terms, 1), true).is_err());
     }
 }

@@ -50,9 +50,14 @@ fn new_builder() -> ModelCircuit {
 }
 
 fn mock_builder(model: &QuantModel, input: &[i64]) -> (ModelCircuit, Vec<i64>) {
-    let mut b = new_builder();
+    mock_builder_dot(model, input, 0)
+}
+
+/// [`mock_builder`] with dense/conv sums on the dot-product gate, `width` inputs per row (0: off).
+fn mock_builder_dot(model: &QuantModel, input: &[i64], width: usize) -> (ModelCircuit, Vec<i64>) {
+    let mut b = new_builder().with_dot_width(width);
     let w = b.assign(model, input, InputVisibility::Private).unwrap();
-    b.calculate_params();
+    b.calculate_params().unwrap();
     (b, w.output_values)
 }
 
@@ -129,26 +134,92 @@ fn is_zero_hint_of_zero(b: &mut ModelCircuit, i: usize) -> bool {
 
 #[test]
 fn tampering_any_witness_cell_is_rejected() {
-    // 1l_mlp: dense, relu, rescale and range checks — small enough to try every cell.
+    // 1l_mlp: dense, relu, rescale and range checks — small enough to try every
+    // cell, with the sums on halo2-base's gate and on the dot-product gate.
     let (model, inputs) = fixture("ezkl/1l_mlp", 1);
-    let (mut b, outputs) = mock_builder(&model, &inputs[0]);
-    let cells = b.builder.main(0).advice.len();
-    assert!(cells > 100, "{cells} cells");
-    let mut accepted = Vec::new();
-    for i in 0..cells {
-        let original = b.builder.main(0).advice[i];
-        b.builder.main(0).advice[i] = original + Assigned::Trivial(Fr::from(1u64));
-        let accepted_now = satisfied(&b, &outputs);
-        b.builder.main(0).advice[i] = original;
-        if accepted_now && !is_zero_hint_of_zero(&mut b, i) {
-            accepted.push(i);
+    for width in [0, 3] {
+        let (mut b, outputs) = mock_builder_dot(&model, &inputs[0], width);
+        assert_eq!(b.dots.is_empty(), width == 0);
+        let cells = b.builder.main(0).advice.len();
+        assert!(cells > 50, "{cells} cells");
+        let mut accepted = Vec::new();
+        for i in 0..cells {
+            let original = b.builder.main(0).advice[i];
+            b.builder.main(0).advice[i] = original + Assigned::Trivial(Fr::from(1u64));
+            let accepted_now = satisfied(&b, &outputs);
+            b.builder.main(0).advice[i] = original;
+            if accepted_now && !is_zero_hint_of_zero(&mut b, i) {
+                accepted.push(i);
+            }
         }
+        assert!(satisfied(&b, &outputs));
+        assert!(
+            accepted.is_empty(),
+            "width {width}: tampered cells still accepted: {accepted:?} of {cells}"
+        );
     }
-    assert!(satisfied(&b, &outputs));
-    assert!(
-        accepted.is_empty(),
-        "tampered cells still accepted: {accepted:?} of {cells}"
-    );
+}
+
+/// Whether verification fails with (at least) the dot-product gate unsatisfied.
+fn dot_gate_fails(b: &ModelCircuit, outputs: &[i64]) -> bool {
+    let instances = vec![outputs.iter().map(|&v| fr_i64(v)).collect::<Vec<_>>()];
+    match MockProver::run(K, b, instances).unwrap().verify() {
+        Ok(()) => false,
+        Err(failures) => failures
+            .iter()
+            .any(|f| format!("{f:?}").contains("dot product")),
+    }
+}
+
+#[test]
+fn dot_product_gate_matches_the_reference_and_rejects_tampering() {
+    for (name, width) in [
+        ("digits_mlp", 4),
+        ("ezkl/1l_conv", 5),
+        ("ezkl/3l_relu_conv_fc", 7),
+        ("breast_cancer_mlp", 16),
+    ] {
+        let (model, inputs) = fixture(name, 1);
+        let reference = IntegerRunner::new(&model).unwrap().run(&inputs[0]).unwrap();
+        let (mut b, outputs) = mock_builder_dot(&model, &inputs[0], width);
+        assert_eq!(
+            outputs, reference,
+            "{name}: circuit outputs differ from the reference"
+        );
+        assert!(
+            b.params.dot.sets >= 1 && b.params.dot.width == width,
+            "{name}"
+        );
+        assert!(satisfied(&b, &outputs), "{name}: constraints not satisfied");
+        let jobs = b.dots.len();
+        for j in [0, jobs / 2, jobs - 1] {
+            // A sum that is not the products' (changed in the job's row and in
+            // the rescale cell it is copied to, consistently) fails the gate.
+            let out = b.dots[j].out;
+            let cell = out.cell.unwrap();
+            let tampered = out.value + Assigned::Trivial(Fr::from(1u64));
+            b.dots[j].out.value = tampered;
+            let original = b.builder.main(0).advice[cell.offset];
+            b.builder.main(0).advice[cell.offset] = tampered;
+            assert!(
+                dot_gate_fails(&b, &outputs),
+                "{name}: sum of job {j} tampered accepted"
+            );
+            b.builder.main(0).advice[cell.offset] = original;
+            b.dots[j].out = out;
+            // An input in the gate that is not the layer's input cell fails the copy.
+            // (A job may have no inputs: a neuron whose weights all quantize to 0.)
+            if let Some(x) = b.dots[j].inputs.first().copied() {
+                b.dots[j].inputs[0].value = x.value + Assigned::Trivial(Fr::from(1u64));
+                assert!(
+                    !satisfied(&b, &outputs),
+                    "{name}: input of job {j} tampered accepted"
+                );
+                b.dots[j].inputs[0] = x;
+            }
+        }
+        assert!(satisfied(&b, &outputs), "{name}");
+    }
 }
 
 #[test]
@@ -239,7 +310,7 @@ fn public_and_hashed_inputs_are_bound_to_the_instances() {
     for visibility in [InputVisibility::Public, InputVisibility::Hashed] {
         let mut b = new_builder();
         let w = b.assign(&model, &inputs[0], visibility).unwrap();
-        b.calculate_params();
+        b.calculate_params().unwrap();
         let expected = if visibility == InputVisibility::Public {
             inputs[0].len()
         } else {

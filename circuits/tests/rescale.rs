@@ -21,7 +21,11 @@ fn layout(v: i64, d: u32, out_bits: u32) -> (BaseCircuitBuilder<Fr>, i64, usize)
     let range = b.range_chip();
     let ctx = b.main(0);
     let x = ctx.load_witness(fr_i64(v));
-    let mut chip = Chip { ctx, range: &range };
+    let mut chip = Chip {
+        ctx,
+        range: &range,
+        dots: None,
+    };
     let out = chip.rescale(x, d, out_bits);
     let offset = out.cell.unwrap().offset;
     let value = i64_fr(out.value()).unwrap();

@@ -8,8 +8,8 @@ use crate::store::{JobStore, ModelRecord, now_ms};
 use cipherproof_circuits::InputVisibility;
 use cipherproof_model::exec::argmax;
 use cipherproof_model::exec::integer::{IntegerRunner, dequantize_output, quantize_input};
-use cipherproof_model::quant::{QuantConfig, QuantModel, quantize, quantize_for_range};
 use cipherproof_model::import_onnx;
+use cipherproof_model::quant::{QuantConfig, QuantModel, quantize, quantize_for_range};
 use cipherproof_prover::compile::{self, CompileOptions, Compiled, SrsSource};
 use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
 use halo2_base::halo2_proofs::plonk::ProvingKey;
@@ -160,15 +160,14 @@ pub struct Registry {
 }
 
 fn meta_of(c: &Compiled, compile_seconds: f64) -> ModelMeta {
-    let p = &c.circuit.shape.params.base;
-    let lut_sets = c.circuit.shape.params.lut_sets;
+    let params = &c.circuit.shape.params;
     let m = &c.model;
     ModelMeta {
         model_id: c.circuit.model_id.clone(),
-        k: p.k as u32,
-        advice_columns: (p.num_advice_per_phase.iter().sum::<usize>() + 2 * lut_sets) as u32,
-        lookup_advice_columns: p.num_lookup_advice_per_phase.iter().sum::<usize>() as u32,
-        fixed_columns: (p.num_fixed + if lut_sets > 0 { 3 + lut_sets } else { 0 }) as u32,
+        k: params.base.k as u32,
+        advice_columns: params.advice_columns() as u32,
+        lookup_advice_columns: params.lookup_advice_columns() as u32,
+        fixed_columns: params.fixed_columns() as u32,
         advice_cells: c.circuit.advice_cells as u64,
         lookup_cells: c.circuit.lookup_cells as u64,
         vk_hash: hex::encode(Sha256::digest(cipherproof_prover::keys::vk_bytes(&c.vk))),
@@ -211,9 +210,16 @@ impl Registry {
         let graph = import_onnx(onnx)?;
         let config = QuantConfig::default();
         let model = if opts.calibration.is_empty() {
-            let range = if opts.input_range > 0.0 { opts.input_range } else { DEFAULT_INPUT_RANGE };
+            let range = if opts.input_range > 0.0 {
+                opts.input_range
+            } else {
+                DEFAULT_INPUT_RANGE
+            };
             if !range.is_finite() {
-                return Err(GatewayError::invalid("input_range", "must be a finite positive number"));
+                return Err(GatewayError::invalid(
+                    "input_range",
+                    "must be a finite positive number",
+                ));
             }
             quantize_for_range(&graph, range, &config)?
         } else {
@@ -237,7 +243,8 @@ impl Registry {
                 return Err(e.into());
             }
         };
-        let graph_json = serde_json::to_vec(&graph).map_err(|e| GatewayError::Internal(e.to_string()))?;
+        let graph_json =
+            serde_json::to_vec(&graph).map_err(|e| GatewayError::Internal(e.to_string()))?;
         std::fs::write(tmp.join("graph.json"), graph_json).map_err(GatewayError::io(&tmp))?;
         let id = compiled.circuit.model_id.clone();
         let dir = self.models_dir.join(&id);
@@ -265,7 +272,8 @@ impl Registry {
             tenant: tenant.into(),
             name: name.into(),
             model_id: model.meta.model_id.clone(),
-            meta: serde_json::to_string(&model.meta).map_err(|e| GatewayError::Internal(e.to_string()))?,
+            meta: serde_json::to_string(&model.meta)
+                .map_err(|e| GatewayError::Internal(e.to_string()))?,
             created_ms: now_ms(),
         };
         self.store.put_model(&record).await?;

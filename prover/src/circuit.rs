@@ -19,18 +19,30 @@ impl CircuitShape {
     pub fn k(&self) -> u32 {
         self.params.base.k as u32
     }
+
+    /// Inputs per dot-product gate row (0 when the circuit has no such gate).
+    pub fn dot_width(&self) -> usize {
+        if self.params.dot.sets > 0 {
+            self.params.dot.width
+        } else {
+            0
+        }
+    }
 }
 
-/// Lays the model out for keygen (all-zero input) at 2^k rows and sizes its columns.
+/// Lays the model out for keygen (all-zero input) at 2^k rows and sizes its
+/// columns; `dot_width` 0 keeps dense/conv sums on halo2-base's gate.
 pub fn keygen_circuit(
     model: &QuantModel,
     visibility: InputVisibility,
     k: u32,
     lookup_bits: usize,
+    dot_width: usize,
 ) -> Result<(ModelCircuit, ModelCircuitParams)> {
-    let mut c = ModelCircuit::new(CircuitBuilderStage::Keygen, k, lookup_bits);
+    let mut c =
+        ModelCircuit::new(CircuitBuilderStage::Keygen, k, lookup_bits).with_dot_width(dot_width);
     c.assign(model, &vec![0; model.input().numel()], visibility)?;
-    let params = c.calculate_params();
+    let params = c.calculate_params()?;
     Ok((c, params))
 }
 
@@ -47,25 +59,31 @@ pub fn prover_circuit(
 }
 
 /// What the planner needs to know about a layout.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CellCounts {
     /// Cells of halo2-base's gate columns.
     pub advice: usize,
     /// Range-check limbs (lookup advice cells).
     pub lookup: usize,
-    /// Activation-table lookups (two advice cells each).
+    /// Activation-table lookups (each takes an `(x, y)` pair of advice cells).
     pub table_lookups: usize,
-    /// Rows of the fixed activation tables.
+    /// Rows of the fixed activation tables (0 without tables).
     pub table_rows: usize,
+    /// Inputs of each dot-product gate job (empty when the gate is off).
+    #[serde(default)]
+    pub dot_terms: Vec<usize>,
 }
 
-/// Cell counts of the layout with `lookup_bits`-bit range limbs, from a mock run.
+/// Cell counts of the layout with `lookup_bits`-bit range limbs, from a mock
+/// run, with dense/conv sums on the dot-product gate if `dot`.
 pub fn cell_counts(
     model: &QuantModel,
     visibility: InputVisibility,
     lookup_bits: usize,
+    dot: bool,
 ) -> Result<CellCounts> {
-    let mut c = ModelCircuit::new(CircuitBuilderStage::Mock, 20, lookup_bits);
+    let mut c = ModelCircuit::new(CircuitBuilderStage::Mock, 20, lookup_bits)
+        .with_dot_width(usize::from(dot));
     c.assign(model, &vec![0; model.input().numel()], visibility)?;
     let stats = c.builder.statistics();
     Ok(CellCounts {
@@ -77,6 +95,7 @@ pub fn cell_counts(
         } else {
             LutTables::from_model(model).rows()
         },
+        dot_terms: c.dots.iter().map(|j| j.inputs.len()).collect(),
     })
 }
 
@@ -87,26 +106,29 @@ pub fn min_k(counts: &CellCounts, lookup_bits: usize) -> u32 {
 }
 
 /// The circuit size the planner settled on.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {
     pub k: u32,
     pub lookup_bits: usize,
+    /// Inputs per dot-product gate row (0: sums on halo2-base's gate).
+    pub dot_width: usize,
     pub counts: CellCounts,
 }
 
 /// Range-limb sizes the planner tries.
 const LIMB_CANDIDATES: [usize; 6] = [LOOKUP_BITS, 10, 12, 14, 16, 18];
 
-/// Picks k and the range-limb size: for each limb size, the smallest k that
-/// fits the layout in `max_advice` columns; then the cheapest by the cost model
-/// of [`planner::cost`](cipherproof_circuits::planner::cost).
+/// Picks k, the range-limb size and the dot-product gate's width (or none):
+/// every combination laid out (one mock layout per limb size and gate on/off),
+/// sized at every k that fits `max_advice` columns, and the cheapest kept by
+/// the cost model of [`planner::cost`](cipherproof_circuits::planner::cost).
 pub fn plan(
     model: &QuantModel,
     visibility: InputVisibility,
     max_k: u32,
     max_advice: usize,
 ) -> Result<Plan> {
-    use cipherproof_circuits::planner::{choose_k, cost};
+    use cipherproof_circuits::planner::{Layout, cheapest};
     let mut best: Option<(u128, Plan)> = None;
     let mut first_err = None;
     for lookup_bits in LIMB_CANDIDATES {
@@ -115,31 +137,37 @@ pub fn plan(
         if lookup_bits as u32 + 1 > max_k || best.as_ref().is_some_and(|(b, _)| *b <= floor) {
             break;
         }
-        let counts = cell_counts(model, visibility, lookup_bits)?;
-        let advice = counts.advice + 2 * counts.table_lookups;
-        let k = match choose_k(
-            advice,
-            counts.lookup,
-            min_k(&counts, lookup_bits),
-            max_k,
-            max_advice,
-        ) {
-            Ok(k) => k,
-            Err(e) => {
-                first_err.get_or_insert(e);
+        for dot in [false, true] {
+            let counts = cell_counts(model, visibility, lookup_bits, dot)?;
+            if dot && counts.dot_terms.is_empty() {
                 continue;
             }
-        };
-        let c = cost(k, advice, counts.lookup);
-        if best.as_ref().is_none_or(|(b, _)| c < *b) {
-            best = Some((
-                c,
-                Plan {
-                    k,
-                    lookup_bits,
-                    counts,
-                },
-            ));
+            let layout = Layout {
+                advice: counts.advice + 2 * counts.table_lookups,
+                lookup: counts.lookup,
+                dot_terms: &counts.dot_terms,
+                min_k: min_k(&counts, lookup_bits),
+                max_k,
+                max_advice,
+            };
+            match cheapest(&layout, dot) {
+                Ok(choice) => {
+                    if best.as_ref().is_none_or(|(b, _)| choice.cost < *b) {
+                        best = Some((
+                            choice.cost,
+                            Plan {
+                                k: choice.k,
+                                lookup_bits,
+                                dot_width: choice.dot_width,
+                                counts,
+                            },
+                        ));
+                    }
+                }
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
         }
     }
     match (best, first_err) {

@@ -13,6 +13,7 @@ use crate::error::{ProverError, Result, io_err};
 use crate::keys::{self, Keys};
 use crate::srs;
 use cipherproof_circuits::InputVisibility;
+use cipherproof_circuits::dot::DotShape;
 use cipherproof_model::quant::QuantModel;
 use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
 use halo2_base::halo2_proofs::plonk::{ProvingKey, VerifyingKey};
@@ -115,7 +116,9 @@ pub fn compile(
     let plan = plan(model, opts.input_visibility, opts.max_k, opts.max_advice)?;
     let k = plan.k;
     let (advice_cells, lookup_cells) = (
-        plan.counts.advice + 2 * plan.counts.table_lookups,
+        plan.counts.advice
+            + 2 * plan.counts.table_lookups
+            + DotShape::cells(plan.dot_width, &plan.counts.dot_terms),
         plan.counts.lookup,
     );
     t.plan_s = start.elapsed().as_secs_f64();
@@ -123,8 +126,14 @@ pub fn compile(
     let params = load_params(&opts.srs, k, &opts.cache_dir)?;
     t.srs_s = start.elapsed().as_secs_f64();
     let start = std::time::Instant::now();
-    let Keys { pk, shape } =
-        keys::generate(&params, model, opts.input_visibility, k, plan.lookup_bits)?;
+    let Keys { pk, shape } = keys::generate(
+        &params,
+        model,
+        opts.input_visibility,
+        k,
+        plan.lookup_bits,
+        plan.dot_width,
+    )?;
     t.keygen_s = start.elapsed().as_secs_f64();
     let model_json = serde_json::to_vec(model).map_err(|e| corrupt(out, e))?;
     let vk_bytes = keys::vk_bytes(pk.get_vk());
@@ -234,6 +243,7 @@ pub fn proving_key(
             .base
             .lookup_bits
             .unwrap_or(cipherproof_circuits::circuit::LOOKUP_BITS),
+        c.circuit.shape.dot_width(),
     )?;
     if keys::vk_bytes(pk.get_vk()) != keys::vk_bytes(&c.vk) {
         return Err(corrupt(

@@ -17,15 +17,17 @@ pub struct Keys {
     pub shape: CircuitShape,
 }
 
-/// Generates the verifying and proving keys of `model` at 2^k rows.
+/// Generates the verifying and proving keys of `model` at 2^k rows (dense/conv
+/// sums on the dot-product gate at `dot_width` inputs per row, or 0 for none).
 pub fn generate(
     params: &ParamsKZG<Bn256>,
     model: &QuantModel,
     visibility: InputVisibility,
     k: u32,
     lookup_bits: usize,
+    dot_width: usize,
 ) -> Result<Keys> {
-    let (circuit, circuit_params) = keygen_circuit(model, visibility, k, lookup_bits)?;
+    let (circuit, circuit_params) = keygen_circuit(model, visibility, k, lookup_bits, dot_width)?;
     let vk = keygen_vk(params, &circuit).map_err(|e| ProverError::Halo2 {
         stage: "keygen_vk",
         reason: format!("{e:?}"),

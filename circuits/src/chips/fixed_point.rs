@@ -4,7 +4,7 @@
 use super::Chip;
 use crate::field::{Fr, fr_i64, i64_fr, pow2};
 use halo2_base::AssignedValue;
-use halo2_base::QuantumCell::{Constant, Existing, Witness};
+use halo2_base::QuantumCell::{self, Constant, Existing, Witness};
 use halo2_base::gates::{GateInstructions, RangeInstructions};
 
 impl Chip<'_> {
@@ -35,9 +35,33 @@ impl Chip<'_> {
     /// so the equation holds over the integers (|v| ≪ p) and `out` is exactly
     /// `floor((v + 2^(d−1)) / 2^d)`; an out-of-range result has no witness.
     pub fn rescale(&mut self, v: AssignedValue<Fr>, d: u32, out_bits: u32) -> AssignedValue<Fr> {
+        self.rescale_cell(Existing(v), d, out_bits).0
+    }
+
+    /// [`Self::rescale`] of a value not yet in a cell (the sum of a dot-product
+    /// gate row, tied to it later): returns the result and `v`'s cell.
+    pub fn rescale_witness(
+        &mut self,
+        v: Fr,
+        d: u32,
+        out_bits: u32,
+    ) -> (AssignedValue<Fr>, AssignedValue<Fr>) {
+        self.rescale_cell(Witness(v), d, out_bits)
+    }
+
+    fn rescale_cell(
+        &mut self,
+        v: QuantumCell<Fr>,
+        d: u32,
+        out_bits: u32,
+    ) -> (AssignedValue<Fr>, AssignedValue<Fr>) {
         if d == 0 {
+            let v = match v {
+                Existing(v) => v,
+                other => self.ctx.load_witness(*other.value()),
+            };
             self.range_signed(v, out_bits);
-            return v;
+            return (v, v);
         }
         let vi = i64_fr(v.value()).unwrap_or(0);
         let half = 1i64 << (d - 1);
@@ -48,14 +72,14 @@ impl Chip<'_> {
                 Witness(fr_i64(r)),
                 Witness(fr_i64(out)),
                 Constant(pow2(d)),
-                Existing(v),
+                v,
             ],
             [0],
         );
-        let (r, out) = (self.ctx.get(-4), self.ctx.get(-3));
+        let (r, out, v) = (self.ctx.get(-4), self.ctx.get(-3), self.ctx.get(-1));
         self.range_signed(r, d);
         self.range_signed(out, out_bits);
-        out
+        (out, v)
     }
 
     /// `round_div(v, n) = floor((2v + n) / 2n)` for `|v| < 2^v_bits`, `n > 0`.

@@ -4,6 +4,7 @@
 
 use super::fixed_point::bits_for;
 use super::{Cells, Chip};
+use crate::dot::DotJob;
 use crate::field::Fr;
 use crate::field::fr_i64;
 use cipherproof_model::graph::geometry::Window;
@@ -11,7 +12,9 @@ use halo2_base::AssignedValue;
 use halo2_base::QuantumCell::{Constant, Existing};
 use halo2_base::gates::{GateInstructions, RangeInstructions};
 
-/// `round_shift(Σ w_i·x_i + bias, shift)`, range-checked to `out_bits`.
+/// `round_shift(Σ w_i·x_i + bias, shift)`, range-checked to `out_bits`: the sum
+/// on the dot-product gate when the circuit has it (`chip.dots`), else on
+/// halo2-base's gate.
 fn neuron(
     chip: &mut Chip,
     terms: &[(AssignedValue<Fr>, i64)],
@@ -27,6 +30,25 @@ fn neuron(
         .map(|(_, w)| u128::from(w.unsigned_abs()) << (in_bits - 1))
         .sum::<u128>()
         + u128::from(bias.unsigned_abs());
+    debug_assert!(
+        bits_for(bound) < 200,
+        "accumulator bound far beyond the field"
+    );
+    if chip.dots.is_some() {
+        let sum = live
+            .iter()
+            .fold(fr_i64(bias), |acc, (x, w)| acc + fr_i64(*w) * x.value());
+        let (out, sum_cell) = chip.rescale_witness(sum, shift, out_bits);
+        if let Some(dots) = chip.dots.as_deref_mut() {
+            dots.push(DotJob {
+                inputs: live.iter().map(|(x, _)| *x).collect(),
+                weights: live.iter().map(|(_, w)| *w).collect(),
+                bias,
+                out: sum_cell,
+            });
+        }
+        return out;
+    }
     let acc = if live.is_empty() {
         chip.ctx.load_constant(fr_i64(bias))
     } else {
@@ -37,10 +59,6 @@ fn neuron(
         );
         gate.add(chip.ctx, dot, Constant(fr_i64(bias)))
     };
-    debug_assert!(
-        bits_for(bound) < 200,
-        "accumulator bound far beyond the field"
-    );
     chip.rescale(acc, shift, out_bits)
 }
 

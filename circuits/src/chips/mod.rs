@@ -12,13 +12,16 @@ pub mod table;
 use halo2_base::gates::RangeChip;
 use halo2_base::{AssignedValue, Context};
 
+use crate::dot::DotJob;
 use crate::field::Fr;
 
-/// What every gadget works with: the thread's context and the range chip.
+/// What every gadget works with: the thread's context, the range chip, and
+/// (when the circuit has the dot-product gate) the queue of its jobs.
 #[allow(missing_debug_implementations)]
 pub struct Chip<'a> {
     pub ctx: &'a mut Context<Fr>,
     pub range: &'a RangeChip<Fr>,
+    pub dots: Option<&'a mut Vec<DotJob>>,
 }
 
 /// A laid-out tensor: one assigned cell per element, row-major.

@@ -160,17 +160,18 @@ pub fn compile_cmd(args: &CompileArgs) -> Result<()> {
     })?;
     std::fs::write(args.out.join("graph.json"), serde_json::to_vec(&graph)?)
         .context("writing graph.json")?;
-    let p = &compiled.circuit.shape.params.base;
-    let lut_sets = compiled.circuit.shape.params.lut_sets;
+    let params = &compiled.circuit.shape.params;
+    let (p, lut_sets, dot) = (&params.base, params.lut_sets, params.dot);
     if args.json {
         let summary = serde_json::json!({
             "model_id": compiled.circuit.model_id,
             "k": p.k,
             "rows": 1u64 << p.k,
-            "advice_columns": p.num_advice_per_phase.iter().sum::<usize>() + 2 * lut_sets,
+            "advice_columns": params.advice_columns(),
             "table_lookup_sets": lut_sets,
-            "lookup_advice_columns": p.num_lookup_advice_per_phase.iter().sum::<usize>(),
-            "fixed_columns": p.num_fixed + if lut_sets > 0 { 3 + lut_sets } else { 0 },
+            "dot_width": dot.width, "dot_sets": dot.sets,
+            "lookup_advice_columns": params.lookup_advice_columns(),
+            "fixed_columns": params.fixed_columns(),
             "advice_cells": compiled.circuit.advice_cells,
             "lookup_cells": compiled.circuit.lookup_cells,
             "import_s": t_import, "quantize_s": t_quant, "plan_s": t.plan_s, "srs_s": t.srs_s, "keygen_s": t.keygen_s,
@@ -186,8 +187,8 @@ pub fn compile_cmd(args: &CompileArgs) -> Result<()> {
     println!("  model id        {}", compiled.circuit.model_id);
     println!("  k               {} ({} rows)", p.k, 1u64 << p.k);
     println!(
-        "  columns         advice {:?}, lookup advice {:?}, fixed {}, activation-table sets {lut_sets}",
-        p.num_advice_per_phase, p.num_lookup_advice_per_phase, p.num_fixed
+        "  columns         advice {:?}, lookup advice {:?}, fixed {}, activation-table sets {lut_sets}, dot-product sets {} of width {}",
+        p.num_advice_per_phase, p.num_lookup_advice_per_phase, p.num_fixed, dot.sets, dot.width
     );
     println!(
         "  cells           advice {}, lookup {}",
