@@ -1,5 +1,6 @@
-//! The model circuit: halo2-base's gate, range and instance columns
-//! ([`BaseConfig`]) plus the activation tables of [`crate::lut`], laid out in
+//! The model circuit: halo2-base's gate and range columns ([`BaseConfig`]),
+//! the activation tables of [`crate::lut`], the dot-product gate of
+//! [`crate::dot`] and the instance column of [`crate::public`], laid out in
 //! one region. Build it, [`ModelCircuit::assign`] a model, size it with
 //! [`ModelCircuit::calculate_params`] (keygen) or start from compiled
 //! [`ModelCircuitParams`] and break points (proving).
@@ -9,8 +10,10 @@ use crate::error::{CircuitError, Result};
 use crate::field::Fr;
 use crate::layout::{ModelWitness, assign_model};
 use crate::lut::{LutConfig, LutLookup, LutTables};
+use crate::public::PublicConfig;
 use crate::visibility::InputVisibility;
 use cipherproof_model::quant::QuantModel;
+use halo2_base::AssignedValue;
 use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 use halo2_base::gates::circuit::{
     BaseCircuitParams, BaseConfig, CircuitBuilderStage, MaybeRangeConfig,
@@ -74,6 +77,7 @@ pub struct ModelConfig {
     pub base: BaseConfig<Fr>,
     pub lut: Option<LutConfig>,
     pub dot: Option<DotConfig>,
+    pub public: PublicConfig,
 }
 
 /// A model laid out (or to be laid out) as a circuit.
@@ -86,6 +90,10 @@ pub struct ModelCircuit {
     pub dots: Vec<DotJob>,
     /// Inputs per dot-product row; 0 lays sums out on halo2-base's gate.
     pub dot_width: usize,
+    /// The instance copies (first rows of the first gate column).
+    pub public: Vec<AssignedValue<Fr>>,
+    /// Bits of each output (their packing into instances, [`crate::packing`]).
+    pub output_bits: u32,
     pub params: ModelCircuitParams,
 }
 
@@ -95,8 +103,7 @@ impl ModelCircuit {
     pub fn new(stage: CircuitBuilderStage, k: u32, lookup_bits: usize) -> Self {
         let builder = BaseCircuitBuilder::from_stage(stage)
             .use_k(k as usize)
-            .use_lookup_bits(lookup_bits)
-            .use_instance_columns(1);
+            .use_lookup_bits(lookup_bits);
         let params = ModelCircuitParams {
             base: builder.config_params.clone(),
             lut_sets: 0,
@@ -108,6 +115,8 @@ impl ModelCircuit {
             lookups: Vec::new(),
             dots: Vec::new(),
             dot_width: 0,
+            public: Vec::new(),
+            output_bits: 0,
             params,
         }
     }
@@ -133,6 +142,8 @@ impl ModelCircuit {
             lookups: Vec::new(),
             dots: Vec::new(),
             dot_width,
+            public: Vec::new(),
+            output_bits: 0,
             params,
         }
     }
@@ -146,7 +157,7 @@ impl ModelCircuit {
     ) -> Result<ModelWitness> {
         self.tables = LutTables::from_model(model);
         let dots = (self.dot_width > 0).then_some(&mut self.dots);
-        assign_model(
+        let witness = assign_model(
             &mut self.builder,
             &self.tables,
             &mut self.lookups,
@@ -154,7 +165,10 @@ impl ModelCircuit {
             model,
             input,
             visibility,
-        )
+        )?;
+        self.public = witness.public.clone();
+        self.output_bits = model.values[model.output].bits;
+        Ok(witness)
     }
 
     /// Sizes the columns for what was assigned at this circuit's k; fails when
@@ -184,9 +198,15 @@ impl ModelCircuit {
         self.builder.break_points()
     }
 
+    /// The instances that outputs `outputs` stand for (after the input's);
+    /// `None` if one is outside the output range.
+    pub fn output_instances(&self, outputs: &[i64]) -> Option<Vec<Fr>> {
+        crate::packing::pack(outputs, self.output_bits)
+    }
+
     /// The public instances (one column) as laid out.
     pub fn instances(&self) -> Vec<Fr> {
-        self.builder.assigned_instances[0]
+        self.public
             .iter()
             .map(|c| *c.value())
             .collect()
@@ -213,8 +233,15 @@ impl Circuit<Fr> for ModelCircuit {
         let mut base = BaseConfig::configure(meta, params.base);
         let lut = (params.lut_sets > 0).then(|| LutConfig::configure(meta, params.lut_sets));
         let dot = (params.dot.sets > 0).then(|| DotConfig::configure(meta, params.dot));
+        let first_gate_column = base.gate().basic_gates[0][0].value;
+        let public = PublicConfig::configure(meta, first_gate_column);
         base.set_usable_rows((1usize << k) - meta.minimum_rows());
-        ModelConfig { base, lut, dot }
+        ModelConfig {
+            base,
+            lut,
+            dot,
+            public,
+        }
     }
 
     fn configure(_: &mut ConstraintSystem<Fr>) -> ModelConfig {
@@ -233,6 +260,7 @@ impl Circuit<Fr> for ModelCircuit {
             || "model",
             |mut region| {
                 let gate = config.base.gate();
+                config.public.assign(&mut region, self.public.len());
                 core.phase_manager[0]
                     .assign_raw(&(gate.basic_gates[0].clone(), gate.max_rows), &mut region);
                 if let MaybeRangeConfig::WithRange(range) = &config.base.base {
@@ -254,8 +282,6 @@ impl Circuit<Fr> for ModelCircuit {
                 Ok(())
             },
         )?;
-        self.builder
-            .assign_instances(&config.base.instance, layouter.namespace(|| "expose"));
         Ok(())
     }
 }

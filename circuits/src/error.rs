@@ -25,6 +25,11 @@ pub enum CircuitError {
     #[error("the model needs 2^{needed} rows but the maximum is 2^{max}")]
     TooLarge { needed: u32, max: u32 },
 
+    /// `assign_model` was given a builder that already holds cells (the
+    /// public instances must be its first rows).
+    #[error("the circuit builder already holds cells: lay a model out on a fresh builder")]
+    BuilderInUse,
+
     /// The integer reference failed (its error names the node).
     #[error(transparent)]
     Model(#[from] cipherproof_model::ModelError),

@@ -7,16 +7,20 @@ use crate::dot::DotJob;
 use crate::error::{CircuitError, Result};
 use crate::field::{Fr, fr_i64, i64_fr};
 use crate::lut::{LutLookup, LutTables};
+use crate::{packing, public};
 use crate::visibility::{InputVisibility, input_instances};
 use cipherproof_model::graph::broadcast::transpose;
 use cipherproof_model::quant::{QNode, QOp, QuantModel};
 use halo2_base::AssignedValue;
 use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 
-/// The model's outputs as laid out: cells (the public instances) and their integers.
+/// The model's outputs as laid out: cells and their integers, and the public
+/// instances (input's, then outputs') as copies in the public thread.
 #[derive(Debug, Clone)]
 pub struct ModelWitness {
     pub outputs: Vec<AssignedValue<Fr>>,
+    /// The instance copies, row by row (see [`crate::public`]).
+    pub public: Vec<AssignedValue<Fr>>,
     pub output_values: Vec<i64>,
     /// The instances the input contributes (before the outputs): none, the input, or its commitment.
     pub input_instances: Vec<Fr>,
@@ -33,10 +37,12 @@ fn operands<'c>(model: &'c QuantModel, node: &QNode, x: &'c Cells, y: &'c Cells)
     }
 }
 
-/// Assigns the model on `input` (quantized integers) in the builder's main context,
-/// queues its table lookups in `lookups` (tables from `tables`) and, when `dots`
-/// is given, its dense/conv sums as dot-product gate jobs; exposes the
-/// outputs as public instances (column 0), and returns them.
+/// Assigns the model on `input` (quantized integers) in a fresh builder (its
+/// first thread holds the public instances, the second the model), queues its
+/// table lookups in `lookups` (tables from `tables`) and, when `dots` is given,
+/// its dense/conv sums as dot-product gate jobs; exposes the input's instances
+/// and the outputs, packed ([`crate::packing`]), as instances
+/// ([`crate::public`]), and returns them.
 ///
 /// The layout depends only on the model, never on the input values, so the same
 /// call with any input (e.g. zeros at keygen) yields the same circuit shape.
@@ -56,8 +62,9 @@ pub fn assign_model(
             got: input.len(),
         });
     }
+    public::reserve(builder)?;
     let range = builder.range_chip();
-    let ctx = builder.main(0);
+    let ctx = builder.new_thread(0);
     let mut chip = Chip {
         ctx,
         range: &range,
@@ -181,15 +188,17 @@ pub fn assign_model(
         values[node.output] = Some(out);
     }
     let outputs = values[model.output].clone().unwrap_or_default();
+    let packed = packing::pack_cells(&mut chip, &outputs, model.values[model.output].bits);
     let output_values = outputs
         .iter()
         .map(|c| i64_fr(c.value()).unwrap_or(i64::MAX))
         .collect();
     let input_values = input_cells.iter().map(|c| *c.value()).collect();
-    builder.assigned_instances[0].extend(input_cells);
-    builder.assigned_instances[0].extend(outputs.iter().copied());
+    let exposed: Vec<_> = input_cells.iter().chain(&packed).copied().collect();
+    let public = public::expose(builder, &exposed);
     Ok(ModelWitness {
         outputs,
+        public,
         output_values,
         input_instances: input_values,
     })

@@ -9,7 +9,9 @@
 //!
 //! Weights are circuit constants (they are part of the verifying key); the
 //! input is private, public, or committed to with Poseidon ([`visibility`]);
-//! the outputs are public instances after the input's.
+//! the outputs are public instances after the input's, packed several to a
+//! word ([`packing`]) and bound by a gate rather than the permutation
+//! ([`public`]).
 //! Every activation is range-checked to its bit-width with limb lookups.
 //! Dense and conv sums go on halo2-base's gate or, when the planner finds it
 //! cheaper, on a wide dot-product gate ([`dot`]).
@@ -21,7 +23,9 @@ pub mod error;
 pub mod field;
 pub mod layout;
 pub mod lut;
+pub mod packing;
 pub mod planner;
+pub mod public;
 pub mod visibility;
 
 pub use circuit::{ModelCircuit, ModelCircuitParams};

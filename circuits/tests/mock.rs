@@ -61,14 +61,19 @@ fn mock_builder_dot(model: &QuantModel, input: &[i64], width: usize) -> (ModelCi
     (b, w.output_values)
 }
 
+/// The instances of a private-input circuit that claims `outputs`.
+fn instances(b: &ModelCircuit, outputs: &[i64]) -> Vec<Vec<Fr>> {
+    vec![b.output_instances(outputs).expect("outputs in range")]
+}
+
 fn satisfied(b: &ModelCircuit, outputs: &[i64]) -> bool {
-    let instances = vec![outputs.iter().map(|&v| fr_i64(v)).collect::<Vec<_>>()];
+    let instances = instances(b, outputs);
     MockProver::run(K, b, instances).unwrap().verify().is_ok()
 }
 
 /// Whether verification fails with (at least) an unsatisfied table lookup.
 fn lookup_fails(b: &ModelCircuit, outputs: &[i64]) -> bool {
-    let instances = vec![outputs.iter().map(|&v| fr_i64(v)).collect::<Vec<_>>()];
+    let instances = instances(b, outputs);
     match MockProver::run(K, b, instances).unwrap().verify() {
         Ok(()) => false,
         Err(failures) => failures
@@ -110,6 +115,31 @@ fn a_wrong_public_output_is_rejected() {
     let (b, mut outputs) = mock_builder(&model, &inputs[0]);
     outputs[3] += 1;
     assert!(!satisfied(&b, &outputs));
+}
+
+/// The packed outputs reach the instance column through copies in the public
+/// thread (first rows of the first gate column) and the "public instance"
+/// gate: a copy changed together with its instance breaks the copy constraint
+/// to the packed word, a copy changed alone breaks the gate.
+#[test]
+fn a_tampered_instance_copy_is_rejected() {
+    let (model, inputs) = fixture("digits_mlp", 1);
+    let (mut b, outputs) = mock_builder(&model, &inputs[0]);
+    assert!(satisfied(&b, &outputs));
+    let honest = instances(&b, &outputs);
+    assert_eq!(honest[0].len(), 1, "ten 16-bit logits take one word");
+    let public = &mut b.builder.pool(0).threads[0];
+    assert_eq!(public.advice.len(), 1);
+    public.advice[0] = public.advice[0] + Assigned::Trivial(Fr::from(1u64));
+    let mut forged = outputs.clone();
+    forged[0] += 1;
+    assert_eq!(instances(&b, &forged)[0][0], honest[0][0] + Fr::from(1u64));
+    assert!(!satisfied(&b, &forged), "a forged output and its copy were accepted");
+    let failures = MockProver::run(K, &b, honest).unwrap().verify().unwrap_err();
+    assert!(
+        failures.iter().any(|f| f.to_string().contains("public instance")),
+        "a tampered copy did not fail the public instance gate: {failures:?}"
+    );
 }
 
 /// halo2-base's `is_zero(a)` lays out `[is_zero, a, inv, 1 | 0, a, is_zero, 0]` with gates
@@ -162,7 +192,7 @@ fn tampering_any_witness_cell_is_rejected() {
 
 /// Whether verification fails with (at least) the dot-product gate unsatisfied.
 fn dot_gate_fails(b: &ModelCircuit, outputs: &[i64]) -> bool {
-    let instances = vec![outputs.iter().map(|&v| fr_i64(v)).collect::<Vec<_>>()];
+    let instances = instances(b, outputs);
     match MockProver::run(K, b, instances).unwrap().verify() {
         Ok(()) => false,
         Err(failures) => failures
@@ -318,7 +348,7 @@ fn public_and_hashed_inputs_are_bound_to_the_instances() {
         };
         assert_eq!(w.input_instances.len(), expected);
         let mut instances: Vec<Fr> = w.input_instances.clone();
-        instances.extend(w.output_values.iter().map(|&v| fr_i64(v)));
+        instances.extend(b.output_instances(&w.output_values).unwrap());
         assert!(
             MockProver::run(K, &b, vec![instances.clone()])
                 .unwrap()

@@ -22,7 +22,8 @@ pub struct ProofFile {
     pub proof: String,
     /// Public instances (one column), each a 32-byte big-endian field element in hex.
     pub instances: Vec<Vec<String>>,
-    /// The proven outputs as signed integers (the instances, decoded).
+    /// The proven outputs as signed integers (the packed output instances,
+    /// decoded: `cipherproof_circuits::packing`).
     pub quantized_outputs: Vec<i64>,
     pub dequantized_outputs: Vec<f64>,
     pub argmax: usize,

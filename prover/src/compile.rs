@@ -14,6 +14,7 @@ use crate::keys::{self, Keys};
 use crate::srs;
 use cipherproof_circuits::InputVisibility;
 use cipherproof_circuits::dot::DotShape;
+use cipherproof_circuits::packing;
 use cipherproof_model::quant::QuantModel;
 use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
 use halo2_base::halo2_proofs::plonk::{ProvingKey, VerifyingKey};
@@ -22,7 +23,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: instances bound by a gate (not the permutation), outputs packed, selectors compressed.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Where the SRS comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,14 +60,16 @@ pub struct Compiled {
 
 impl Compiled {
     /// Public instances of every proof of this model: the input's (none, every
-    /// value, or its commitment), then the outputs.
+    /// value, or its commitment), then the outputs packed several to a word
+    /// (`cipherproof_circuits::packing`).
     pub fn num_instances(&self) -> usize {
         let input = match self.circuit.input_visibility {
             InputVisibility::Private => 0,
             InputVisibility::Public => self.model.input().numel(),
             InputVisibility::Hashed => 1,
         };
-        input + self.model.values[self.model.output].numel()
+        let output = &self.model.values[self.model.output];
+        input + packing::words(output.numel(), output.bits)
     }
 }
 
@@ -195,7 +199,7 @@ pub fn load(dir: &Path) -> Result<Compiled> {
         return Err(corrupt(
             &circuit_path,
             format!(
-                "format version {} (this build reads {FORMAT_VERSION})",
+                "format version {} (this build reads {FORMAT_VERSION}; compile the model again)",
                 circuit.version
             ),
         ));

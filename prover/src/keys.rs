@@ -6,7 +6,7 @@ use cipherproof_circuits::{InputVisibility, ModelCircuit, ModelCircuitParams};
 use cipherproof_model::quant::QuantModel;
 use halo2_base::halo2_proofs::SerdeFormat;
 use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
-use halo2_base::halo2_proofs::plonk::{ProvingKey, VerifyingKey, keygen_pk, keygen_vk};
+use halo2_base::halo2_proofs::plonk::{ProvingKey, VerifyingKey, keygen_pk, keygen_vk_custom};
 use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use std::path::Path;
 
@@ -28,7 +28,10 @@ pub fn generate(
     dot_width: usize,
 ) -> Result<Keys> {
     let (circuit, circuit_params) = keygen_circuit(model, visibility, k, lookup_bits, dot_width)?;
-    let vk = keygen_vk(params, &circuit).map_err(|e| ProverError::Halo2 {
+    // Selector compression: mutually exclusive simple selectors (e.g. the public
+    // instance gate's and the first gate column's) share one fixed column, one
+    // commitment fewer in every proof and verifier.
+    let vk = keygen_vk_custom(params, &circuit, true).map_err(|e| ProverError::Halo2 {
         stage: "keygen_vk",
         reason: format!("{e:?}"),
     })?;

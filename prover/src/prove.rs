@@ -6,7 +6,7 @@ use crate::circuit::prover_circuit;
 use crate::compile::Compiled;
 use crate::error::{ProverError, Result};
 use cipherproof_circuits::InputVisibility;
-use cipherproof_circuits::field::fr_i64;
+use cipherproof_circuits::packing;
 use cipherproof_model::exec::argmax;
 use cipherproof_model::exec::integer::{IntegerRunner, dequantize_output};
 use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
@@ -41,11 +41,16 @@ pub fn prove(
             ),
         });
     }
+    let out_bits = c.model.values[c.model.output].bits;
+    let packed = packing::pack(&reference, out_bits).ok_or_else(|| ProverError::Halo2 {
+        stage: "witness",
+        reason: format!("outputs {reference:?} outside their {out_bits}-bit range"),
+    })?;
     let instances: Vec<Fr> = witness
         .input_instances
         .iter()
         .copied()
-        .chain(reference.iter().map(|&v| fr_i64(v)))
+        .chain(packed)
         .collect();
     let claim = match c.circuit.input_visibility {
         InputVisibility::Private => InputClaim::Private,

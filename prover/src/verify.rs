@@ -4,7 +4,7 @@ use crate::artifact::{InputClaim, ProofFile};
 use crate::compile::Compiled;
 use crate::error::{ProverError, Result};
 use cipherproof_circuits::InputVisibility;
-use cipherproof_circuits::field::fr_i64;
+use cipherproof_circuits::packing;
 use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
 use halo2_base::halo2_proofs::plonk::verify_proof;
 use halo2_base::halo2_proofs::poly::commitment::ParamsProver;
@@ -48,7 +48,13 @@ pub fn verify(c: &Compiled, params: &ParamsKZG<Bn256>, proof: &ProofFile) -> Res
     let mut stated = proof.input.instances().ok_or_else(|| {
         ProverError::InvalidProof("the input commitment is not a field element".into())
     })?;
-    stated.extend(proof.quantized_outputs.iter().map(|&v| fr_i64(v)));
+    let out_bits = c.model.values[c.model.output].bits;
+    let packed = packing::pack(&proof.quantized_outputs, out_bits).ok_or_else(|| {
+        ProverError::InvalidProof(format!(
+            "quantized_outputs outside the model's {out_bits}-bit output range"
+        ))
+    })?;
+    stated.extend(packed);
     if &stated != column {
         return Err(ProverError::InvalidProof(
             "the stated input and quantized_outputs do not match the public instances".into(),

@@ -4,6 +4,7 @@
 
 use cipherproof_circuits::InputVisibility;
 use cipherproof_circuits::field::fr_i64;
+use cipherproof_circuits::packing;
 use cipherproof_model::exec::integer::{IntegerRunner, quantize_input};
 use cipherproof_model::import_onnx;
 use cipherproof_model::quant::{QuantConfig, QuantModel, quantize};
@@ -120,7 +121,8 @@ fn a_changed_public_output_is_rejected() {
     let s = setup();
     let mut p = s.mlp_proof.clone();
     p.quantized_outputs[0] += 1;
-    p.instances[0][0] = fr_to_hex(&fr_i64(p.quantized_outputs[0]));
+    let bits = s.mlp.model.values[s.mlp.model.output].bits;
+    p.instances[0][0] = fr_to_hex(&packing::pack(&p.quantized_outputs, bits).unwrap()[0]);
     assert!(matches!(
         check(&s.mlp, &p),
         Err(ProverError::InvalidProof(_))

@@ -10,8 +10,14 @@ use halo2_base::gates::{GateInstructions, RangeInstructions};
 impl Chip<'_> {
     /// Constrains `-2^(bits-1) ≤ x < 2^(bits-1)`.
     pub fn range_signed(&mut self, x: AssignedValue<Fr>, bits: u32) {
+        self.range_signed_offset(x, bits);
+    }
+
+    /// [`Self::range_signed`], returning `x + 2^(bits-1)` (in `[0, 2^bits)`).
+    pub fn range_signed_offset(&mut self, x: AssignedValue<Fr>, bits: u32) -> AssignedValue<Fr> {
         let shifted = self.range.gate().add(self.ctx, x, Constant(pow2(bits - 1)));
         self.range.range_check(self.ctx, shifted, bits as usize);
+        shifted
     }
 
     /// `round_shift(v, d) = floor((v + 2^(d-1)) / 2^d)` for `|v| < 2^v_bits`.
