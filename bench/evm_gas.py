@@ -63,7 +63,8 @@ def main():
         best = min(d["gas"], one["gas"])
         lines.append(f"| {name} | {d['k']} / {d['columns']} / {d['bytes']} / {d['gas']:,} | {one['k']} / {one['bytes']} / {one['gas']:,} "
                      f"| {eg:,} ({eb}) | **{best / eg:.2f}×** ({eg - best:,} less) |")
-    text = ("Verify-transaction gas in revm (21,000 + calldata + execution) of the verifier `cipherproof verifier` generates and "
+    text = ("Verify-transaction gas in revm at Osaka rules (mainnet since Fusaka; anvil 1.7.1's default) — 21,000 + calldata + "
+            "execution — of the verifier `cipherproof verifier` generates and "
             "compiles with the pinned solc 0.8.19, every proof accepted; EZKL 23.0.5's figures measured on anvil on this machine "
             "(`bench/evm_gas.py`).\n\n" + "\n".join(lines))
     print(text)

@@ -5,6 +5,7 @@
 //! [`ModelCircuit::calculate_params`] (keygen) or start from compiled
 //! [`ModelCircuitParams`] and break points (proving).
 
+use crate::constants::ConstantGateConfig;
 use crate::dot::{DotConfig, DotJob, DotShape, sets_needed};
 use crate::error::{CircuitError, Result};
 use crate::field::Fr;
@@ -43,6 +44,10 @@ pub struct ModelCircuitParams {
     /// Dot-product gate columns (none in circuits compiled before it existed).
     #[serde(default)]
     pub dot: DotShape,
+    /// Constants pinned by [`crate::constants`]'s gate instead of copies from
+    /// halo2-base's constants column (one-column circuits).
+    #[serde(default)]
+    pub constant_gate: bool,
 }
 
 impl ModelCircuitParams {
@@ -67,7 +72,7 @@ impl ModelCircuitParams {
         } else {
             0
         };
-        self.base.num_fixed + lut + self.dot.fixed_columns()
+        self.base.num_fixed + lut + self.dot.fixed_columns() + usize::from(self.constant_gate)
     }
 }
 
@@ -78,6 +83,7 @@ pub struct ModelConfig {
     pub lut: Option<LutConfig>,
     pub dot: Option<DotConfig>,
     pub public: PublicConfig,
+    pub constants: Option<ConstantGateConfig>,
 }
 
 /// A model laid out (or to be laid out) as a circuit.
@@ -108,6 +114,7 @@ impl ModelCircuit {
             base: builder.config_params.clone(),
             lut_sets: 0,
             dot: DotShape::default(),
+            constant_gate: false,
         };
         Self {
             builder,
@@ -174,7 +181,12 @@ impl ModelCircuit {
     /// Sizes the columns for what was assigned at this circuit's k; fails when
     /// one dot-product job is longer than a column.
     pub fn calculate_params(&mut self) -> Result<ModelCircuitParams> {
-        let base = self.builder.calculate_params(Some(RESERVED_ROWS));
+        let mut base = self.builder.calculate_params(Some(RESERVED_ROWS));
+        // One gate column holds every constant cell: pin them by a gate.
+        let constant_gate = base.num_advice_per_phase.iter().sum::<usize>() == 1;
+        if constant_gate {
+            base.num_fixed = 0;
+        }
         let k = base.k as u32;
         let usable = (1usize << k) - RESERVED_ROWS;
         let terms: Vec<usize> = self.dots.iter().map(|j| j.inputs.len()).collect();
@@ -190,6 +202,7 @@ impl ModelCircuit {
                 width: self.dot_width,
                 sets: dot_sets,
             },
+            constant_gate,
         };
         Ok(self.params.clone())
     }
@@ -235,12 +248,16 @@ impl Circuit<Fr> for ModelCircuit {
         let dot = (params.dot.sets > 0).then(|| DotConfig::configure(meta, params.dot));
         let first_gate_column = base.gate().basic_gates[0][0].value;
         let public = PublicConfig::configure(meta, first_gate_column);
+        let constants = params
+            .constant_gate
+            .then(|| ConstantGateConfig::configure(meta, first_gate_column));
         base.set_usable_rows((1usize << k) - meta.minimum_rows());
         ModelConfig {
             base,
             lut,
             dot,
             public,
+            constants,
         }
     }
 
@@ -276,8 +293,12 @@ impl Circuit<Fr> for ModelCircuit {
                     dot.assign(&mut region, &self.dots, usable, copy);
                 }
                 if !witness_only {
-                    core.copy_manager
-                        .assign_raw(config.base.constants(), &mut region);
+                    match &config.constants {
+                        Some(constants) => constants.assign_copies(&core.copy_manager, &mut region)?,
+                        None => core
+                            .copy_manager
+                            .assign_raw(config.base.constants(), &mut region),
+                    }
                 }
                 Ok(())
             },

@@ -18,6 +18,7 @@
 
 pub mod chips;
 pub mod circuit;
+pub mod constants;
 pub mod dot;
 pub mod error;
 pub mod field;

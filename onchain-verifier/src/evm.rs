@@ -1,5 +1,6 @@
-//! An in-process EVM (revm, mainnet rules, EIP-170 enforced) for verifier
-//! checks, gas measurement and fast contract tests without a node.
+//! An in-process EVM (revm at Osaka, the rules mainnet runs since the Fusaka
+//! upgrade and anvil 1.7.1's default; EIP-170 enforced) for verifier checks,
+//! gas measurement and fast contract tests without a node.
 
 use crate::error::{OnchainError, Result};
 use revm::context::TxEnv;
@@ -7,13 +8,14 @@ use revm::context::result::{ExecutionResult, Output};
 use revm::context_interface::ContextTr;
 use revm::database::InMemoryDB;
 use revm::handler::{MainnetContext, MainnetEvm};
+use revm::primitives::hardfork::SpecId;
 use revm::primitives::{Address, Log, TxKind, U256, address};
 use revm::state::AccountInfo;
 use revm::{Context, ExecuteCommitEvm, MainBuilder, MainContext};
 use std::collections::HashMap;
 
-/// Gas limit of every transaction (a mainnet-sized block).
-pub const TX_GAS_LIMIT: u64 = 30_000_000;
+/// Gas limit of every transaction: Osaka's per-transaction cap (EIP-7825).
+pub const TX_GAS_LIMIT: u64 = 16_777_216;
 
 /// The account that deploys and calls unless told otherwise.
 pub const DEFAULT_SENDER: Address = address!("0x00000000000000000000000000000000c1a1c1a1");
@@ -45,6 +47,7 @@ impl Default for LocalEvm {
 impl LocalEvm {
     pub fn new() -> Self {
         let mut evm = Context::mainnet()
+            .modify_cfg_chained(|cfg| cfg.spec = SpecId::OSAKA)
             .with_db(InMemoryDB::default())
             .build_mainnet();
         evm.ctx.block.timestamp = U256::from(1_700_000_000u64);
