@@ -6,7 +6,8 @@ For each model (testdata/models/ezkl/<name>/network.onnx with its input.json), r
 process under /usr/bin/time -v) and cipherproof (compile -> prove -> verify, release binary, same
 input used for calibration), alternating per model so both see the same machine load.
 
-  python bench/zk_vs_ezkl.py [--models digits_mlp 1l_mlp ...] [--reps 2] [--write docs/BENCHMARKS.md]
+  python bench/zk_vs_ezkl.py [--models digits_mlp 1l_mlp ...] [--reps 2] [--max-advice-columns N] [--tune N]
+                             [--write docs/BENCHMARKS.md]
 
 Work files go to $BENCH_WORK (default /tmp/cipherproof-bench). EZKL is installed there in a venv
 (bench/requirements-ezkl.txt). Both SRSs are generated locally (UNSAFE, benchmarks only) and excluded
@@ -84,13 +85,14 @@ def run_ezkl(py, name, reps):
     return res
 
 
-def run_ours(binary, name, reps, max_advice=None):
+def run_ours(binary, name, reps, max_advice=None, tune=0):
     src = os.path.join(ROOT, "testdata", "models", "ezkl", name)
     d = os.path.join(WORK, "ours", name)
     shutil.rmtree(d, ignore_errors=True)
     env = dict(os.environ, CIPHERPROOF_CACHE=os.path.join(WORK, "ours-cache"))
     inp = os.path.join(src, "input.json")
     budget = ["--max-advice-columns", str(max_advice)] if max_advice else []
+    budget += ["--tune", str(tune)] if tune > 1 else []
     out, err, _, _, rc = timed([binary, "compile", os.path.join(src, "network.onnx"), "--out", d, "--calibration", inp, "--json", *budget], env)
     if rc != 0:
         raise RuntimeError(error_line(err))
@@ -143,6 +145,8 @@ def main():
     ap.add_argument("--write")
     ap.add_argument("--max-advice-columns", type=int,
                     help="our planner's column budget (default: compile's, 8, which keeps the EVM verifier deployable)")
+    ap.add_argument("--tune", type=int, default=0,
+                    help="our compile measures this many layouts and keeps the fastest (keygen s is still one keygen)")
     a = ap.parse_args()
     os.makedirs(WORK, exist_ok=True)
     py = ezkl_python()
@@ -154,7 +158,7 @@ def main():
         except Exception as ex:  # noqa: BLE001 - reported in the table
             rows.append((name, None, None, f"EZKL failed: {ex}")); continue
         try:
-            o = run_ours(a.bin, name, a.reps, a.max_advice_columns)
+            o = run_ours(a.bin, name, a.reps, a.max_advice_columns, a.tune)
         except Exception as ex:  # noqa: BLE001
             rows.append((name, None, None, f"cipherproof: {ex}")); continue
         print(f"   ours prove {o['prove_s']:.3f}s k={o['k']}  ezkl prove {e['prove_s']:.3f}s k={e['k']}", flush=True)
@@ -163,6 +167,7 @@ def main():
     text = (f"Run of {time.strftime('%Y-%m-%d')} by `bench/zk_vs_ezkl.py` on {os.cpu_count()} cores ({cpu}); EZKL 23.0.5 from PyPI; "
             f"best of {a.reps} prove runs; both with locally generated (unsafe) SRSs, excluded from times; our column budget "
             + (f"{a.max_advice_columns} (`--max-advice-columns`)" if a.max_advice_columns else "the default 8")
+            + (f", layout measured among {a.tune} (`compile --tune`)" if a.tune > 1 else "")
             + ".\n\n" + table(rows))
     print(text)
     if a.write:

@@ -18,8 +18,9 @@ echo
 echo "== cipherproof run --model $model/model.onnx --input $model/input.json --calibration $model/calibration.json"
 "$bin" run --model "$model/model.onnx" --input "$model/input.json" --calibration "$model/calibration.json"
 echo
-echo "== cipherproof compile $model/model.onnx --out $out/digits_mlp --calibration $model/calibration.json"
-"$bin" compile "$model/model.onnx" --out "$out/digits_mlp" --calibration "$model/calibration.json"
+# One advice column: the cheapest EVM verifier (about 296k gas), since this proof goes on chain.
+echo "== cipherproof compile $model/model.onnx --out $out/digits_mlp --calibration $model/calibration.json --max-advice-columns 1"
+"$bin" compile "$model/model.onnx" --out "$out/digits_mlp" --calibration "$model/calibration.json" --max-advice-columns 1
 echo
 echo "== cipherproof prove --model $out/digits_mlp --input $model/input.json --out $out/proof.json"
 "$bin" prove --model "$out/digits_mlp" --input "$model/input.json" --out "$out/proof.json"

@@ -226,6 +226,18 @@ impl ModelCircuit {
     }
 }
 
+/// Each permutation product covers `degree − 2` equality columns and the
+/// quotient has `degree − 1` pieces, every one a committed polynomial; degree
+/// 5 needs the same extended domain as 4 (4·2^k). So with many equality
+/// columns (wide layouts) degree 5 commits fewer polynomials:
+/// `⌈P/3⌉ + 4 < ⌈P/2⌉ + 3`, i.e. from P = 9 columns on.
+fn raise_degree_if_cheaper(meta: &mut ConstraintSystem<Fr>) {
+    let p = meta.permutation().get_columns().len();
+    if meta.degree() == 4 && p.div_ceil(3) + 4 < p.div_ceil(2) + 3 {
+        meta.set_minimum_degree(5);
+    }
+}
+
 impl Circuit<Fr> for ModelCircuit {
     type Config = ModelConfig;
     type FloorPlanner = SimpleFloorPlanner;
@@ -251,6 +263,7 @@ impl Circuit<Fr> for ModelCircuit {
         let constants = params
             .constant_gate
             .then(|| ConstantGateConfig::configure(meta, first_gate_column));
+        raise_degree_if_cheaper(meta);
         base.set_usable_rows((1usize << k) - meta.minimum_rows());
         ModelConfig {
             base,

@@ -83,9 +83,24 @@ pub struct Choice {
 /// (committed columns × 2^k, fixed columns at a quarter), with the dot-product
 /// gate (every width of [`DOT_WIDTHS`]) when `dot`, else without.
 pub fn cheapest(layout: &Layout, dot: bool) -> Result<Choice> {
+    choices(layout, dot).into_iter().next().ok_or_else(|| {
+        let needed = (layout.advice / layout.max_advice.max(1))
+            .max(1)
+            .next_power_of_two()
+            .trailing_zeros();
+        CircuitError::TooLarge {
+            needed,
+            max: layout.max_k,
+        }
+    })
+}
+
+/// The cheapest choice at each k that fits, cheapest first (what `compile
+/// --tune` measures).
+pub fn choices(layout: &Layout, dot: bool) -> Vec<Choice> {
     let max_advice = layout.max_advice.max(1);
     let widths: Vec<usize> = if dot { DOT_WIDTHS.collect() } else { vec![0] };
-    let mut best: Option<Choice> = None;
+    let mut out: Vec<Choice> = Vec::new();
     for k in layout.min_k..=layout.max_k {
         let usable = (1usize << k).saturating_sub(RESERVED_ROWS).max(1);
         let base = layout.advice.div_ceil(usable);
@@ -93,6 +108,7 @@ pub fn cheapest(layout: &Layout, dot: bool) -> Result<Choice> {
         if lookup > max_advice {
             continue;
         }
+        let mut best: Option<Choice> = None;
         for &width in &widths {
             let sets = if width == 0 {
                 0
@@ -117,17 +133,10 @@ pub fn cheapest(layout: &Layout, dot: bool) -> Result<Choice> {
                 });
             }
         }
+        out.extend(best);
     }
-    best.ok_or_else(|| {
-        let needed = (layout.advice / max_advice)
-            .max(1)
-            .next_power_of_two()
-            .trailing_zeros();
-        CircuitError::TooLarge {
-            needed,
-            max: layout.max_k,
-        }
-    })
+    out.sort_by_key(|c| (c.cost, c.k));
+    out
 }
 
 #[cfg(test)]
@@ -166,5 +175,13 @@ mod tests {
         assert!(with.dot_width >= 2 && with.cost < without.cost);
         // A budget too small for any dot set leaves no choice.
         assert!(cheapest(&layout(20_000, &terms, 1), true).is_err());
+        // Every k that fits has its cheapest width, cheapest first.
+        let all = choices(&layout(20_000, &terms, 16), true);
+        assert_eq!(all[0], with);
+        assert!(all.windows(2).all(|w| w[0].cost <= w[1].cost));
+        let mut ks: Vec<u32> = all.iter().map(|c| c.k).collect();
+        ks.sort_unstable();
+        ks.dedup();
+        assert_eq!(ks.len(), all.len(), "one choice per k");
     }
 }

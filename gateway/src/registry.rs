@@ -234,6 +234,7 @@ impl Registry {
             max_k: self.max_k,
             max_advice: cipherproof_circuits::planner::DEFAULT_MAX_ADVICE,
             input_visibility: opts.input_visibility,
+            tune: 0,
         };
         let compiled = compile::compile(&model, &tmp, &compile_opts);
         let (compiled, _) = match compiled {

@@ -44,6 +44,7 @@ fn model(name: &str, cache: &Path) -> Model {
         max_k: 20,
         max_advice: cipherproof_circuits::planner::DEFAULT_MAX_ADVICE,
         input_visibility: InputVisibility::Private,
+        tune: 0,
     };
     let (compiled, _) = compile::compile(&quantized(name), &scratch(name), &opts).unwrap();
     let x = &samples(&testdata(&format!("{name}/test.json")), "inputs")[0];

@@ -79,6 +79,7 @@ fn benches(c: &mut Criterion) {
             max_k: 20,
             max_advice: cipherproof_circuits::planner::DEFAULT_MAX_ADVICE,
             input_visibility: InputVisibility::Private,
+            tune: 0,
         };
         let out = cache.join(dir.replace('/', "_"));
         let (compiled, _) = compile::compile(&m, &out, &opts).unwrap();

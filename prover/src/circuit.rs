@@ -180,3 +180,54 @@ pub fn plan(
         .into()),
     }
 }
+
+/// The `n` cheapest layouts by the cost model, over every range-limb size,
+/// dot-gate choice and k (one per k: its cheapest width), cheapest first,
+/// with their model costs: what `compile --tune` measures.
+pub fn candidates(
+    model: &QuantModel,
+    visibility: InputVisibility,
+    max_k: u32,
+    max_advice: usize,
+    n: usize,
+) -> Result<Vec<(u128, Plan)>> {
+    use cipherproof_circuits::planner::{Layout, choices};
+    let mut all: Vec<(u128, Plan)> = Vec::new();
+    for lookup_bits in LIMB_CANDIDATES {
+        if lookup_bits as u32 + 1 > max_k {
+            break;
+        }
+        for dot in [false, true] {
+            let counts = cell_counts(model, visibility, lookup_bits, dot)?;
+            if dot && counts.dot_terms.is_empty() {
+                continue;
+            }
+            let layout = Layout {
+                advice: counts.advice + 2 * counts.table_lookups,
+                lookup: counts.lookup,
+                dot_terms: &counts.dot_terms,
+                min_k: min_k(&counts, lookup_bits),
+                max_k,
+                max_advice,
+            };
+            for c in choices(&layout, dot) {
+                all.push((
+                    c.cost,
+                    Plan {
+                        k: c.k,
+                        lookup_bits,
+                        dot_width: c.dot_width,
+                        counts: counts.clone(),
+                    },
+                ));
+            }
+        }
+    }
+    if all.is_empty() {
+        // No layout fits: the planner's own error says by how much.
+        return plan(model, visibility, max_k, max_advice).map(|p| vec![(0, p)]);
+    }
+    all.sort_by_key(|(cost, p)| (*cost, p.k, p.lookup_bits, p.dot_width));
+    all.truncate(n.max(1));
+    Ok(all)
+}

@@ -8,10 +8,10 @@
 //! CACHE/keys/<model id>.pk   proving key (regenerated if missing)
 //! ```
 
-use crate::circuit::{CircuitShape, plan};
+use crate::circuit::{CircuitShape, Plan, candidates, plan};
 use crate::error::{ProverError, Result, io_err};
 use crate::keys::{self, Keys};
-use crate::srs;
+use crate::{prove, srs};
 use cipherproof_circuits::InputVisibility;
 use cipherproof_circuits::dot::DotShape;
 use cipherproof_circuits::packing;
@@ -82,6 +82,9 @@ pub struct CompileOptions {
     /// Advice-column budget of the planner (`cipherproof_circuits::planner`).
     pub max_advice: usize,
     pub input_visibility: InputVisibility,
+    /// Measure this many of the cost model's cheapest layouts (keys and one
+    /// proof each) and keep the fastest; 0 or 1 takes the cost model's pick.
+    pub tune: usize,
 }
 
 /// The hash binding proofs to one model: quantized model JSON and vk bytes.
@@ -106,7 +109,22 @@ pub fn load_params(srs: &SrsSource, k: u32, cache_dir: &Path) -> Result<ParamsKZ
 pub struct CompileTimings {
     pub plan_s: f64,
     pub srs_s: f64,
+    /// Key generation of the layout kept.
     pub keygen_s: f64,
+    /// The layouts `--tune` measured, in the cost model's order.
+    pub tuned: Vec<TuneRun>,
+}
+
+/// One layout measured by `--tune`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TuneRun {
+    pub k: u32,
+    pub lookup_bits: usize,
+    pub dot_width: usize,
+    /// The cost model's estimate (committed columns × 2^k).
+    pub model_cost: u64,
+    pub keygen_s: f64,
+    pub prove_s: f64,
 }
 
 /// Sizes the circuit, generates keys, and writes the compiled directory.
@@ -117,28 +135,64 @@ pub fn compile(
 ) -> Result<(Compiled, CompileTimings)> {
     let mut t = CompileTimings::default();
     let start = std::time::Instant::now();
-    let plan = plan(model, opts.input_visibility, opts.max_k, opts.max_advice)?;
-    let k = plan.k;
+    let plans = if opts.tune > 1 {
+        candidates(
+            model,
+            opts.input_visibility,
+            opts.max_k,
+            opts.max_advice,
+            opts.tune,
+        )?
+    } else {
+        vec![(0, plan(model, opts.input_visibility, opts.max_k, opts.max_advice)?)]
+    };
+    t.plan_s = start.elapsed().as_secs_f64();
+    let mut kept: Option<(f64, Plan, Keys)> = None;
+    for (cost, plan) in plans {
+        let start = std::time::Instant::now();
+        let params = load_params(&opts.srs, plan.k, &opts.cache_dir)?;
+        t.srs_s += start.elapsed().as_secs_f64();
+        let start = std::time::Instant::now();
+        let keys = keys::generate(
+            &params,
+            model,
+            opts.input_visibility,
+            plan.k,
+            plan.lookup_bits,
+            plan.dot_width,
+        )?;
+        let keygen_s = start.elapsed().as_secs_f64();
+        let prove_s = if opts.tune > 1 {
+            let s = prove::time_one_proof(model, opts.input_visibility, &keys.shape, &params, &keys.pk)?;
+            t.tuned.push(TuneRun {
+                k: plan.k,
+                lookup_bits: plan.lookup_bits,
+                dot_width: plan.dot_width,
+                model_cost: u64::try_from(cost).unwrap_or(u64::MAX),
+                keygen_s,
+                prove_s: s,
+            });
+            s
+        } else {
+            0.0
+        };
+        if kept.as_ref().is_none_or(|(best, _, _)| prove_s < *best) {
+            t.keygen_s = keygen_s;
+            kept = Some((prove_s, plan, keys));
+        }
+    }
+    let Some((_, plan, Keys { pk, shape })) = kept else {
+        return Err(ProverError::Halo2 {
+            stage: "plan",
+            reason: "no layout to generate keys for".into(),
+        });
+    };
     let (advice_cells, lookup_cells) = (
         plan.counts.advice
             + 2 * plan.counts.table_lookups
             + DotShape::cells(plan.dot_width, &plan.counts.dot_terms),
         plan.counts.lookup,
     );
-    t.plan_s = start.elapsed().as_secs_f64();
-    let start = std::time::Instant::now();
-    let params = load_params(&opts.srs, k, &opts.cache_dir)?;
-    t.srs_s = start.elapsed().as_secs_f64();
-    let start = std::time::Instant::now();
-    let Keys { pk, shape } = keys::generate(
-        &params,
-        model,
-        opts.input_visibility,
-        k,
-        plan.lookup_bits,
-        plan.dot_width,
-    )?;
-    t.keygen_s = start.elapsed().as_secs_f64();
     let model_json = serde_json::to_vec(model).map_err(|e| corrupt(out, e))?;
     let vk_bytes = keys::vk_bytes(pk.get_vk());
     let id = model_id(&model_json, &vk_bytes);

@@ -2,13 +2,14 @@
 //! then the circuit witness, then a SHPLONK proof over the Keccak transcript.
 
 use crate::artifact::{InputClaim, PROOF_VERSION, ProofFile, fr_to_hex};
-use crate::circuit::prover_circuit;
+use crate::circuit::{CircuitShape, prover_circuit};
 use crate::compile::Compiled;
 use crate::error::{ProverError, Result};
-use cipherproof_circuits::InputVisibility;
+use cipherproof_circuits::{InputVisibility, ModelCircuit};
 use cipherproof_circuits::packing;
 use cipherproof_model::exec::argmax;
 use cipherproof_model::exec::integer::{IntegerRunner, dequantize_output};
+use cipherproof_model::quant::QuantModel;
 use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
 use halo2_base::halo2_proofs::plonk::{ProvingKey, create_proof};
 use halo2_base::halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG};
@@ -65,27 +66,7 @@ pub fn prove(
                 .unwrap_or_default(),
         },
     };
-    let mut transcript = TranscriptWriterBuffer::<_, G1Affine, _>::init(Vec::new());
-    create_proof::<
-        KZGCommitmentScheme<Bn256>,
-        ProverSHPLONK<'_, Bn256>,
-        _,
-        _,
-        EvmTranscript<G1Affine, NativeLoader, Vec<u8>, Vec<u8>>,
-        _,
-    >(
-        params,
-        pk,
-        &[circuit],
-        &[&[instances.as_slice()]],
-        OsRng,
-        &mut transcript,
-    )
-    .map_err(|e| ProverError::Halo2 {
-        stage: "create_proof",
-        reason: format!("{e:?}"),
-    })?;
-    let proof = transcript.finalize();
+    let proof = create(params, pk, circuit, &instances)?;
     Ok(ProofFile {
         version: PROOF_VERSION,
         model_id: c.circuit.model_id.clone(),
@@ -98,4 +79,56 @@ pub fn prove(
         srs: c.circuit.srs.clone(),
         input: claim,
     })
+}
+
+/// A SHPLONK proof of `circuit` over the Keccak (EVM) transcript.
+fn create(
+    params: &ParamsKZG<Bn256>,
+    pk: &ProvingKey<G1Affine>,
+    circuit: ModelCircuit,
+    instances: &[Fr],
+) -> Result<Vec<u8>> {
+    let mut transcript = TranscriptWriterBuffer::<_, G1Affine, _>::init(Vec::new());
+    create_proof::<
+        KZGCommitmentScheme<Bn256>,
+        ProverSHPLONK<'_, Bn256>,
+        _,
+        _,
+        EvmTranscript<G1Affine, NativeLoader, Vec<u8>, Vec<u8>>,
+        _,
+    >(
+        params,
+        pk,
+        &[circuit],
+        &[&[instances]],
+        OsRng,
+        &mut transcript,
+    )
+    .map_err(|e| ProverError::Halo2 {
+        stage: "create_proof",
+        reason: format!("{e:?}"),
+    })?;
+    Ok(transcript.finalize())
+}
+
+/// Seconds one proof of `model` (all-zero input) takes with these keys: what
+/// `compile --tune` compares layouts by. The proof itself is dropped.
+pub fn time_one_proof(
+    model: &QuantModel,
+    visibility: InputVisibility,
+    shape: &CircuitShape,
+    params: &ParamsKZG<Bn256>,
+    pk: &ProvingKey<G1Affine>,
+) -> Result<f64> {
+    let start = std::time::Instant::now();
+    let input = vec![0; model.input().numel()];
+    let (circuit, witness) = prover_circuit(model, visibility, shape, &input)?;
+    let out_bits = model.values[model.output].bits;
+    let packed = packing::pack(&witness.output_values, out_bits).ok_or_else(|| ProverError::Halo2 {
+        stage: "witness",
+        reason: format!("outputs outside their {out_bits}-bit range"),
+    })?;
+    let instances: Vec<Fr> = witness.input_instances.iter().copied().chain(packed).collect();
+    create(params, pk, circuit, &instances)?;
+    Ok(start.elapsed().as_secs_f64())
 }

@@ -52,6 +52,7 @@ fn setup() -> &'static Setup {
             max_k: 20,
             max_advice: cipherproof_circuits::planner::DEFAULT_MAX_ADVICE,
             input_visibility: InputVisibility::Private,
+            tune: 0,
         };
         let (mlp, _) = compile::compile(&quantized("digits_mlp"), &scratch("mlp"), &opts).unwrap();
         let (lr, _) =
@@ -259,6 +260,7 @@ fn a_model_too_large_for_max_k_is_refused() {
         max_k: 9,
         max_advice: cipherproof_circuits::planner::DEFAULT_MAX_ADVICE,
         input_visibility: InputVisibility::Private,
+        tune: 0,
     };
     let err = compile::compile(&quantized("digits_mlp"), &scratch("big"), &opts).unwrap_err();
     assert!(err.to_string().contains("maximum is 2^9"), "{err}");
@@ -302,6 +304,7 @@ fn hashed_and_public_inputs_prove_and_reject_tampered_claims() {
             max_k: 20,
             max_advice: cipherproof_circuits::planner::DEFAULT_MAX_ADVICE,
             input_visibility: visibility,
+            tune: 0,
         };
         let (c, _) =
             compile::compile(&model, &scratch(&format!("vis-{visibility:?}")), &opts).unwrap();

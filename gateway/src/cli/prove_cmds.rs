@@ -61,6 +61,11 @@ pub struct CompileArgs {
     /// verifier grows with columns (8 keeps it under the 24,576-byte limit).
     #[arg(long, default_value_t = cipherproof_circuits::planner::DEFAULT_MAX_ADVICE)]
     pub max_advice_columns: usize,
+    /// Measure the N cheapest layouts by the planner's cost model (keys and one
+    /// proof each, on a zero input) and keep the fastest; 0 or 1: the cost
+    /// model's pick, unmeasured.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub tune: usize,
     /// Print one JSON object (sizes and step times) instead of text.
     #[arg(long)]
     pub json: bool,
@@ -154,6 +159,7 @@ pub fn compile_cmd(args: &CompileArgs) -> Result<()> {
         max_k: args.max_k,
         max_advice: args.max_advice_columns,
         input_visibility: args.input_visibility.into(),
+        tune: args.tune,
     };
     let ((compiled, t), _) = step("sizing the circuit and generating keys", || {
         Ok(compile::compile(&model, &args.out, &opts)?)
@@ -175,6 +181,7 @@ pub fn compile_cmd(args: &CompileArgs) -> Result<()> {
             "advice_cells": compiled.circuit.advice_cells,
             "lookup_cells": compiled.circuit.lookup_cells,
             "import_s": t_import, "quantize_s": t_quant, "plan_s": t.plan_s, "srs_s": t.srs_s, "keygen_s": t.keygen_s,
+            "tuned": t.tuned,
         });
         println!("{summary}");
         return Ok(());
@@ -204,6 +211,15 @@ pub fn compile_cmd(args: &CompileArgs) -> Result<()> {
         "  time            import {t_import:.3}s, quantize {t_quant:.3}s, plan {:.3}s, srs {:.3}s, keygen {:.3}s",
         t.plan_s, t.srs_s, t.keygen_s
     );
+    for r in &t.tuned {
+        let kept = r.k == p.k as u32 && r.lookup_bits == p.lookup_bits.unwrap_or(0)
+            && r.dot_width == compiled.circuit.shape.dot_width();
+        println!(
+            "  tune            k {:>2}, limbs {:>2} bits, dot width {:>2}: model cost {:>9}, keygen {:.3}s, prove {:.3}s{}",
+            r.k, r.lookup_bits, r.dot_width, r.model_cost, r.keygen_s, r.prove_s,
+            if kept { "  <- kept" } else { "" }
+        );
+    }
     Ok(())
 }
 

@@ -46,6 +46,7 @@ pub fn artifacts() -> &'static Artifacts {
             max_k: 20,
             max_advice: cipherproof_circuits::planner::DEFAULT_MAX_ADVICE,
             input_visibility: InputVisibility::Hashed,
+            tune: 0,
         };
         let (c, _) = compile::compile(&model, &dir.join("m"), &opts).unwrap();
         let x = &samples(&testdata(&format!("{name}/test.json")), "inputs")[0];
