@@ -266,6 +266,38 @@ fn a_model_too_large_for_max_k_is_refused() {
     assert!(err.to_string().contains("maximum is 2^9"), "{err}");
 }
 
+/// `--tune`: several layouts get keys and a timed proof; the compiled one is the fastest
+/// of them, and it proves and verifies like any other.
+#[test]
+fn tuning_measures_layouts_and_keeps_the_fastest() {
+    let cache = &setup().cache;
+    let model = quantized("breast_cancer_mlp");
+    let opts = CompileOptions {
+        srs: SrsSource::UnsafeDev,
+        cache_dir: cache.clone(),
+        max_k: 14,
+        max_advice: 4,
+        input_visibility: InputVisibility::Private,
+        tune: 3,
+    };
+    let (c, t) = compile::compile(&model, &scratch("tuned"), &opts).unwrap();
+    assert_eq!(t.tuned.len(), 3, "{:?}", t.tuned);
+    assert!(t.tuned.windows(2).all(|w| w[0].model_cost <= w[1].model_cost));
+    let fastest = t
+        .tuned
+        .iter()
+        .min_by(|a, b| a.prove_s.total_cmp(&b.prove_s))
+        .unwrap();
+    assert_eq!(fastest.k, c.circuit.shape.k());
+    assert_eq!(Some(fastest.lookup_bits), c.circuit.shape.params.base.lookup_bits);
+    assert_eq!(fastest.dot_width, c.circuit.shape.dot_width());
+    let params = compile::load_params(&c.circuit.srs, c.circuit.shape.k(), cache).unwrap();
+    let pk = compile::proving_key(&c, &params, cache).unwrap();
+    let x = &rows_of(&testdata("breast_cancer_mlp/test.json"), "inputs")[0];
+    let proof = prove::prove(&c, &params, &pk, &quantize_input(&c.model, 0, x).unwrap()).unwrap();
+    check(&c, &proof).unwrap();
+}
+
 #[test]
 fn a_missing_proving_key_is_regenerated_identically() {
     let s = setup();
