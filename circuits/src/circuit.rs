@@ -219,10 +219,7 @@ impl ModelCircuit {
 
     /// The public instances (one column) as laid out.
     pub fn instances(&self) -> Vec<Fr> {
-        self.public
-            .iter()
-            .map(|c| *c.value())
-            .collect()
+        self.public.iter().map(|c| *c.value()).collect()
     }
 }
 
@@ -307,7 +304,9 @@ impl Circuit<Fr> for ModelCircuit {
                 }
                 if !witness_only {
                     match &config.constants {
-                        Some(constants) => constants.assign_copies(&core.copy_manager, &mut region)?,
+                        Some(constants) => {
+                            constants.assign_copies(&core.copy_manager, &mut region)?
+                        }
                         None => core
                             .copy_manager
                             .assign_raw(config.base.constants(), &mut region),

@@ -44,12 +44,15 @@ pub fn pack(values: &[i64], bits: u32) -> Option<Vec<Fr>> {
     values
         .chunks(per_word(bits))
         .map(|chunk| {
-            chunk.iter().enumerate().try_fold(Fr::from(0u64), |word, (i, &v)| {
-                let offset = u64::try_from(i128::from(v) + i128::from(half))
-                    .ok()
-                    .filter(|&o| o < 1u64 << bits)?;
-                Some(word + Fr::from(offset) * pow2(bits * i as u32))
-            })
+            chunk
+                .iter()
+                .enumerate()
+                .try_fold(Fr::from(0u64), |word, (i, &v)| {
+                    let offset = u64::try_from(i128::from(v) + i128::from(half))
+                        .ok()
+                        .filter(|&o| o < 1u64 << bits)?;
+                    Some(word + Fr::from(offset) * pow2(bits * i as u32))
+                })
         })
         .collect()
 }
@@ -82,12 +85,19 @@ pub fn unpack(words: &[Fr], n: usize, bits: u32) -> Option<Vec<i64>> {
 
 /// Range-checks `outputs` to `bits` bits and packs them in the circuit (the
 /// cells of [`pack`]'s words).
-pub fn pack_cells(chip: &mut Chip, outputs: &[AssignedValue<Fr>], bits: u32) -> Vec<AssignedValue<Fr>> {
+pub fn pack_cells(
+    chip: &mut Chip,
+    outputs: &[AssignedValue<Fr>],
+    bits: u32,
+) -> Vec<AssignedValue<Fr>> {
     let per = per_word(bits);
     outputs
         .chunks(per)
         .map(|chunk| {
-            let shifted: Vec<_> = chunk.iter().map(|&v| chip.range_signed_offset(v, bits)).collect();
+            let shifted: Vec<_> = chunk
+                .iter()
+                .map(|&v| chip.range_signed_offset(v, bits))
+                .collect();
             let scales = (0..shifted.len()).map(|i| Constant(pow2(bits * i as u32)));
             chip.range.gate().inner_product(chip.ctx, shifted, scales)
         })
@@ -100,7 +110,9 @@ mod tests {
 
     #[test]
     fn packing_round_trips_and_refuses_out_of_range_values() {
-        let values = [0, -1, 32767, -32768, 5, -7, 1, 2, 3, 4, -5, 6, -8, 9, 10, 11];
+        let values = [
+            0, -1, 32767, -32768, 5, -7, 1, 2, 3, 4, -5, 6, -8, 9, 10, 11,
+        ];
         let words = pack(&values, 16).unwrap();
         assert_eq!(words.len(), 2, "15 of 16 bits per word");
         assert_eq!(unpack(&words, values.len(), 16).unwrap(), values);

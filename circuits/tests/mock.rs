@@ -66,6 +66,11 @@ fn instances(b: &ModelCircuit, outputs: &[i64]) -> Vec<Vec<Fr>> {
     vec![b.output_instances(outputs).expect("outputs in range")]
 }
 
+/// Sets advice cell `offset` of the model's thread to `value`; returns what was there.
+fn set_cell(b: &mut ModelCircuit, offset: usize, value: Assigned<Fr>) -> Assigned<Fr> {
+    std::mem::replace(&mut b.builder.main(0).advice[offset], value)
+}
+
 fn satisfied(b: &ModelCircuit, outputs: &[i64]) -> bool {
     let instances = instances(b, outputs);
     MockProver::run(K, b, instances).unwrap().verify().is_ok()
@@ -134,10 +139,18 @@ fn a_tampered_instance_copy_is_rejected() {
     let mut forged = outputs.clone();
     forged[0] += 1;
     assert_eq!(instances(&b, &forged)[0][0], honest[0][0] + Fr::from(1u64));
-    assert!(!satisfied(&b, &forged), "a forged output and its copy were accepted");
-    let failures = MockProver::run(K, &b, honest).unwrap().verify().unwrap_err();
     assert!(
-        failures.iter().any(|f| f.to_string().contains("public instance")),
+        !satisfied(&b, &forged),
+        "a forged output and its copy were accepted"
+    );
+    let failures = MockProver::run(K, &b, honest)
+        .unwrap()
+        .verify()
+        .unwrap_err();
+    assert!(
+        failures
+            .iter()
+            .any(|f| f.to_string().contains("public instance")),
         "a tampered copy did not fail the public instance gate: {failures:?}"
     );
 }
@@ -175,9 +188,9 @@ fn tampering_any_witness_cell_is_rejected() {
         let mut accepted = Vec::new();
         for i in 0..cells {
             let original = b.builder.main(0).advice[i];
-            b.builder.main(0).advice[i] = original + Assigned::Trivial(Fr::from(1u64));
+            set_cell(&mut b, i, original + Assigned::Trivial(Fr::from(1u64)));
             let accepted_now = satisfied(&b, &outputs);
-            b.builder.main(0).advice[i] = original;
+            set_cell(&mut b, i, original);
             if accepted_now && !is_zero_hint_of_zero(&mut b, i) {
                 accepted.push(i);
             }
@@ -229,13 +242,12 @@ fn dot_product_gate_matches_the_reference_and_rejects_tampering() {
             let cell = out.cell.unwrap();
             let tampered = out.value + Assigned::Trivial(Fr::from(1u64));
             b.dots[j].out.value = tampered;
-            let original = b.builder.main(0).advice[cell.offset];
-            b.builder.main(0).advice[cell.offset] = tampered;
+            let original = set_cell(&mut b, cell.offset, tampered);
             assert!(
                 dot_gate_fails(&b, &outputs),
                 "{name}: sum of job {j} tampered accepted"
             );
-            b.builder.main(0).advice[cell.offset] = original;
+            set_cell(&mut b, cell.offset, original);
             b.dots[j].out = out;
             // An input in the gate that is not the layer's input cell fails the copy.
             // (A job may have no inputs: a neuron whose weights all quantize to 0.)
@@ -259,12 +271,12 @@ fn tampering_sampled_cells_of_a_cnn_is_rejected() {
     let cells = b.builder.main(0).advice.len();
     for i in (0..cells).step_by((cells / 25).max(1)) {
         let original = b.builder.main(0).advice[i];
-        b.builder.main(0).advice[i] = original - Assigned::Trivial(Fr::from(3u64));
+        set_cell(&mut b, i, original - Assigned::Trivial(Fr::from(3u64)));
         assert!(
             !satisfied(&b, &outputs),
             "cell {i} of {cells} tampered but accepted"
         );
-        b.builder.main(0).advice[i] = original;
+        set_cell(&mut b, i, original);
     }
 }
 
@@ -288,13 +300,12 @@ fn table_activations_match_the_reference_and_reject_tampering() {
                 let cell = y.cell.unwrap();
                 let tampered = y.value + Assigned::Trivial(Fr::from(delta));
                 b.lookups[i].y.value = tampered;
-                let original = b.builder.main(0).advice[cell.offset];
-                b.builder.main(0).advice[cell.offset] = tampered;
+                let original = set_cell(&mut b, cell.offset, tampered);
                 assert!(
                     lookup_fails(&b, &outputs),
                     "{name}: lookup {i} tampered by {delta} accepted"
                 );
-                b.builder.main(0).advice[cell.offset] = original;
+                set_cell(&mut b, cell.offset, original);
                 b.lookups[i].y.value = original;
             }
             // A key that is not the rounded input (but still in the table) is rejected too.

@@ -105,6 +105,23 @@ pub fn min_k(counts: &CellCounts, lookup_bits: usize) -> u32 {
     rows.next_power_of_two().trailing_zeros()
 }
 
+/// What the planner sizes for a layout with `lookup_bits`-bit limbs.
+fn layout(
+    counts: &CellCounts,
+    lookup_bits: usize,
+    max_k: u32,
+    max_advice: usize,
+) -> cipherproof_circuits::planner::Layout<'_> {
+    cipherproof_circuits::planner::Layout {
+        advice: counts.advice + 2 * counts.table_lookups,
+        lookup: counts.lookup,
+        dot_terms: &counts.dot_terms,
+        min_k: min_k(counts, lookup_bits),
+        max_k,
+        max_advice,
+    }
+}
+
 /// The circuit size the planner settled on.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {
@@ -128,7 +145,7 @@ pub fn plan(
     max_k: u32,
     max_advice: usize,
 ) -> Result<Plan> {
-    use cipherproof_circuits::planner::{Layout, cheapest};
+    use cipherproof_circuits::planner::cheapest;
     let mut best: Option<(u128, Plan)> = None;
     let mut first_err = None;
     for lookup_bits in LIMB_CANDIDATES {
@@ -142,15 +159,7 @@ pub fn plan(
             if dot && counts.dot_terms.is_empty() {
                 continue;
             }
-            let layout = Layout {
-                advice: counts.advice + 2 * counts.table_lookups,
-                lookup: counts.lookup,
-                dot_terms: &counts.dot_terms,
-                min_k: min_k(&counts, lookup_bits),
-                max_k,
-                max_advice,
-            };
-            match cheapest(&layout, dot) {
+            match cheapest(&layout(&counts, lookup_bits, max_k, max_advice), dot) {
                 Ok(choice) => {
                     if best.as_ref().is_none_or(|(b, _)| choice.cost < *b) {
                         best = Some((
@@ -191,7 +200,7 @@ pub fn candidates(
     max_advice: usize,
     n: usize,
 ) -> Result<Vec<(u128, Plan)>> {
-    use cipherproof_circuits::planner::{Layout, choices};
+    use cipherproof_circuits::planner::choices;
     let mut all: Vec<(u128, Plan)> = Vec::new();
     for lookup_bits in LIMB_CANDIDATES {
         if lookup_bits as u32 + 1 > max_k {
@@ -202,15 +211,7 @@ pub fn candidates(
             if dot && counts.dot_terms.is_empty() {
                 continue;
             }
-            let layout = Layout {
-                advice: counts.advice + 2 * counts.table_lookups,
-                lookup: counts.lookup,
-                dot_terms: &counts.dot_terms,
-                min_k: min_k(&counts, lookup_bits),
-                max_k,
-                max_advice,
-            };
-            for c in choices(&layout, dot) {
+            for c in choices(&layout(&counts, lookup_bits, max_k, max_advice), dot) {
                 all.push((
                     c.cost,
                     Plan {

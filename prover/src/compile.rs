@@ -144,7 +144,10 @@ pub fn compile(
             opts.tune,
         )?
     } else {
-        vec![(0, plan(model, opts.input_visibility, opts.max_k, opts.max_advice)?)]
+        vec![(
+            0,
+            plan(model, opts.input_visibility, opts.max_k, opts.max_advice)?,
+        )]
     };
     t.plan_s = start.elapsed().as_secs_f64();
     let mut kept: Option<(f64, Plan, Keys)> = None;
@@ -163,7 +166,13 @@ pub fn compile(
         )?;
         let keygen_s = start.elapsed().as_secs_f64();
         let prove_s = if opts.tune > 1 {
-            let s = prove::time_one_proof(model, opts.input_visibility, &keys.shape, &params, &keys.pk)?;
+            let s = prove::time_one_proof(
+                model,
+                opts.input_visibility,
+                &keys.shape,
+                &params,
+                &keys.pk,
+            )?;
             t.tuned.push(TuneRun {
                 k: plan.k,
                 lookup_bits: plan.lookup_bits,

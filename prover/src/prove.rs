@@ -5,8 +5,8 @@ use crate::artifact::{InputClaim, PROOF_VERSION, ProofFile, fr_to_hex};
 use crate::circuit::{CircuitShape, prover_circuit};
 use crate::compile::Compiled;
 use crate::error::{ProverError, Result};
-use cipherproof_circuits::{InputVisibility, ModelCircuit};
 use cipherproof_circuits::packing;
+use cipherproof_circuits::{InputVisibility, ModelCircuit};
 use cipherproof_model::exec::argmax;
 use cipherproof_model::exec::integer::{IntegerRunner, dequantize_output};
 use cipherproof_model::quant::QuantModel;
@@ -124,11 +124,17 @@ pub fn time_one_proof(
     let input = vec![0; model.input().numel()];
     let (circuit, witness) = prover_circuit(model, visibility, shape, &input)?;
     let out_bits = model.values[model.output].bits;
-    let packed = packing::pack(&witness.output_values, out_bits).ok_or_else(|| ProverError::Halo2 {
-        stage: "witness",
-        reason: format!("outputs outside their {out_bits}-bit range"),
-    })?;
-    let instances: Vec<Fr> = witness.input_instances.iter().copied().chain(packed).collect();
+    let packed =
+        packing::pack(&witness.output_values, out_bits).ok_or_else(|| ProverError::Halo2 {
+            stage: "witness",
+            reason: format!("outputs outside their {out_bits}-bit range"),
+        })?;
+    let instances: Vec<Fr> = witness
+        .input_instances
+        .iter()
+        .copied()
+        .chain(packed)
+        .collect();
     create(params, pk, circuit, &instances)?;
     Ok(start.elapsed().as_secs_f64())
 }

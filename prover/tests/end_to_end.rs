@@ -282,14 +282,21 @@ fn tuning_measures_layouts_and_keeps_the_fastest() {
     };
     let (c, t) = compile::compile(&model, &scratch("tuned"), &opts).unwrap();
     assert_eq!(t.tuned.len(), 3, "{:?}", t.tuned);
-    assert!(t.tuned.windows(2).all(|w| w[0].model_cost <= w[1].model_cost));
+    assert!(
+        t.tuned
+            .windows(2)
+            .all(|w| w[0].model_cost <= w[1].model_cost)
+    );
     let fastest = t
         .tuned
         .iter()
         .min_by(|a, b| a.prove_s.total_cmp(&b.prove_s))
         .unwrap();
     assert_eq!(fastest.k, c.circuit.shape.k());
-    assert_eq!(Some(fastest.lookup_bits), c.circuit.shape.params.base.lookup_bits);
+    assert_eq!(
+        Some(fastest.lookup_bits),
+        c.circuit.shape.params.base.lookup_bits
+    );
     assert_eq!(fastest.dot_width, c.circuit.shape.dot_width());
     let params = compile::load_params(&c.circuit.srs, c.circuit.shape.k(), cache).unwrap();
     let pk = compile::proving_key(&c, &params, cache).unwrap();

@@ -212,11 +212,17 @@ pub fn compile_cmd(args: &CompileArgs) -> Result<()> {
         t.plan_s, t.srs_s, t.keygen_s
     );
     for r in &t.tuned {
-        let kept = r.k == p.k as u32 && r.lookup_bits == p.lookup_bits.unwrap_or(0)
+        let kept = r.k == p.k as u32
+            && r.lookup_bits == p.lookup_bits.unwrap_or(0)
             && r.dot_width == compiled.circuit.shape.dot_width();
         println!(
             "  tune            k {:>2}, limbs {:>2} bits, dot width {:>2}: model cost {:>9}, keygen {:.3}s, prove {:.3}s{}",
-            r.k, r.lookup_bits, r.dot_width, r.model_cost, r.keygen_s, r.prove_s,
+            r.k,
+            r.lookup_bits,
+            r.dot_width,
+            r.model_cost,
+            r.keygen_s,
+            r.prove_s,
             if kept { "  <- kept" } else { "" }
         );
     }
