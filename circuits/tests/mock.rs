@@ -155,6 +155,45 @@ fn a_tampered_instance_copy_is_rejected() {
     );
 }
 
+/// In a one-column circuit constants (weights, biases, powers of two) are pinned
+/// by the "constant" gate on a fixed column, not by copies: a tampered constant
+/// cell fails that gate.
+#[test]
+fn a_tampered_constant_fails_the_constant_gate() {
+    let (model, inputs) = fixture("ezkl/1l_mlp", 1);
+    let (mut b, outputs) = mock_builder(&model, &inputs[0]);
+    assert_eq!(b.params.advice_columns(), 1);
+    assert!(
+        b.params.constant_gate,
+        "one gate column: constants by the gate"
+    );
+    assert!(satisfied(&b, &outputs));
+    let model_thread = b.builder.main(0).id();
+    let constants: Vec<usize> = {
+        let copies = b.builder.core().copy_manager.lock().unwrap();
+        copies
+            .constant_equalities
+            .iter()
+            .filter(|(_, cell)| cell.context_id == model_thread)
+            .map(|(_, cell)| cell.offset)
+            .collect()
+    };
+    assert!(constants.len() > 10, "{} constant cells", constants.len());
+    for &offset in [0, constants.len() / 2, constants.len() - 1].map(|i| &constants[i]) {
+        let original = b.builder.main(0).advice[offset];
+        set_cell(&mut b, offset, original + Assigned::Trivial(Fr::from(1u64)));
+        let failures = MockProver::run(K, &b, instances(&b, &outputs))
+            .unwrap()
+            .verify()
+            .unwrap_err();
+        assert!(
+            failures.iter().any(|f| f.to_string().contains("constant")),
+            "constant at {offset}: {failures:?}"
+        );
+        set_cell(&mut b, offset, original);
+    }
+}
+
 /// halo2-base's `is_zero(a)` lays out `[is_zero, a, inv, 1 | 0, a, is_zero, 0]` with gates
 /// `is_zero + a·inv = 1` and `a·is_zero = 0`: when `a = 0` the inverse `inv` is a free hint
 /// (any value satisfies both gates) and the output is still forced to 1. Such a cell may be
