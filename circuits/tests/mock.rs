@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use cipherproof_circuits::field::{Fr, fr_i64};
+use cipherproof_circuits::field::Fr;
 use cipherproof_circuits::{CircuitError, InputVisibility, ModelCircuit};
 use cipherproof_model::exec::integer::IntegerRunner;
 use cipherproof_model::import_onnx;
@@ -135,7 +135,7 @@ fn a_tampered_instance_copy_is_rejected() {
     assert_eq!(honest[0].len(), 1, "ten 16-bit logits take one word");
     let public = &mut b.builder.pool(0).threads[0];
     assert_eq!(public.advice.len(), 1);
-    public.advice[0] = public.advice[0] + Assigned::Trivial(Fr::from(1u64));
+    public.advice[0] += Assigned::Trivial(Fr::from(1u64));
     let mut forged = outputs.clone();
     forged[0] += 1;
     assert_eq!(instances(&b, &forged)[0][0], honest[0][0] + Fr::from(1u64));

@@ -52,7 +52,7 @@ fn to_i64(t: &Tensor) -> candle_core::Result<Vec<i64>> {
 const SMALL_DENSE_MACS: usize = 1 << 16;
 
 pub(super) fn is_small(x_len: usize, [o, i]: &[usize; 2]) -> bool {
-    *i > 0 && x_len % i == 0 && (x_len / i) * o * i <= SMALL_DENSE_MACS
+    *i > 0 && x_len.is_multiple_of(*i) && (x_len / i) * o * i <= SMALL_DENSE_MACS
 }
 
 /// [`dense`] in i64 with the `[out, in]` weights as stored: the same integers
