@@ -138,11 +138,7 @@ impl ModelCircuit {
     /// A witness-only circuit with a compiled shape, for proving.
     pub fn prover(params: ModelCircuitParams, break_points: MultiPhaseThreadBreakPoints) -> Self {
         let builder = BaseCircuitBuilder::prover(params.base.clone(), break_points);
-        let dot_width = if params.dot.sets > 0 {
-            params.dot.width
-        } else {
-            0
-        };
+        let dot_width = params.dot.row_width();
         Self {
             builder,
             tables: LutTables::default(),

@@ -51,6 +51,11 @@ impl DotShape {
         self.sets * (self.width + 2)
     }
 
+    /// Inputs per gate row when the gate is in use, 0 when it is not.
+    pub fn row_width(&self) -> usize {
+        if self.sets > 0 { self.width } else { 0 }
+    }
+
     /// Advice cells that jobs of `terms` inputs each take.
     pub fn cells(width: usize, terms: &[usize]) -> usize {
         terms

@@ -22,11 +22,7 @@ impl CircuitShape {
 
     /// Inputs per dot-product gate row (0 when the circuit has no such gate).
     pub fn dot_width(&self) -> usize {
-        if self.params.dot.sets > 0 {
-            self.params.dot.width
-        } else {
-            0
-        }
+        self.params.dot.row_width()
     }
 }
 

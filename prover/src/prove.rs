@@ -6,7 +6,7 @@ use crate::circuit::{CircuitShape, prover_circuit};
 use crate::compile::Compiled;
 use crate::error::{ProverError, Result};
 use cipherproof_circuits::packing;
-use cipherproof_circuits::{InputVisibility, ModelCircuit};
+use cipherproof_circuits::{InputVisibility, ModelCircuit, ModelWitness};
 use cipherproof_model::exec::argmax;
 use cipherproof_model::exec::integer::{IntegerRunner, dequantize_output};
 use cipherproof_model::quant::QuantModel;
@@ -42,17 +42,7 @@ pub fn prove(
             ),
         });
     }
-    let out_bits = c.model.values[c.model.output].bits;
-    let packed = packing::pack(&reference, out_bits).ok_or_else(|| ProverError::Halo2 {
-        stage: "witness",
-        reason: format!("outputs {reference:?} outside their {out_bits}-bit range"),
-    })?;
-    let instances: Vec<Fr> = witness
-        .input_instances
-        .iter()
-        .copied()
-        .chain(packed)
-        .collect();
+    let instances = instances_of(&c.model, &witness)?;
     let claim = match c.circuit.input_visibility {
         InputVisibility::Private => InputClaim::Private,
         InputVisibility::Public => InputClaim::Public {
@@ -79,6 +69,23 @@ pub fn prove(
         srs: c.circuit.srs.clone(),
         input: claim,
     })
+}
+
+/// The public instances of a laid-out model: the input's, then its outputs
+/// packed ([`packing`]).
+fn instances_of(model: &QuantModel, witness: &ModelWitness) -> Result<Vec<Fr>> {
+    let out_bits = model.values[model.output].bits;
+    let outputs = &witness.output_values;
+    let packed = packing::pack(outputs, out_bits).ok_or_else(|| ProverError::Halo2 {
+        stage: "witness",
+        reason: format!("outputs {outputs:?} outside their {out_bits}-bit range"),
+    })?;
+    Ok(witness
+        .input_instances
+        .iter()
+        .copied()
+        .chain(packed)
+        .collect())
 }
 
 /// A SHPLONK proof of `circuit` over the Keccak (EVM) transcript.
@@ -123,18 +130,6 @@ pub fn time_one_proof(
     let start = std::time::Instant::now();
     let input = vec![0; model.input().numel()];
     let (circuit, witness) = prover_circuit(model, visibility, shape, &input)?;
-    let out_bits = model.values[model.output].bits;
-    let packed =
-        packing::pack(&witness.output_values, out_bits).ok_or_else(|| ProverError::Halo2 {
-            stage: "witness",
-            reason: format!("outputs outside their {out_bits}-bit range"),
-        })?;
-    let instances: Vec<Fr> = witness
-        .input_instances
-        .iter()
-        .copied()
-        .chain(packed)
-        .collect();
-    create(params, pk, circuit, &instances)?;
+    create(params, pk, circuit, &instances_of(model, &witness)?)?;
     Ok(start.elapsed().as_secs_f64())
 }
