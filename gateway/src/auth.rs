@@ -49,7 +49,10 @@ impl Auth {
         let mut keys = HashMap::new();
         for (tenant, list) in file.tenants {
             if tenant.is_empty() {
-                return Err(GatewayError::Config(format!("{}: empty tenant name", path.display())));
+                return Err(GatewayError::Config(format!(
+                    "{}: empty tenant name",
+                    path.display()
+                )));
             }
             for k in list {
                 let h = match k.strip_prefix("sha256:") {
@@ -70,13 +73,13 @@ impl Auth {
                     }
                     None => hash(&k),
                 };
-                if let Some(other) = keys.insert(h, tenant.clone()) {
-                    if other != tenant {
-                        return Err(GatewayError::Config(format!(
-                            "{}: one key is listed for tenants {other} and {tenant}",
-                            path.display()
-                        )));
-                    }
+                if let Some(other) = keys.insert(h, tenant.clone())
+                    && other != tenant
+                {
+                    return Err(GatewayError::Config(format!(
+                        "{}: one key is listed for tenants {other} and {tenant}",
+                        path.display()
+                    )));
                 }
             }
         }
@@ -90,12 +93,15 @@ impl Auth {
         let Some(keys) = &self.keys else {
             return Ok(Tenant(DEFAULT_TENANT.into()));
         };
-        let header = authorization
-            .ok_or_else(|| GatewayError::Unauthenticated("missing authorization: Bearer <api key>".into()))?;
+        let header = authorization.ok_or_else(|| {
+            GatewayError::Unauthenticated("missing authorization: Bearer <api key>".into())
+        })?;
         let key = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
-            .ok_or_else(|| GatewayError::Unauthenticated("authorization must be 'Bearer <api key>'".into()))?;
+            .ok_or_else(|| {
+                GatewayError::Unauthenticated("authorization must be 'Bearer <api key>'".into())
+            })?;
         keys.get(&hash(key.trim()))
             .map(|t| Tenant(t.clone()))
             .ok_or_else(|| GatewayError::Unauthenticated("unknown API key".into()))
@@ -106,7 +112,10 @@ impl Auth {
         let header = req
             .metadata()
             .get("authorization")
-            .map(|v| v.to_str().map_err(|_| Status::unauthenticated("authorization is not ASCII")))
+            .map(|v| {
+                v.to_str()
+                    .map_err(|_| Status::unauthenticated("authorization is not ASCII"))
+            })
             .transpose()?;
         let tenant = self.tenant_of(header).map_err(Status::from)?;
         req.extensions_mut().insert(tenant);

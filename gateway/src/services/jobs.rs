@@ -63,7 +63,10 @@ fn check_id(id: &str) -> Result<()> {
     if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(())
     } else {
-        Err(GatewayError::invalid("job_id", format!("{id:?} is not a job id (32 hex digits)")))
+        Err(GatewayError::invalid(
+            "job_id",
+            format!("{id:?} is not a job id (32 hex digits)"),
+        ))
     }
 }
 
@@ -80,13 +83,17 @@ impl JobApi {
     async fn proof(&self, tenant: &str, id: &str) -> Result<GetProofResponse> {
         let job = self.job(tenant, id).await?;
         let blob = job.proof_blob.as_deref().ok_or_else(|| {
-            GatewayError::FailedPrecondition(format!("job {id} has no proof yet (state {})", job.state.as_str()))
+            GatewayError::FailedPrecondition(format!(
+                "job {id} has no proof yet (state {})",
+                job.state.as_str()
+            ))
         })?;
         let file = self.shared.blobs.get(blob)?;
-        let proof: ProofFile = serde_json::from_slice(&file).map_err(|e| GatewayError::Corrupt {
-            what: format!("proof of job {id}"),
-            reason: e.to_string(),
-        })?;
+        let proof: ProofFile =
+            serde_json::from_slice(&file).map_err(|e| GatewayError::Corrupt {
+                what: format!("proof of job {id}"),
+                reason: e.to_string(),
+            })?;
         let bytes = proof.proof_bytes()?;
         let instances = proof.instance_values()?;
         let column = instances.first().cloned().unwrap_or_default();
@@ -98,7 +105,11 @@ impl JobApi {
             instances: proof
                 .instances
                 .first()
-                .map(|c| c.iter().map(|h| format!("0x{}", h.trim_start_matches("0x"))).collect())
+                .map(|c| {
+                    c.iter()
+                        .map(|h| format!("0x{}", h.trim_start_matches("0x")))
+                        .collect()
+                })
                 .unwrap_or_default(),
             tx_hash: job.chain.tx_hash.clone().unwrap_or_default(),
             proof_file: file,
@@ -113,12 +124,18 @@ impl JobService for JobApi {
     async fn get_job(&self, request: Request<GetJobRequest>) -> Result<Response<Job>, Status> {
         let tenant = tenant(&request)?.0;
         let id = request.into_inner().job_id;
-        observed(&self.shared, "GetJob", async { Ok(job_to_proto(&self.job(&tenant, &id).await?)) }).await
+        observed(&self.shared, "GetJob", async {
+            Ok(job_to_proto(&self.job(&tenant, &id).await?))
+        })
+        .await
     }
 
     type WatchJobStream = JobStream;
 
-    async fn watch_job(&self, request: Request<GetJobRequest>) -> Result<Response<JobStream>, Status> {
+    async fn watch_job(
+        &self,
+        request: Request<GetJobRequest>,
+    ) -> Result<Response<JobStream>, Status> {
         let tenant = tenant(&request)?.0;
         let id = request.into_inner().job_id;
         let first = self.job(&tenant, &id).await.map_err(Status::from)?;
@@ -145,15 +162,17 @@ impl JobService for JobApi {
                         return;
                     }
                 };
-                if now.state != last.state || now.attempts != last.attempts {
-                    if tx.send(Ok(job_to_proto(&now))).await.is_err() {
-                        return;
-                    }
+                if (now.state != last.state || now.attempts != last.attempts)
+                    && tx.send(Ok(job_to_proto(&now))).await.is_err()
+                {
+                    return;
                 }
                 last = now;
             }
         });
-        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
     }
 
     async fn cancel_job(&self, request: Request<GetJobRequest>) -> Result<Response<Job>, Status> {
@@ -179,7 +198,10 @@ impl JobService for JobApi {
         .await
     }
 
-    async fn get_proof(&self, request: Request<GetJobRequest>) -> Result<Response<GetProofResponse>, Status> {
+    async fn get_proof(
+        &self,
+        request: Request<GetJobRequest>,
+    ) -> Result<Response<GetProofResponse>, Status> {
         let tenant = tenant(&request)?.0;
         let id = request.into_inner().job_id;
         observed(&self.shared, "GetProof", self.proof(&tenant, &id)).await
