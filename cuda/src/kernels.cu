@@ -66,3 +66,110 @@ extern "C" __global__ void conv2d_i64(
     }
     out[t] = round_shift(acc + bias[c], shift);
 }
+
+// round(v / n), halves up, for n > 0: floor((2v + n) / 2n), as the model crate's round_div.
+__device__ __forceinline__ i64 round_div(i64 v, i64 n) {
+    i64 num = 2 * v + n, d = 2 * n;
+    i64 q = num / d;
+    return (num % d != 0 && num < 0) ? q - 1 : q;
+}
+
+__device__ __forceinline__ unsigned long long thread_index() {
+    return (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x;
+}
+
+// out[t] = max(x[t], 0)
+extern "C" __global__ void relu_i64(const i64* __restrict__ x, i64* __restrict__ out,
+                                    unsigned long long n)
+{
+    unsigned long long t = thread_index();
+    if (t < n) out[t] = x[t] > 0 ? x[t] : 0;
+}
+
+// Window pooling over NCHW planes, one thread per output. mode 0: max over the
+// taps inside the image (0 when none); 1: round_div(sum, kh*kw) (padding counts);
+// 2: round_div(sum, taps inside) (padding does not count).
+// geo = {h, w, oh, ow, kh, kw, stride_y, stride_x, pad_top, pad_left, dil_y, dil_x}
+extern "C" __global__ void pool_i64(
+    const i64* __restrict__ x, i64* __restrict__ out, const unsigned int* __restrict__ geo,
+    unsigned long long planes, unsigned int mode)
+{
+    unsigned int h = geo[0], w = geo[1], oh = geo[2], ow = geo[3], kh = geo[4], kw = geo[5];
+    unsigned int sy = geo[6], sx = geo[7], dy = geo[10], dx = geo[11];
+    int pt = (int)geo[8], pl = (int)geo[9];
+    unsigned long long per_plane = (unsigned long long)oh * ow;
+    unsigned long long t = thread_index();
+    if (t >= planes * per_plane) return;
+    unsigned long long plane = t / per_plane;
+    unsigned int p = (unsigned int)(t % per_plane);
+    unsigned int oy = p / ow, ox = p % ow;
+    const i64* xp = x + plane * h * w;
+    int y0 = (int)(oy * sy) - pt, x0 = (int)(ox * sx) - pl;
+    i64 best = 0, sum = 0;
+    unsigned int count = 0;
+    for (unsigned int ky = 0; ky < kh; ++ky) {
+        int y = y0 + (int)(ky * dy);
+        if (y < 0 || y >= (int)h) continue;
+        for (unsigned int kx = 0; kx < kw; ++kx) {
+            int xx = x0 + (int)(kx * dx);
+            if (xx < 0 || xx >= (int)w) continue;
+            i64 v = xp[(unsigned int)y * w + (unsigned int)xx];
+            best = (count == 0 || v > best) ? v : best;
+            sum += v;
+            ++count;
+        }
+    }
+    if (mode == 0) {
+        out[t] = best;
+    } else {
+        i64 n = mode == 1 ? (i64)kh * kw : (i64)count;
+        out[t] = round_div(sum, n > 0 ? n : 1);
+    }
+}
+
+// out[t] = table[round_shift(x[t], in_shift) + offset]; an index outside the
+// table sets *bad and reads entry 0 instead (the caller then reports the error).
+extern "C" __global__ void lut_i64(
+    const i64* __restrict__ x, i64* __restrict__ out, unsigned long long n,
+    const i64* __restrict__ table, unsigned long long table_len, unsigned int in_shift,
+    i64 offset, unsigned int* bad)
+{
+    unsigned long long t = thread_index();
+    if (t >= n) return;
+    i64 i = round_shift(x[t], in_shift) + offset;
+    if (i < 0 || (unsigned long long)i >= table_len) {
+        atomicOr(bad, 1u);
+        i = 0;
+    }
+    out[t] = table[i];
+}
+
+// Sets *bad when any x[t] lies outside [lo, hi] (the value's signed range).
+extern "C" __global__ void range_check_i64(
+    const i64* __restrict__ x, unsigned long long n, i64 lo, i64 hi, unsigned int* bad)
+{
+    unsigned long long t = thread_index();
+    if (t < n && (x[t] < lo || x[t] > hi)) atomicOr(bad, 1u);
+}
+
+// Broadcast binary arithmetic with rescale, one thread per output:
+// out[s, e] = round_shift(f(a[s, ia[e]], b[s, ib[e]]), shift) with f by mode
+// 0: (a << align_a) + (b << align_b), 1: (a << align_a) - (b << align_b), 2: a * b.
+// ia/ib map each output element of a sample to its operands' elements; a
+// constant operand has b_per = 0 (the same values for every sample).
+extern "C" __global__ void binary_i64(
+    const i64* __restrict__ a, const i64* __restrict__ b, i64* __restrict__ out,
+    const unsigned int* __restrict__ ia, const unsigned int* __restrict__ ib,
+    unsigned long long per_out, unsigned long long a_per, unsigned long long b_per,
+    unsigned long long batch, unsigned int mode, unsigned int align_a, unsigned int align_b,
+    unsigned int shift)
+{
+    unsigned long long t = thread_index();
+    if (t >= per_out * batch) return;
+    unsigned long long s = t / per_out, e = t % per_out;
+    i64 x = a[s * a_per + ia[e]], y = b[s * b_per + ib[e]];
+    i64 v = mode == 0 ? (x << align_a) + (y << align_b)
+          : mode == 1 ? (x << align_a) - (y << align_b)
+          : x * y;
+    out[t] = round_shift(v, shift);
+}

@@ -4,12 +4,19 @@ use crate::error::{CudaError, Result};
 use crate::probe::nvrtc_library;
 use cudarc::nvrtc::{CompileOptions, Ptx, compile_ptx_with_opts};
 
-/// The kernels (`dense_i64`, `conv2d_i64`), bit-exact with the model crate's integer reference.
+/// The kernels, bit-exact with the model crate's integer reference.
 pub const SOURCE: &str = include_str!("kernels.cu");
 
 /// Kernel names in [`SOURCE`].
 pub const DENSE: &str = "dense_i64";
 pub const CONV2D: &str = "conv2d_i64";
+pub const RELU: &str = "relu_i64";
+pub const POOL: &str = "pool_i64";
+pub const LUT: &str = "lut_i64";
+pub const RANGE_CHECK: &str = "range_check_i64";
+pub const BINARY: &str = "binary_i64";
+/// Every kernel in [`SOURCE`].
+pub const ALL: [&str; 7] = [DENSE, CONV2D, RELU, POOL, LUT, RANGE_CHECK, BINARY];
 
 /// Compiles [`SOURCE`] to PTX for compute capability `major.minor` (no GPU needed, only NVRTC).
 pub fn compile(major: u32, minor: u32) -> Result<Ptx> {

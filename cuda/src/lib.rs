@@ -6,19 +6,22 @@
 //! - [`kernels`]: our CUDA C source, compiled at run time by NVRTC for the device's
 //!   compute capability (no nvcc, no toolkit at build time).
 //! - [`witness`]: the integer witness of a quantized model for a batch of inputs,
-//!   Dense and Conv layers on the GPU, bit-exact with the model crate's reference
-//!   ([`witness::cpu_batch`] is the CPU path).
+//!   values kept on the GPU from the input to the output (Dense, Conv, ReLU,
+//!   pooling, tables, range checks as kernels), bit-exact with the model crate's
+//!   reference ([`witness::cpu_batch`] is the CPU path).
 //! - [`backend`]: `cpu | cuda | auto`, resolved against the machine.
 //!
-//! The GPU halo2 prover is not here yet (see the issue "GPU" and `docs/GPU.md`).
+//! The GPU halo2 prover is `cipherproof-prover`'s `gpu` module (feature `cuda`,
+//! halo2-axiom-gpu); `docs/GPU.md` has both.
 
 pub mod backend;
 pub mod error;
 pub mod kernels;
+mod launch;
 pub mod probe;
 pub mod witness;
 
 pub use backend::{Backend, Resolved};
 pub use error::{CudaError, Result};
 pub use probe::DeviceInfo;
-pub use witness::{GpuWitness, cpu_batch};
+pub use witness::{DeviceModel, GpuWitness, cpu_batch};

@@ -1,15 +1,19 @@
-//! The integer witness of a quantized model for a batch of inputs: every
-//! Dense and Conv layer as one kernel launch over the whole batch on the GPU,
-//! ReLU and reshapes over the whole batch on the host, the other cheap ops
-//! (tables, pooling, element-wise) per sample with the model crate's own reference. Results equal `IntegerRunner` bit for bit,
+//! The integer witness of a quantized model for a batch of inputs on the GPU:
+//! Dense, Conv, ReLU, pooling, table lookups and broadcast arithmetic as one
+//! launch each over the whole batch ([`crate::launch`]), values kept on the
+//! device between ops; the rarer ops (transposes, global pooling, leaky ReLU)
+//! per sample on the host with the model crate's own reference. Results equal `IntegerRunner` bit for bit,
 //! range checks included.
 
 use crate::error::{CudaError, Result};
-use crate::kernels::{CONV2D, DENSE, compile};
+use crate::kernels::{self, compile};
+use crate::launch::{Buf, Consts, Kernels, Launcher};
 use crate::probe::{DeviceInfo, describe, open};
 use cipherproof_model::exec::integer::{IntegerRunner, OpInput, check_range, eval_op};
+use cipherproof_model::quant::fixed::signed_range;
 use cipherproof_model::quant::model::{QNode, QOp, QuantModel};
-use cudarc::driver::{CudaContext, CudaFunction, CudaStream, LaunchConfig, PushKernelArg};
+use cudarc::driver::CudaContext;
+use cudarc::driver::CudaStream;
 use rayon::prelude::*;
 use std::sync::Arc;
 
@@ -22,30 +26,20 @@ pub fn cpu_batch(model: &QuantModel, inputs: &[Vec<i64>]) -> Result<Vec<Vec<i64>
         .collect()
 }
 
+/// A model's constants on the device ([`GpuWitness::upload`]).
+#[derive(Debug)]
+pub struct DeviceModel<'m> {
+    model: &'m QuantModel,
+    consts: Vec<Consts>,
+}
+
 /// A device with the witness kernels loaded.
 #[derive(Debug)]
 pub struct GpuWitness {
     ctx: Arc<CudaContext>,
     stream: Arc<CudaStream>,
-    dense: CudaFunction,
-    conv: CudaFunction,
+    kernels: Kernels,
     info: DeviceInfo,
-}
-
-const BLOCK: u32 = 256;
-
-fn launch_config(threads: usize) -> Result<LaunchConfig> {
-    let blocks = u32::try_from(threads.div_ceil(BLOCK as usize))
-        .map_err(|_| CudaError::Invalid(format!("{threads} threads is too large a launch")))?;
-    Ok(LaunchConfig {
-        grid_dim: (blocks.max(1), 1, 1),
-        block_dim: (BLOCK, 1, 1),
-        shared_mem_bytes: 0,
-    })
-}
-
-fn u32_of(what: &str, v: usize) -> Result<u32> {
-    u32::try_from(v).map_err(|_| CudaError::Invalid(format!("{what} = {v} does not fit 32 bits")))
 }
 
 impl GpuWitness {
@@ -55,10 +49,18 @@ impl GpuWitness {
         let info = describe(&ctx)?;
         let (major, minor) = info.compute_capability;
         let module = ctx.load_module(compile(major, minor)?)?;
+        let kernels = Kernels {
+            dense: module.load_function(kernels::DENSE)?,
+            conv: module.load_function(kernels::CONV2D)?,
+            relu: module.load_function(kernels::RELU)?,
+            pool: module.load_function(kernels::POOL)?,
+            lut: module.load_function(kernels::LUT)?,
+            range_check: module.load_function(kernels::RANGE_CHECK)?,
+            binary: module.load_function(kernels::BINARY)?,
+        };
         Ok(Self {
             stream: ctx.default_stream(),
-            dense: module.load_function(DENSE)?,
-            conv: module.load_function(CONV2D)?,
+            kernels,
             ctx,
             info,
         })
@@ -68,8 +70,39 @@ impl GpuWitness {
         &self.info
     }
 
-    /// The model output for every input (each a quantized input of the model's shape).
+    /// Uploads a model's constants (weights, biases, tables, window geometry)
+    /// once, for [`GpuWitness::run_uploaded`] on many batches.
+    pub fn upload<'m>(&self, model: &'m QuantModel) -> Result<DeviceModel<'m>> {
+        let gpu = self.launcher();
+        let consts = model
+            .nodes
+            .iter()
+            .map(|node| gpu.upload(model, node))
+            .collect::<Result<_>>()?;
+        Ok(DeviceModel { model, consts })
+    }
+
+    fn launcher(&self) -> Launcher<'_> {
+        Launcher {
+            stream: self.stream.clone(),
+            k: &self.kernels,
+        }
+    }
+
+    /// The model output for every input (each a quantized input of the model's
+    /// shape): [`GpuWitness::upload`], then [`GpuWitness::run_uploaded`].
     pub fn run_batch(&self, model: &QuantModel, inputs: &[Vec<i64>]) -> Result<Vec<Vec<i64>>> {
+        self.run_uploaded(&self.upload(model)?, inputs)
+    }
+
+    /// The model output for every input, the model's constants already on the device.
+    ///
+    /// The batch goes up once and its outputs come down once: every value stays
+    /// on the device between ops, and range checks (and table indices) raise one
+    /// device flag. When the flag is up, the CPU reference reruns the batch for
+    /// the exact error (the first failing sample's node and value).
+    pub fn run_uploaded(&self, dm: &DeviceModel, inputs: &[Vec<i64>]) -> Result<Vec<Vec<i64>>> {
+        let model = dm.model;
         let batch = inputs.len();
         if batch == 0 {
             return Ok(Vec::new());
@@ -81,23 +114,34 @@ impl GpuWitness {
                 x.len()
             )));
         }
-        // values[v]: the batch's integers of value v, sample after sample.
-        let mut values: Vec<Vec<i64>> = vec![Vec::new(); model.values.len()];
         for (i, x) in inputs.iter().enumerate() {
             check_range(model, 0, x, &format!("input {i}"))?;
         }
-        values[0] = inputs.concat();
-        for node in &model.nodes {
+        let s = &self.stream;
+        let gpu = self.launcher();
+        // values[v]: the batch's integers of value v, sample after sample, on the device.
+        let mut values: Vec<Option<Buf>> = (0..model.values.len()).map(|_| None).collect();
+        values[0] = Some(s.clone_htod(&inputs.concat())?);
+        let mut bad = s.alloc_zeros::<u32>(1)?;
+        for (node, c) in model.nodes.iter().zip(&dm.consts) {
+            let x = || operand(node, &values, 0);
             let out = match &node.op {
-                QOp::Dense { .. } => self.dense(model, node, &values, batch)?,
-                QOp::Conv { .. } => self.conv(model, node, &values, batch)?,
-                // Element-wise and layout-only ops need no per-sample shapes: the whole batch at once.
-                QOp::Relu => operand(node, &values, 0)?
-                    .iter()
-                    .map(|&v| v.max(0))
-                    .collect(),
-                QOp::Reshape => operand(node, &values, 0)?.to_vec(),
-                _ => host_op(model, node, &values, batch)?,
+                QOp::Dense { .. } => gpu.dense(model, node, c, x()?, batch)?,
+                QOp::Conv { .. } => gpu.conv(model, node, c, x()?, batch)?,
+                QOp::Relu => gpu.relu(x()?)?,
+                QOp::Reshape => s.clone_dtod(x()?)?,
+                QOp::MaxPool { .. } | QOp::AvgPool { .. } => {
+                    gpu.pool(model, node, c, x()?, batch)?
+                }
+                QOp::Lut { .. } => gpu.lut(node, c, x()?, &mut bad)?,
+                QOp::Add { .. } | QOp::Sub { .. } | QOp::Mul { .. } => {
+                    let y = operand(node, &values, 1)?;
+                    gpu.binary(model, node, c, x()?, Some(y), batch)?
+                }
+                QOp::AddConst { .. } | QOp::MulConst { .. } => {
+                    gpu.binary(model, node, c, x()?, None, batch)?
+                }
+                _ => self.host_op(model, node, &values, batch)?,
             };
             let per = model.values[node.output].numel();
             if out.len() != per * batch {
@@ -107,169 +151,34 @@ impl GpuWitness {
                     out.len()
                 )));
             }
-            for sample in out.chunks(per.max(1)) {
-                check_range(model, node.output, sample, &node.name)?;
-            }
-            values[node.output] = out;
+            gpu.range_check(&out, signed_range(model.values[node.output].bits), &mut bad)?;
+            values[node.output] = Some(out);
         }
+        if s.clone_dtoh(&bad)?[0] != 0 {
+            return Err(first_error(model, inputs));
+        }
+        let out = s.clone_dtoh(operand_value(&values, model.output, "the output")?)?;
         let per = model.output_info().numel();
-        let out = std::mem::take(&mut values[model.output]);
         Ok(out.chunks(per.max(1)).map(<[i64]>::to_vec).collect())
     }
 
-    fn dense(
+    /// An op without a kernel: its operands come down, each sample runs the
+    /// model crate's reference (in parallel), the result goes back up.
+    fn host_op(
         &self,
         m: &QuantModel,
         node: &QNode,
-        values: &[Vec<i64>],
+        values: &[Option<Buf>],
         batch: usize,
-    ) -> Result<Vec<i64>> {
-        let QOp::Dense {
-            weight,
-            weight_shape: [o, i],
-            bias,
-            shift,
-            ..
-        } = &node.op
-        else {
-            return Err(CudaError::Invalid(format!("{} is not Dense", node.name)));
-        };
-        let x = operand(node, values, 0)?;
-        let per_sample = m.values[node.inputs[0]].numel();
-        // Checked here because a kernel reading past a buffer poisons the whole context.
-        if *i == 0
-            || !per_sample.is_multiple_of(*i)
-            || weight.len() != o * i
-            || bias.len() != *o
-            || x.len() != per_sample * batch
-        {
-            return Err(CudaError::Invalid(format!(
-                "{}: Dense weight {o}x{i} ({} values), bias {}, input {} values per sample",
-                node.name,
-                weight.len(),
-                bias.len(),
-                per_sample
-            )));
+    ) -> Result<Buf> {
+        let mut host: Vec<Vec<i64>> = vec![Vec::new(); m.values.len()];
+        for &v in &node.inputs {
+            host[v] = self
+                .stream
+                .clone_dtoh(operand_value(values, v, &node.name)?)?;
         }
-        check_shift(node, *shift)?;
-        let rows = (per_sample / i) * batch;
-        let s = &self.stream;
-        let (xd, wd, bd) = (s.clone_htod(x)?, s.clone_htod(weight)?, s.clone_htod(bias)?);
-        let mut out = s.alloc_zeros::<i64>(rows * o)?;
-        let (rows32, in32, out32) = (u32_of("rows", rows)?, u32_of("in", *i)?, u32_of("out", *o)?);
-        let mut launch = s.launch_builder(&self.dense);
-        launch.arg(&xd).arg(&wd).arg(&bd).arg(&mut out);
-        launch.arg(&rows32).arg(&in32).arg(&out32).arg(shift);
-        // SAFETY: the argument list matches `dense_i64`'s signature; the buffers
-        // hold rows·in, out·in, out and rows·out i64s as the kernel indexes them.
-        #[allow(unsafe_code)]
-        unsafe {
-            launch.launch(launch_config(rows * o)?)?;
-        }
-        Ok(s.clone_dtoh(&out)?)
-    }
-
-    fn conv(
-        &self,
-        m: &QuantModel,
-        node: &QNode,
-        values: &[Vec<i64>],
-        batch: usize,
-    ) -> Result<Vec<i64>> {
-        let QOp::Conv {
-            weight,
-            weight_shape,
-            bias,
-            window,
-            shift,
-            ..
-        } = &node.op
-        else {
-            return Err(CudaError::Invalid(format!("{} is not Conv", node.name)));
-        };
-        let x = operand(node, values, 0)?;
-        let xs = &m.values[node.inputs[0]].shape;
-        let os = &m.values[node.output].shape;
-        if xs.len() != 4 || os.len() != 4 {
-            return Err(CudaError::Invalid(format!(
-                "{}: Conv needs NCHW shapes",
-                node.name
-            )));
-        }
-        let kernel = [weight_shape[2], weight_shape[3]];
-        let per_image = xs[1] * xs[2] * xs[3];
-        if weight_shape[1] != xs[1]
-            || weight_shape[0] != os[1]
-            || kernel != window.kernel
-            || weight.len() != weight_shape.iter().product::<usize>()
-            || bias.len() != os[1]
-            || x.len() != xs[0] * per_image * batch
-            || os[0] != xs[0]
-            || xs[2] * xs[3] >= 1 << 31
-        {
-            return Err(CudaError::Invalid(format!(
-                "{}: Conv weight {weight_shape:?} ({} values), bias {}, kernel {:?}, input {xs:?}, output {os:?} do not agree",
-                node.name,
-                weight.len(),
-                bias.len(),
-                window.kernel
-            )));
-        }
-        check_shift(node, *shift)?;
-        let images = xs[0] * batch;
-        let geo: Vec<u32> = [
-            xs[1],
-            xs[2],
-            xs[3],
-            os[1],
-            os[2],
-            os[3],
-            weight_shape[2],
-            weight_shape[3],
-            window.strides[0],
-            window.strides[1],
-            window.pads[0],
-            window.pads[1],
-            window.dilations[0],
-            window.dilations[1],
-        ]
-        .iter()
-        .map(|&v| {
-            // The kernel does window arithmetic in 32-bit signed integers.
-            u32::try_from(v)
-                .ok()
-                .filter(|&g| g <= i32::MAX as u32)
-                .ok_or_else(|| {
-                    CudaError::Invalid(format!("{}: conv geometry {v} too large", node.name))
-                })
-        })
-        .collect::<Result<_>>()?;
-        let total = images * os[1] * os[2] * os[3];
-        let s = &self.stream;
-        let (xd, wd, bd, gd) = (
-            s.clone_htod(x)?,
-            s.clone_htod(weight)?,
-            s.clone_htod(bias)?,
-            s.clone_htod(&geo)?,
-        );
-        let mut out = s.alloc_zeros::<i64>(total)?;
-        let images32 = u32_of("images", images)?;
-        let mut launch = s.launch_builder(&self.conv);
-        launch
-            .arg(&xd)
-            .arg(&wd)
-            .arg(&bd)
-            .arg(&mut out)
-            .arg(&gd)
-            .arg(&images32)
-            .arg(shift);
-        // SAFETY: the argument list matches `conv2d_i64`; `geo` holds the 14
-        // geometry words the kernel reads and every buffer the sizes it indexes.
-        #[allow(unsafe_code)]
-        unsafe {
-            launch.launch(launch_config(total)?)?;
-        }
-        Ok(s.clone_dtoh(&out)?)
+        let out = host_op(m, node, &host, batch)?;
+        Ok(self.stream.clone_htod(&out)?)
     }
 
     /// The bytes the device reports free now (buffers are freed when dropped),
@@ -282,24 +191,33 @@ impl GpuWitness {
     }
 }
 
-/// Shifts beyond 62 bits are not something quantization produces, and a 64-bit
-/// shift differs between Rust and CUDA: refuse them.
-fn check_shift(node: &QNode, shift: u32) -> Result<()> {
-    if shift > 62 {
-        return Err(CudaError::Invalid(format!(
-            "{}: rescale shift {shift} is beyond 62 bits",
-            node.name
-        )));
+/// The error the CPU reference gives for the first failing sample.
+fn first_error(model: &QuantModel, inputs: &[Vec<i64>]) -> CudaError {
+    let runner = match IntegerRunner::new(model) {
+        Ok(r) => r,
+        Err(e) => return e.into(),
+    };
+    for x in inputs {
+        if let Err(e) = runner.run(x) {
+            return e.into();
+        }
     }
-    Ok(())
+    CudaError::Invalid("the GPU flagged a value out of range that the CPU reference accepts".into())
 }
 
-fn operand<'v>(node: &QNode, values: &'v [Vec<i64>], i: usize) -> Result<&'v [i64]> {
-    node.inputs
+fn operand_value<'v>(values: &'v [Option<Buf>], v: usize, node: &str) -> Result<&'v Buf> {
+    values
+        .get(v)
+        .and_then(Option::as_ref)
+        .ok_or_else(|| CudaError::Invalid(format!("{node}: value {v} not computed")))
+}
+
+fn operand<'v>(node: &QNode, values: &'v [Option<Buf>], i: usize) -> Result<&'v Buf> {
+    let v = node
+        .inputs
         .get(i)
-        .and_then(|&v| values.get(v))
-        .map(Vec::as_slice)
-        .ok_or_else(|| CudaError::Invalid(format!("{}: missing operand {i}", node.name)))
+        .ok_or_else(|| CudaError::Invalid(format!("{}: missing operand {i}", node.name)))?;
+    operand_value(values, *v, &node.name)
 }
 
 /// A cheap op per sample with the model crate's reference, the samples in parallel.

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use cipherproof_cuda::kernels::{CONV2D, DENSE, compile};
+use cipherproof_cuda::kernels::{ALL, compile};
 use cipherproof_cuda::probe::{devices, driver_library, nvrtc_library};
 use cipherproof_cuda::{Backend, CudaError, GpuWitness, Resolved, cpu_batch};
 use cipherproof_model::exec::integer::IntegerRunner;
@@ -72,7 +72,7 @@ fn nvrtc_compiles_the_kernels_for_hopper_and_ampere() {
     }
     for (major, minor) in [(9, 0), (8, 0)] {
         let ptx = compile(major, minor).unwrap().to_src();
-        for kernel in [DENSE, CONV2D] {
+        for kernel in ALL {
             assert!(
                 ptx.contains(&format!(".entry {kernel}")),
                 "{kernel} missing for sm_{major}{minor}"
@@ -239,5 +239,149 @@ fn gpu_witness_equals_the_cpu_on_awkward_shapes() {
     let Some(gpu) = gpu() else { return };
     for (name, model, inputs, want) in cases {
         assert_eq!(gpu.run_batch(&model, &inputs).unwrap(), want, "{name}");
+    }
+}
+
+/// Pooling (padding partly outside the image, averages with and without the
+/// padding counted), table lookups and broadcast arithmetic, each one kernel
+/// on the GPU.
+#[test]
+fn gpu_pooling_tables_and_arithmetic_equal_the_cpu() {
+    let window = Window {
+        kernel: [3, 2],
+        strides: [2, 2],
+        pads: [1, 1, 1, 1],
+        dilations: [1, 1],
+    };
+    let [oh, ow] = window.output_hw(7, 6).unwrap();
+    let pool = |op| one_node(op, &[1, 2, 7, 6], &[1, 2, oh, ow]);
+    let pool_shaped = |op| one_node(op, &[1, 2, 7, 6], &[1, 2, 7, 6]);
+    // x op x: both operands from the one input value.
+    let self_binary = |op| {
+        let mut m = one_node(op, &[1, 2, 7, 6], &[1, 2, 7, 6]);
+        m.nodes[0].inputs = vec![0, 0];
+        m
+    };
+    let lut = one_node(
+        QOp::Lut {
+            function: cipherproof_model::quant::LutFunction::Sigmoid,
+            in_shift: 2,
+            offset: 128,
+            table: ints(256, 1 << 12, 5),
+        },
+        &[1, 40],
+        &[1, 40],
+    );
+    let cases: Vec<_> = [
+        (
+            "max",
+            pool(QOp::MaxPool {
+                window: window.clone(),
+            }),
+        ),
+        (
+            "avg with padding",
+            pool(QOp::AvgPool {
+                window: window.clone(),
+                count_include_pad: true,
+            }),
+        ),
+        (
+            "avg without padding",
+            pool(QOp::AvgPool {
+                window,
+                count_include_pad: false,
+            }),
+        ),
+        ("lut", lut),
+        (
+            "add-const broadcast per channel",
+            pool_shaped(QOp::AddConst {
+                c: ints(2, 300, 7),
+                c_shape: vec![1, 2, 1, 1],
+                shift: 1,
+            }),
+        ),
+        (
+            "mul-const broadcast per column",
+            pool_shaped(QOp::MulConst {
+                c: ints(6, 300, 8),
+                c_shape: vec![6],
+                c_scale: 8,
+                shift: 8,
+            }),
+        ),
+        (
+            "add aligned",
+            self_binary(QOp::Add {
+                align: [1, 0],
+                shift: 1,
+            }),
+        ),
+        (
+            "sub aligned",
+            self_binary(QOp::Sub {
+                align: [0, 2],
+                shift: 0,
+            }),
+        ),
+        ("mul", self_binary(QOp::Mul { shift: 6 })),
+    ]
+    .into_iter()
+    .map(|(name, model)| {
+        let n = model.input().numel();
+        let inputs: Vec<Vec<i64>> = (0..6).map(|b| ints(n, 500, 20 + b)).collect();
+        let want = cpu_batch(&model, &inputs).unwrap_or_else(|e| panic!("{name}: {e}"));
+        (name, model, inputs, want)
+    })
+    .collect();
+    let Some(gpu) = gpu() else { return };
+    for (name, model, inputs, want) in cases {
+        assert_eq!(gpu.run_batch(&model, &inputs).unwrap(), want, "{name}");
+    }
+}
+
+/// An index outside a table, and a value outside its range, are the CPU
+/// reference's errors on the GPU too (naming the node and the value).
+#[test]
+fn gpu_overflows_are_the_cpu_errors() {
+    let lut = one_node(
+        QOp::Lut {
+            function: cipherproof_model::quant::LutFunction::Sigmoid,
+            in_shift: 0,
+            offset: 8,
+            table: ints(16, 100, 6),
+        },
+        &[1, 4],
+        &[1, 4],
+    );
+    let dense = one_node(
+        QOp::Dense {
+            weight: vec![1 << 20; 4],
+            weight_shape: [1, 4],
+            bias: vec![0],
+            weight_scale: 8,
+            shift: 0,
+        },
+        &[1, 4],
+        &[1, 1],
+    );
+    // Only sample 2 overflows: one error to expect.
+    let mut ok = vec![vec![1, -2, 3, 0]; 4];
+    ok[2] = vec![1, 9, 3, 0];
+    let mut big = vec![vec![1, 1, 1, 1]; 4];
+    big[2] = vec![1000, 1000, 1000, 1000];
+    let cases: Vec<_> = [("lut", lut, ok, "9"), ("dense", dense, big, "4194304000")]
+        .into_iter()
+        .map(|(name, model, inputs, value)| {
+            let want = cpu_batch(&model, &inputs).unwrap_err().to_string();
+            assert!(want.contains(value), "{name}: {want}");
+            (name, model, inputs, want)
+        })
+        .collect();
+    let Some(gpu) = gpu() else { return };
+    for (name, model, inputs, want) in cases {
+        let got = gpu.run_batch(&model, &inputs).unwrap_err().to_string();
+        assert_eq!(got, want, "{name}");
     }
 }

@@ -105,6 +105,58 @@ fn compile_prove_verify_the_digits_mlp() {
     );
     assert_valid(&m, &proof, &cache);
 
+    // `--backend cpu --repeat 2`: two proofs timed, the last written, and it verifies.
+    let repeated: Value = serde_json::from_str(&ok(&cipherproof(
+        &[
+            "prove",
+            "--model",
+            &m,
+            "--input",
+            &testdata("digits_mlp/input.json"),
+            "--out",
+            &proof,
+            "--backend",
+            "cpu",
+            "--repeat",
+            "2",
+            "--json",
+        ],
+        &cache,
+    )))
+    .unwrap();
+    assert_eq!(repeated["backend"], "cpu", "{repeated}");
+    assert_eq!(repeated["repeats"], 2, "{repeated}");
+    assert!(
+        repeated["prove_best_s"].as_f64().unwrap() <= repeated["prove_s"].as_f64().unwrap(),
+        "{repeated}"
+    );
+    assert!(repeated["gpu_memory_change_bytes"].is_null(), "{repeated}");
+    assert_valid(&m, &proof, &cache);
+    // An unknown backend, and (in a build without the CUDA prover) `cuda`: clear errors.
+    let mut backends = vec![("gpu", "cpu, cuda or auto")];
+    if !cfg!(feature = "cuda") {
+        backends.push(("cuda", "no CUDA prover"));
+    }
+    for (backend, says) in backends {
+        let out = cipherproof(
+            &[
+                "prove",
+                "--model",
+                &m,
+                "--input",
+                &testdata("digits_mlp/input.json"),
+                "--out",
+                &proof,
+                "--backend",
+                backend,
+            ],
+            &cache,
+        );
+        assert_eq!(out.status.code(), Some(1), "{backend}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{backend}: {err}");
+    }
+
     // `run` on the compiled directory prints exactly the proven integers.
     let run: Value = serde_json::from_str(&ok(&cipherproof(
         &[

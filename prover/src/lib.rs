@@ -3,7 +3,8 @@
 //! Turns a quantized model into a proven computation: SRS handling ([`srs`]),
 //! circuit sizing and key generation with an on-disk cache ([`compile`],
 //! [`keys`]), SHPLONK proving over the Keccak (EVM) transcript ([`prove`]) so
-//! the same proof verifies on-chain, native verification ([`verify`]), and the
+//! the same proof verifies on-chain, on the CPU or (feature `cuda`) the GPU
+//! ([`prove::Engine`]), native verification ([`verify`]), and the
 //! versioned proof file ([`artifact`]).
 //!
 //! The model id binds a proof to one model: it hashes the quantized model and
@@ -15,6 +16,8 @@ pub mod circuit;
 pub mod compile;
 pub mod cpu;
 pub mod error;
+#[cfg(feature = "cuda")]
+pub mod gpu;
 pub mod keys;
 pub mod prove;
 pub mod srs;

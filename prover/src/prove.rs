@@ -19,8 +19,44 @@ use rand::rngs::OsRng;
 use snark_verifier_sdk::snark_verifier::loader::native::NativeLoader;
 use snark_verifier_sdk::snark_verifier::system::halo2::transcript::evm::EvmTranscript;
 
-/// Proves the model on an already quantized input.
+/// Where a proof's MSMs and FFTs run. Both give proofs of the same keys that
+/// the same verifier accepts.
+#[derive(Debug, Default)]
+pub enum Engine {
+    #[default]
+    Cpu,
+    /// halo2-axiom-gpu's CUDA prover (feature `cuda`).
+    #[cfg(feature = "cuda")]
+    Cuda(crate::gpu::GpuProver),
+}
+
+impl Engine {
+    /// "cpu" or "cuda".
+    pub fn name(&self) -> &'static str {
+        match self {
+            Engine::Cpu => "cpu",
+            #[cfg(feature = "cuda")]
+            Engine::Cuda(_) => "cuda",
+        }
+    }
+}
+
+/// Whether this build has the CUDA prover (feature `cuda`).
+pub const HAS_CUDA_PROVER: bool = cfg!(feature = "cuda");
+
+/// Proves the model on an already quantized input, on the CPU.
 pub fn prove(
+    c: &Compiled,
+    params: &ParamsKZG<Bn256>,
+    pk: &ProvingKey<G1Affine>,
+    input: &[i64],
+) -> Result<ProofFile> {
+    prove_on(&Engine::Cpu, c, params, pk, input)
+}
+
+/// Proves the model on an already quantized input with `engine`.
+pub fn prove_on(
+    engine: &Engine,
     c: &Compiled,
     params: &ParamsKZG<Bn256>,
     pk: &ProvingKey<G1Affine>,
@@ -56,7 +92,7 @@ pub fn prove(
                 .unwrap_or_default(),
         },
     };
-    let proof = create(params, pk, circuit, &instances)?;
+    let proof = create(engine, params, pk, circuit, &instances)?;
     Ok(ProofFile {
         version: PROOF_VERSION,
         model_id: c.circuit.model_id.clone(),
@@ -90,6 +126,20 @@ fn instances_of(model: &QuantModel, witness: &ModelWitness) -> Result<Vec<Fr>> {
 
 /// A SHPLONK proof of `circuit` over the Keccak (EVM) transcript.
 fn create(
+    engine: &Engine,
+    params: &ParamsKZG<Bn256>,
+    pk: &ProvingKey<G1Affine>,
+    circuit: ModelCircuit,
+    instances: &[Fr],
+) -> Result<Vec<u8>> {
+    match engine {
+        Engine::Cpu => create_on_cpu(params, pk, circuit, instances),
+        #[cfg(feature = "cuda")]
+        Engine::Cuda(gpu) => gpu.create(pk, circuit, instances),
+    }
+}
+
+fn create_on_cpu(
     params: &ParamsKZG<Bn256>,
     pk: &ProvingKey<G1Affine>,
     circuit: ModelCircuit,
@@ -130,6 +180,12 @@ pub fn time_one_proof(
     let start = std::time::Instant::now();
     let input = vec![0; model.input().numel()];
     let (circuit, witness) = prover_circuit(model, visibility, shape, &input)?;
-    create(params, pk, circuit, &instances_of(model, &witness)?)?;
+    create(
+        &Engine::Cpu,
+        params,
+        pk,
+        circuit,
+        &instances_of(model, &witness)?,
+    )?;
     Ok(start.elapsed().as_secs_f64())
 }

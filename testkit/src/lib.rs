@@ -12,9 +12,13 @@ pub mod anvil;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-/// `testdata/models/` of the workspace.
+/// `testdata/models/` of the workspace, or `$CIPHERPROOF_TESTDATA` (a test
+/// binary carried to another machine, such as the GPU machine, finds it there).
 pub fn models_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/models")
+    match std::env::var_os("CIPHERPROOF_TESTDATA") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/models"),
+    }
 }
 
 /// A path under `testdata/models/`.

@@ -8,6 +8,7 @@ pub mod gpu_cmd;
 pub mod inputs;
 pub mod inspect;
 pub mod load_cmd;
+pub mod prove_backend;
 pub mod prove_cmds;
 pub mod run;
 pub mod serve_cmd;

@@ -108,6 +108,14 @@ pub struct ProveArgs {
     /// Print one JSON object (outputs, proof size, step times) instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Where the proof is computed: cpu, cuda (needs a build with `--features cuda` and a
+    /// device), or auto (cuda when both are there, else the CPU).
+    #[arg(long, default_value = "auto")]
+    pub backend: String,
+    /// Prove this many times and report the first, best and median times (and, on a GPU,
+    /// the change in free device memory from after the first proof to after the last).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub repeat: usize,
     #[command(flatten)]
     pub cache: CacheArgs,
 }
@@ -250,12 +258,23 @@ pub fn prove_cmd(args: &ProveArgs) -> Result<()> {
     let (pk, t_pk) = step("loading the proving key", || {
         Ok(compile::proving_key(&c, &params, &cache)?)
     })?;
-    let (proof, t_prove) = step("proving", || Ok(prove::prove(&c, &params, &pk, &q)?))?;
+    let backend: cipherproof_cuda::Backend = args.backend.parse()?;
+    let ((engine, device), t_engine) = step("preparing the prover", || {
+        super::prove_backend::engine(backend, &params)
+    })?;
+    let runs = super::prove_backend::repeat_proofs(&engine, args.repeat, || {
+        Ok(prove::prove_on(&engine, &c, &params, &pk, &q)?)
+    })?;
+    let proof = &runs.proof;
+    let t_prove = runs.first_s;
     proof.write(&args.out)?;
     if args.json {
         let summary = serde_json::json!({
             "quantized_outputs": proof.quantized_outputs, "argmax": proof.argmax,
             "proof_bytes": proof.proof_bytes()?.len(), "srs_s": t_srs, "pk_s": t_pk, "prove_s": t_prove,
+            "backend": engine.name(), "device": device, "engine_s": t_engine,
+            "repeats": runs.times_s.len(), "prove_best_s": runs.best_s(), "prove_median_s": runs.median_s(),
+            "gpu_memory_change_bytes": runs.memory_change,
         });
         println!("{summary}");
         return Ok(());
@@ -266,7 +285,19 @@ pub fn prove_cmd(args: &ProveArgs) -> Result<()> {
         proof.quantized_outputs, proof.argmax
     );
     println!("  proof bytes     {}", proof.proof_bytes()?.len());
+    println!("  backend         {} ({device})", engine.name());
     println!("  time            srs {t_srs:.3}s, proving key {t_pk:.3}s, prove {t_prove:.3}s");
+    if runs.times_s.len() > 1 {
+        println!(
+            "  {} proofs       best {:.3}s, median {:.3}s",
+            runs.times_s.len(),
+            runs.best_s(),
+            runs.median_s()
+        );
+    }
+    if let Some(change) = runs.memory_change {
+        println!("  GPU memory      {change} bytes less free after the repeats");
+    }
     Ok(())
 }
 
