@@ -27,7 +27,7 @@ pub enum Engine {
     Cpu,
     /// halo2-axiom-gpu's CUDA prover (feature `cuda`).
     #[cfg(feature = "cuda")]
-    Cuda(crate::gpu::GpuProver),
+    Cuda(Box<crate::gpu::GpuProver>),
 }
 
 impl Engine {

@@ -66,7 +66,7 @@ fn gpu_proofs_verify_and_match_the_cpu() {
         let q = quantize_input(&c.model, 0, x).unwrap();
 
         let cpu = prove_on(&Engine::Cpu, &c, &params, &pk, &q).unwrap();
-        let gpu_engine = Engine::Cuda(GpuProver::new(&params).unwrap());
+        let gpu_engine = Engine::Cuda(Box::new(GpuProver::new(&params).unwrap()));
         let gpu = prove_on(&gpu_engine, &c, &params, &pk, &q).unwrap();
         verify::verify(&c, &params, &cpu).unwrap();
         verify::verify(&c, &params, &gpu).unwrap_or_else(|e| panic!("{name}: GPU proof: {e}"));

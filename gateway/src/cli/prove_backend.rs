@@ -37,7 +37,7 @@ fn cuda_engine(params: &ParamsKZG<Bn256>) -> Result<(Engine, String)> {
         anyhow::bail!("the CUDA driver loads but reports no device");
     };
     let gpu = cipherproof_prover::gpu::GpuProver::new(params)?;
-    Ok((Engine::Cuda(gpu), device.describe()))
+    Ok((Engine::Cuda(Box::new(gpu)), device.describe()))
 }
 
 #[cfg(not(feature = "cuda"))]
