@@ -72,10 +72,10 @@ pub fn assign_model(
     };
     let mut values: Vec<Option<Cells>> = vec![None; model.values.len()];
     let in_bits = model.input().bits;
-    let x: Cells = chip.ctx.assign_witnesses(input.iter().map(|&v| fr_i64(v)));
-    for &v in &x {
-        chip.range_signed(v, in_bits);
-    }
+    let x: Cells = input
+        .iter()
+        .map(|&v| chip.load_signed(fr_i64(v), in_bits))
+        .collect();
     let input_cells = input_instances(&mut chip, &x, visibility);
     values[0] = Some(x);
     for node in &model.nodes {

@@ -3,21 +3,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use cipherproof_circuits::chips::Chip;
 use cipherproof_circuits::field::{Fr, fr_i64, i64_fr};
-use halo2_base::gates::circuit::CircuitBuilderStage;
+use common::{builder, bump, finish, ok, only_lookups_fail};
 use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
-use halo2_base::halo2_proofs::dev::MockProver;
-use halo2_base::halo2_proofs::plonk::Assigned;
-
-const K: u32 = 10;
 
 /// Lays out `rescale(v, d, out_bits)`; returns the builder, the output value and its cell offset.
 fn layout(v: i64, d: u32, out_bits: u32) -> (BaseCircuitBuilder<Fr>, i64, usize) {
-    let mut b = BaseCircuitBuilder::from_stage(CircuitBuilderStage::Mock)
-        .use_k(K as usize)
-        .use_lookup_bits(8)
-        .use_instance_columns(1);
+    let mut b = builder();
     let range = b.range_chip();
     let ctx = b.main(0);
     let x = ctx.load_witness(fr_i64(v));
@@ -29,15 +24,8 @@ fn layout(v: i64, d: u32, out_bits: u32) -> (BaseCircuitBuilder<Fr>, i64, usize)
     let out = chip.rescale(x, d, out_bits);
     let offset = out.cell.unwrap().offset;
     let value = i64_fr(out.value()).unwrap();
-    b.calculate_params(Some(9));
+    finish(&mut b);
     (b, value, offset)
-}
-
-fn ok(b: &BaseCircuitBuilder<Fr>) -> bool {
-    MockProver::run(K, b, vec![vec![]])
-        .unwrap()
-        .verify()
-        .is_ok()
 }
 
 #[test]
@@ -67,10 +55,48 @@ fn a_result_beyond_its_bits_has_no_witness() {
 
 #[test]
 fn another_quotient_remainder_split_is_rejected() {
-    // (out + 1, r − 2^d) satisfies the gate equation but not the remainder's range.
+    // Layout: | o0 | o1 | 2^8 | O | −2^15 | 1 | out | l0 | c0 | a1 | l1 | c1 | a2 | … |, with
+    // O = out + 2^15 in limbs o0, o1 and R = (r + 2^(d−1))·2^e in limbs l0, l1, …;
+    // a_i = out + Σ l_j·c_j (c_j = 2^(8j−d−e)). The split (out + 1, R − 2^(d+e)) keeps
+    // every gate satisfied when O's low limb, O, out and the partial sums move by one
+    // and R's top limb by −2^8: only R's limb lookup can object.
+    // d = 4: R = (r + 8)·2^4 is one 8-bit limb, so a1 is unchanged.
+    let (b0, out, _) = layout(1000, 4, 16);
+    assert!(ok(&b0) && out == 63);
     let (mut b, _, at) = layout(1000, 4, 16);
-    let ctx = b.main(0);
-    ctx.advice[at] += Assigned::Trivial(Fr::from(1u64));
-    ctx.advice[at - 1] -= Assigned::Trivial(Fr::from(16u64));
-    assert!(!ok(&b));
+    for cell in [at - 6, at - 3, at] {
+        bump(&mut b, cell, 1);
+    }
+    bump(&mut b, at + 1, -256);
+    assert!(only_lookups_fail(&b));
+    // d = 12: R = (r + 2^11)·2^4 in two limbs; a1 moves by one, a2 not.
+    let (b0, out, _) = layout(1_000_003, 12, 16);
+    assert!(ok(&b0) && out == 244);
+    let (mut b, _, at) = layout(1_000_003, 12, 16);
+    for cell in [at - 6, at - 3, at, at + 3] {
+        bump(&mut b, cell, 1);
+    }
+    bump(&mut b, at + 4, -256);
+    assert!(only_lookups_fail(&b));
+}
+
+#[test]
+fn remainders_at_both_ends_round_like_the_reference() {
+    // r = −2^(d−1) and r = 2^(d−1) − 1, for shifts below, at and above one limb.
+    for d in [3u32, 8, 11, 12, 16, 19] {
+        for v in [
+            -(1i64 << (d - 1)),
+            (1i64 << (d - 1)) - 1,
+            12345 << d,
+            -(777 << d) - (1 << (d - 1)),
+        ] {
+            let (b, out, _) = layout(v, d, 16);
+            assert_eq!(
+                out,
+                cipherproof_model::quant::fixed::round_shift(v, d),
+                "round_shift({v}, {d})"
+            );
+            assert!(ok(&b), "round_shift({v}, {d})");
+        }
+    }
 }

@@ -6,18 +6,68 @@ use crate::field::{Fr, fr_i64, i64_fr, pow2};
 use halo2_base::AssignedValue;
 use halo2_base::QuantumCell::{self, Constant, Existing, Witness};
 use halo2_base::gates::{GateInstructions, RangeInstructions};
+use halo2_base::utils::decompose_fe_to_u64_limbs;
 
 impl Chip<'_> {
     /// Constrains `-2^(bits-1) ≤ x < 2^(bits-1)`.
     pub fn range_signed(&mut self, x: AssignedValue<Fr>, bits: u32) {
-        self.range_signed_offset(x, bits);
+        self.signed_limbs(Existing(x), bits);
+    }
+
+    /// A new cell holding `value`, range-checked to `bits` signed bits.
+    pub fn load_signed(&mut self, value: Fr, bits: u32) -> AssignedValue<Fr> {
+        self.signed_limbs(Witness(value), bits).0
     }
 
     /// [`Self::range_signed`], returning `x + 2^(bits-1)` (in `[0, 2^bits)`).
     pub fn range_signed_offset(&mut self, x: AssignedValue<Fr>, bits: u32) -> AssignedValue<Fr> {
-        let shifted = self.range.gate().add(self.ctx, x, Constant(pow2(bits - 1)));
-        self.range.range_check(self.ctx, shifted, bits as usize);
-        shifted
+        self.signed_limbs(Existing(x), bits).1
+    }
+
+    /// `x` and `X = x + 2^(bits−1)` in one region: when `bits` is a whole number
+    /// of lookup limbs, `| l0 | l1 | 2^lb | s1 | … | X | −2^(bits−1) | 1 | x |`
+    /// (each limb looked up; `3n + 1` cells for `n` limbs, one fewer than adding
+    /// the offset and range-checking `X` apart); otherwise halo2-base's check,
+    /// whose last partial limb takes one more shifted lookup.
+    fn signed_limbs(
+        &mut self,
+        x: QuantumCell<Fr>,
+        bits: u32,
+    ) -> (AssignedValue<Fr>, AssignedValue<Fr>) {
+        let lb = self.range.lookup_bits() as u32;
+        let half = pow2(bits - 1);
+        if !bits.is_multiple_of(lb) {
+            let x = match x {
+                Existing(x) => x,
+                other => self.ctx.load_witness(*other.value()),
+            };
+            let shifted = self.range.gate().add(self.ctx, x, Constant(half));
+            self.range.range_check(self.ctx, shifted, bits as usize);
+            return (x, shifted);
+        }
+        let first = self.ctx.advice.len();
+        let limbs = limbs_of(*x.value() + half, bits / lb, lb);
+        let (mut cells, mut gates, _) = limb_sum(&limbs, lb);
+        gates.push(cells.len() as isize - 1);
+        cells.extend([Constant(-half), Constant(Fr::one()), x]);
+        self.ctx.assign_region(cells, gates);
+        self.lookup_limbs(first, limbs.len());
+        let n = self.ctx.advice.len();
+        (self.ctx.get(n as isize - 1), self.ctx.get(n as isize - 4))
+    }
+
+    /// Looks up the limbs of a [`limb_sum`] region that starts at `first`.
+    pub(crate) fn lookup_limbs(&mut self, first: usize, limbs: usize) {
+        let lb = self.range.lookup_bits();
+        for i in 0..limbs {
+            let at = if i == 0 {
+                first
+            } else {
+                first + 1 + 3 * (i - 1)
+            };
+            let cell = self.ctx.get(at as isize);
+            self.range.range_check(self.ctx, cell, lb);
+        }
     }
 
     /// `round_shift(v, d) = floor((v + 2^(d-1)) / 2^d)` for `|v| < 2^v_bits`.
@@ -36,10 +86,17 @@ impl Chip<'_> {
     }
 
     /// `round_shift(v, d)` range-checked to `out_bits` (signed), in one step:
-    /// witnesses `out` and `r` with `r + out·2^d = v` (one gate row),
-    /// `−2^(d−1) ≤ r < 2^(d−1)` and `out` in range. Both bounds are range checks,
-    /// so the equation holds over the integers (|v| ≪ p) and `out` is exactly
+    /// witnesses `out` (range-checked) and the remainder `r = v − out·2^d`, kept
+    /// as `R = (r + 2^(d−1))·2^e` in whole lookup limbs (`e` pads `d` up to a
+    /// multiple of the limb size), with `R + out·2^(d+e) − 2^e·v = 2^(d−1+e)`
+    /// (laid out divided by `2^(d+e)`, continuing from `out`'s own limb region,
+    /// so neither `R` nor its offset needs a cell). `v` is a small integer (a
+    /// sum or product of range-checked cells), so every term is far below the
+    /// field's size and the equation holds over the integers: `R` is a multiple
+    /// of `2^e` with `R / 2^e = r + 2^(d−1) ∈ [0, 2^d)`, and `out` is exactly
     /// `floor((v + 2^(d−1)) / 2^d)`; an out-of-range result has no witness.
+    /// Padding `R` instead of range-checking a `d`-bit remainder saves the
+    /// last limb's extra shifted lookup.
     pub fn rescale(&mut self, v: AssignedValue<Fr>, d: u32, out_bits: u32) -> AssignedValue<Fr> {
         self.rescale_cell(Existing(v), d, out_bits).0
     }
@@ -73,18 +130,45 @@ impl Chip<'_> {
         let half = 1i64 << (d - 1);
         let out = vi.saturating_add(half) >> d;
         let r = vi.wrapping_sub(out << d);
-        self.ctx.assign_region(
-            [
-                Witness(fr_i64(r)),
-                Witness(fr_i64(out)),
-                Constant(pow2(d)),
-                v,
-            ],
-            [0],
-        );
-        let (r, out, v) = (self.ctx.get(-4), self.ctx.get(-3), self.ctx.get(-1));
-        self.range_signed(r, d);
-        self.range_signed(out, out_bits);
+        let lb = self.range.lookup_bits() as u32;
+        let n_limbs = d.div_ceil(lb);
+        let e = n_limbs * lb - d;
+        // R = (r + 2^(d−1))·2^e; a witness that is not a valid split gives some value, and fails.
+        let limbs = limbs_of(fr_i64(r.saturating_add(half)) * pow2(e), n_limbs, lb);
+        let out_fr = fr_i64(out);
+        let (out, _) = self.signed_limbs(Witness(out_fr), out_bits);
+        // | out | l0 | 2^-(d+e) | a1 | l1 | 2^(lb−d−e) | a2 | … | v | −2^-d | 1/2 |:
+        // out + R·2^-(d+e) − v·2^-d = 1/2, from `out` where its region ended with it.
+        // Whole limbs: `signed_limbs`'s region ends with `out` (the layout may not depend on
+        // cell metadata, which the prover's witness-only pass does not keep).
+        let chained = out_bits.is_multiple_of(lb);
+        let mut cells = if chained {
+            Vec::new()
+        } else {
+            vec![Existing(out)]
+        };
+        let first = self.ctx.advice.len() + cells.len();
+        let inv = inverse(pow2(d + e));
+        let mut gates = Vec::with_capacity(limbs.len() + 1);
+        let mut acc = out_fr;
+        for (i, &l) in limbs.iter().enumerate() {
+            gates.push(cells.len() as isize - 1);
+            let coefficient = pow2(i as u32 * lb) * inv;
+            acc += l * coefficient;
+            cells.extend([Witness(l), Constant(coefficient), Witness(acc)]);
+        }
+        gates.push(cells.len() as isize - 1);
+        cells.extend([
+            v,
+            Constant(-inverse(pow2(d))),
+            Constant(inverse(Fr::from(2u64))),
+        ]);
+        self.ctx.assign_region(cells, gates);
+        for i in 0..limbs.len() {
+            let cell = self.ctx.get((first + 3 * i) as isize);
+            self.range.range_check(self.ctx, cell, lb as usize);
+        }
+        let v = self.ctx.get(-3);
         (out, v)
     }
 
@@ -102,6 +186,33 @@ impl Chip<'_> {
         let (q, _r) = self.range.div_mod(self.ctx, a, 2 * n, a_bits as usize);
         gate.sub(self.ctx, q, Constant(pow2(vb)))
     }
+}
+
+/// `1/x` of a non-zero field element (0 for 0, never asked for here).
+fn inverse(x: Fr) -> Fr {
+    Option::from(x.invert()).unwrap_or(Fr::zero())
+}
+
+/// The `n` limbs of `lb` bits of `value`'s low `n·lb` bits, lowest first.
+pub(crate) fn limbs_of(value: Fr, n: u32, lb: u32) -> Vec<Fr> {
+    decompose_fe_to_u64_limbs(&value, n as usize, lb as usize)
+        .into_iter()
+        .map(Fr::from)
+        .collect()
+}
+
+/// The cells `| l0 | l1 | 2^lb | s1 | l2 | 2^2lb | s2 | … |` whose last cell is
+/// `Σ lᵢ·2^(i·lb)`, the gate offsets that tie them, and that sum.
+pub(crate) fn limb_sum(limbs: &[Fr], lb: u32) -> (Vec<QuantumCell<Fr>>, Vec<isize>, Fr) {
+    let mut cells = vec![Witness(limbs[0])];
+    let mut gates = Vec::with_capacity(limbs.len() + 2);
+    let mut sum = limbs[0];
+    for (i, &l) in limbs.iter().enumerate().skip(1) {
+        gates.push(cells.len() as isize - 1);
+        sum += l * pow2(i as u32 * lb);
+        cells.extend([Witness(l), Constant(pow2(i as u32 * lb)), Witness(sum)]);
+    }
+    (cells, gates, sum)
 }
 
 /// Bits needed for a magnitude bound (`|v| ≤ bound` ⇒ `|v| < 2^bits`).

@@ -61,9 +61,9 @@ pub struct CompileArgs {
     /// verifier grows with columns (8 keeps it under the 24,576-byte limit).
     #[arg(long, default_value_t = cipherproof_circuits::planner::DEFAULT_MAX_ADVICE)]
     pub max_advice_columns: usize,
-    /// Measure the N cheapest layouts by the planner's cost model (keys and one
-    /// proof each, on a zero input) and keep the fastest; 0 or 1: the cost
-    /// model's pick, unmeasured.
+    /// Measure the N cheapest layouts by the planner's cost model (keys, then the
+    /// best of up to three proofs on a zero input, fewer past 3 s) and keep the
+    /// fastest; 0 or 1: the cost model's pick, unmeasured.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub tune: usize,
     /// Print one JSON object (sizes and step times) instead of text.

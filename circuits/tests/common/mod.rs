@@ -1,0 +1,53 @@
+//! Shared by the gadget tests: a mock builder (one thread, 8-bit limbs) and its verdicts.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use cipherproof_circuits::field::{Fr, fr_i64};
+use halo2_base::gates::circuit::CircuitBuilderStage;
+use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
+use halo2_base::halo2_proofs::dev::MockProver;
+use halo2_base::halo2_proofs::plonk::Assigned;
+
+pub const K: u32 = 10;
+
+/// A mock builder at `K` with 8-bit range limbs.
+pub fn builder() -> BaseCircuitBuilder<Fr> {
+    BaseCircuitBuilder::from_stage(CircuitBuilderStage::Mock)
+        .use_k(K as usize)
+        .use_lookup_bits(8)
+        .use_instance_columns(1)
+}
+
+/// Sizes the builder's columns once its cells are laid out.
+pub fn finish(b: &mut BaseCircuitBuilder<Fr>) {
+    b.calculate_params(Some(9));
+}
+
+pub fn ok(b: &BaseCircuitBuilder<Fr>) -> bool {
+    MockProver::run(K, b, vec![vec![]])
+        .unwrap()
+        .verify()
+        .is_ok()
+}
+
+/// Verification fails, and only lookups (range checks) object: every gate and copy holds.
+pub fn only_lookups_fail(b: &BaseCircuitBuilder<Fr>) -> bool {
+    match MockProver::run(K, b, vec![vec![]]).unwrap().verify() {
+        Ok(()) => false,
+        Err(failures) => failures
+            .iter()
+            .all(|f| format!("{f:?}").starts_with("Lookup")),
+    }
+}
+
+/// Sets advice cells of the main thread to `v`.
+pub fn set(b: &mut BaseCircuitBuilder<Fr>, cells: &[usize], v: i64) {
+    for &c in cells {
+        b.main(0).advice[c] = Assigned::Trivial(fr_i64(v));
+    }
+}
+
+/// Adds `by` to advice cell `at` of the main thread.
+pub fn bump(b: &mut BaseCircuitBuilder<Fr>, at: usize, by: i64) {
+    b.main(0).advice[at] += Assigned::Trivial(fr_i64(by));
+}
