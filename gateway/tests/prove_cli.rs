@@ -232,6 +232,38 @@ fn compile_prove_verify_the_digits_mlp() {
         &cache,
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a usable compiled model"));
+
+    // A layout edited in circuit.json (a break point past the column's rows): halo2 asserts
+    // while assigning; `prove` turns that into an error, exit 1 (a panic would exit 101).
+    let circuit_path = model.join("circuit.json");
+    let original = std::fs::read_to_string(&circuit_path).unwrap();
+    let mut circuit: Value = serde_json::from_str(&original).unwrap();
+    let first = &mut circuit["shape"]["break_points"][0][0];
+    assert!(
+        first.is_u64(),
+        "digits_mlp at the default budget has several columns: {circuit}"
+    );
+    *first = Value::from(first.as_u64().unwrap() + 100_000);
+    std::fs::write(&circuit_path, circuit.to_string()).unwrap();
+    let out = cipherproof(
+        &[
+            "prove",
+            "--model",
+            &m,
+            "--input",
+            &testdata("digits_mlp/input.json"),
+            "--out",
+            &proof,
+        ],
+        &cache,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("compile the model again"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(&circuit_path, original).unwrap();
     std::fs::remove_dir_all(dir).ok();
 }
 

@@ -145,27 +145,49 @@ fn create_on_cpu(
     circuit: ModelCircuit,
     instances: &[Fr],
 ) -> Result<Vec<u8>> {
-    let mut transcript = TranscriptWriterBuffer::<_, G1Affine, _>::init(Vec::new());
-    create_proof::<
-        KZGCommitmentScheme<Bn256>,
-        ProverSHPLONK<'_, Bn256>,
-        _,
-        _,
-        EvmTranscript<G1Affine, NativeLoader, Vec<u8>, Vec<u8>>,
-        _,
-    >(
-        params,
-        pk,
-        &[circuit],
-        &[&[instances]],
-        OsRng,
-        &mut transcript,
-    )
-    .map_err(|e| ProverError::Halo2 {
-        stage: "create_proof",
-        reason: format!("{e:?}"),
-    })?;
-    Ok(transcript.finalize())
+    let run = || -> Result<Vec<u8>> {
+        let mut transcript = TranscriptWriterBuffer::<_, G1Affine, _>::init(Vec::new());
+        create_proof::<
+            KZGCommitmentScheme<Bn256>,
+            ProverSHPLONK<'_, Bn256>,
+            _,
+            _,
+            EvmTranscript<G1Affine, NativeLoader, Vec<u8>, Vec<u8>>,
+            _,
+        >(
+            params,
+            pk,
+            &[circuit],
+            &[&[instances]],
+            OsRng,
+            &mut transcript,
+        )
+        .map_err(|e| ProverError::Halo2 {
+            stage: "create_proof",
+            reason: format!("{e:?}"),
+        })?;
+        Ok(transcript.finalize())
+    };
+    // halo2 asserts rather than returns errors when the witness does not fit the layout
+    // (e.g. break points edited in circuit.json): an error, never a panic.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|panic| {
+        Err(ProverError::Halo2 {
+            stage: "create_proof",
+            reason: format!(
+                "{} (the compiled layout does not fit this model's witness: was circuit.json edited? compile the model again)",
+                panic_reason(panic.as_ref())
+            ),
+        })
+    })
+}
+
+/// The message of a caught panic.
+pub(crate) fn panic_reason(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "the prover panicked".into())
 }
 
 /// Seconds one proof of `model` (all-zero input) takes with these keys: what
