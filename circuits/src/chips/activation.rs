@@ -62,7 +62,7 @@ impl Chip<'_> {
         // | … | w | z | −1 | y | z | −1 | x | y | z | x |:  w − z = y,  y − z = x,  x + y·z = x.
         let first = self.ctx.advice.len();
         let limbs = limbs_of(y + z, bits / lb, lb);
-        let (mut cells, mut gates, _) = limb_sum(&limbs, lb);
+        let (mut cells, mut gates) = limb_sum(&limbs, lb);
         let w_at = cells.len() as isize - 1;
         gates.extend([w_at, w_at + 3, w_at + 6]);
         let minus_one = Constant(-Fr::one());

@@ -47,7 +47,7 @@ impl Chip<'_> {
         }
         let first = self.ctx.advice.len();
         let limbs = limbs_of(*x.value() + half, bits / lb, lb);
-        let (mut cells, mut gates, _) = limb_sum(&limbs, lb);
+        let (mut cells, mut gates) = limb_sum(&limbs, lb);
         gates.push(cells.len() as isize - 1);
         cells.extend([Constant(-half), Constant(Fr::one()), x]);
         self.ctx.assign_region(cells, gates);
@@ -202,8 +202,8 @@ pub(crate) fn limbs_of(value: Fr, n: u32, lb: u32) -> Vec<Fr> {
 }
 
 /// The cells `| l0 | l1 | 2^lb | s1 | l2 | 2^2lb | s2 | … |` whose last cell is
-/// `Σ lᵢ·2^(i·lb)`, the gate offsets that tie them, and that sum.
-pub(crate) fn limb_sum(limbs: &[Fr], lb: u32) -> (Vec<QuantumCell<Fr>>, Vec<isize>, Fr) {
+/// `Σ lᵢ·2^(i·lb)`, and the gate offsets that tie them.
+pub(crate) fn limb_sum(limbs: &[Fr], lb: u32) -> (Vec<QuantumCell<Fr>>, Vec<isize>) {
     let mut cells = vec![Witness(limbs[0])];
     let mut gates = Vec::with_capacity(limbs.len() + 2);
     let mut sum = limbs[0];
@@ -212,7 +212,7 @@ pub(crate) fn limb_sum(limbs: &[Fr], lb: u32) -> (Vec<QuantumCell<Fr>>, Vec<isiz
         sum += l * pow2(i as u32 * lb);
         cells.extend([Witness(l), Constant(pow2(i as u32 * lb)), Witness(sum)]);
     }
-    (cells, gates, sum)
+    (cells, gates)
 }
 
 /// Bits needed for a magnitude bound (`|v| ≤ bound` ⇒ `|v| < 2^bits`).
