@@ -6,7 +6,7 @@
 //! [`ModelCircuitParams`] and break points (proving).
 
 use crate::constants::ConstantGateConfig;
-use crate::dot::{DotConfig, DotJob, DotShape, sets_needed};
+use crate::dot::{DotConfig, DotJob, DotQueue, DotShape, sets_needed};
 use crate::error::{CircuitError, Result};
 use crate::field::Fr;
 use crate::layout::{ModelWitness, assign_model};
@@ -159,7 +159,7 @@ impl ModelCircuit {
         visibility: InputVisibility,
     ) -> Result<ModelWitness> {
         self.tables = LutTables::from_model(model);
-        let dots = (self.dot_width > 0).then_some(&mut self.dots);
+        let dots = (self.dot_width > 0).then(|| DotQueue::new(&mut self.dots, self.dot_width));
         let witness = assign_model(
             &mut self.builder,
             &self.tables,

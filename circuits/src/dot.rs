@@ -15,8 +15,9 @@
 //! and its bias, the next ones `chain = 1`; its last row's `acc` is the sum. So
 //! a multiply-accumulate costs `(width + 1) / width` advice cells. Inputs are
 //! copies of halo2-base cells and the sum is copied to the halo2-base cell that
-//! the rescale consumes, so the gate is tied to the rest of the circuit only by
-//! copy constraints.
+//! the rescale consumes, or, for a job whose rescale is folded into its last
+//! row (`chips::linear`), to a cell fixed to zero; so the gate is tied to the
+//! rest of the circuit only by copy constraints.
 //!
 //! Soundness: weights, biases and `chain` are fixed (part of the verifying key);
 //! unused input slots have weight 0; rows without a neuron have `q = 0`. The
@@ -73,6 +74,37 @@ pub struct DotJob {
     pub bias: i64,
     /// The halo2-base cell holding the sum (witnessed by the layout).
     pub out: AssignedValue<Fr>,
+}
+
+/// Where a layout queues its dot-product jobs: the jobs, the row width the
+/// circuit lays them out at (1 in the planner's counting runs), and the cell
+/// fixed to zero that a job whose rescale is folded into it is tied to
+/// (`chips::linear`).
+#[allow(missing_debug_implementations)]
+pub struct DotQueue<'a> {
+    pub jobs: &'a mut Vec<DotJob>,
+    pub width: usize,
+    zero: Option<AssignedValue<Fr>>,
+}
+
+impl<'a> DotQueue<'a> {
+    pub fn new(jobs: &'a mut Vec<DotJob>, width: usize) -> Self {
+        Self {
+            jobs,
+            width: width.max(1),
+            zero: None,
+        }
+    }
+
+    /// Whether `extra` more inputs fit a job of `n` inputs without another row.
+    pub fn room_for(&self, n: usize, extra: usize) -> bool {
+        self.width > 1 && n.div_ceil(self.width).max(1) == (n + extra).div_ceil(self.width)
+    }
+
+    /// The zero cell (one for the whole layout, made on first use).
+    pub fn zero(&mut self, ctx: &mut halo2_base::Context<Fr>) -> AssignedValue<Fr> {
+        *self.zero.get_or_insert_with(|| ctx.load_zero())
+    }
 }
 
 impl DotJob {

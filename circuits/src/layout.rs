@@ -3,7 +3,7 @@
 
 use crate::chips::elementwise::{Broadcast, add_sub, mul, with_constant};
 use crate::chips::{Cells, Chip, activation, linear, pool, table};
-use crate::dot::DotJob;
+use crate::dot::DotQueue;
 use crate::error::{CircuitError, Result};
 use crate::field::{Fr, fr_i64, i64_fr};
 use crate::lut::{LutLookup, LutTables};
@@ -50,7 +50,7 @@ pub fn assign_model(
     builder: &mut BaseCircuitBuilder<Fr>,
     tables: &LutTables,
     lookups: &mut Vec<LutLookup>,
-    dots: Option<&mut Vec<DotJob>>,
+    dots: Option<DotQueue<'_>>,
     model: &QuantModel,
     input: &[i64],
     visibility: InputVisibility,

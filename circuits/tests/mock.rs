@@ -217,11 +217,24 @@ fn is_zero_hint_of_zero(b: &mut ModelCircuit, i: usize) -> bool {
 #[test]
 fn tampering_any_witness_cell_is_rejected() {
     // 1l_mlp: dense, relu, rescale and range checks — small enough to try every
-    // cell, with the sums on halo2-base's gate and on the dot-product gate.
+    // cell, with the sums on halo2-base's gate and on the dot-product gate: at
+    // width 3 each rescale is laid out apart, at width 6 its equation joins the
+    // neuron's row (3 inputs leave room for the remainder's limbs and `out`),
+    // every sum tied to the one zero cell.
     let (model, inputs) = fixture("ezkl/1l_mlp", 1);
-    for width in [0, 3] {
+    for width in [0, 3, 6] {
         let (mut b, outputs) = mock_builder_dot(&model, &inputs[0], width);
         assert_eq!(b.dots.is_empty(), width == 0);
+        let folded = b
+            .dots
+            .iter()
+            .filter(|j| *j.out.value() == Fr::from(0u64) && j.inputs.len() > 3)
+            .count();
+        assert_eq!(
+            folded,
+            if width == 6 { b.dots.len() } else { 0 },
+            "width {width}"
+        );
         let cells = b.builder.main(0).advice.len();
         assert!(cells > 50, "{cells} cells");
         let mut accepted = Vec::new();

@@ -100,3 +100,89 @@ fn remainders_at_both_ends_round_like_the_reference() {
         }
     }
 }
+
+/// Lays out `rescale_offset_witness` of `v` (as the dot-product gate would sum it):
+/// returns the builder, the output value and the output's cell offset.
+fn offset_layout(v: i64, d: u32, out_bits: u32) -> (BaseCircuitBuilder<Fr>, i64, usize) {
+    let mut b = builder();
+    let range = b.range_chip();
+    let ctx = b.main(0);
+    let mut chip = Chip {
+        ctx,
+        range: &range,
+        dots: None,
+    };
+    let (e, c) = chip.offset_sum(d, out_bits, 1 << 40).unwrap();
+    let (out, _) = chip.rescale_offset_witness(fr_i64((v << e) + c), d, out_bits);
+    let offset = out.cell.unwrap().offset;
+    let value = i64_fr(out.value()).unwrap();
+    finish(&mut b);
+    (b, value, offset)
+}
+
+#[test]
+fn the_offset_sum_rescale_rounds_like_the_reference() {
+    for d in [1u32, 3, 4, 8, 11, 12, 16, 19] {
+        for v in [
+            0,
+            -(1i64 << (d - 1)),
+            (1i64 << (d - 1)) - 1,
+            12345 << d,
+            -(777 << d) - (1 << (d - 1)),
+            -(1 << (15 + d)) - (1 << (d - 1)) + 1,
+        ] {
+            let (b, out, _) = offset_layout(v, d, 16);
+            assert_eq!(
+                out,
+                cipherproof_model::quant::fixed::round_shift(v, d),
+                "round_shift({v}, {d})"
+            );
+            assert!(ok(&b), "round_shift({v}, {d})");
+        }
+    }
+    // Just beyond 16 signed bits, at both ends: no witness.
+    for v in [(1i64 << 27) - (1 << 11), -(1i64 << 27) - (1 << 11) - 1] {
+        let (b, out, _) = offset_layout(v, 12, 16);
+        assert!(!(-(1 << 15)..(1 << 15)).contains(&out));
+        assert!(!ok(&b), "round_shift({v}, 12) = {out} is out of range");
+    }
+    // The gate bounds the sum to 62 bits; a bound beyond that is refused.
+    let mut b = builder();
+    let range = b.range_chip();
+    let chip = Chip {
+        ctx: b.main(0),
+        range: &range,
+        dots: None,
+    };
+    assert!(chip.offset_sum(12, 16, 1 << 57).is_none());
+    assert!(chip.offset_sum(12, 16, 1 << 40).is_some());
+    assert!(chip.offset_sum(0, 16, 1).is_none());
+}
+
+#[test]
+fn another_split_of_the_offset_sum_is_rejected() {
+    // | r0 | r1 | 2^8 | R | X | 2^(d+e) | V | o0 | o1 | 2^8 | X' | −2^15 | 1 | out |, X = X'.
+    // (X + 1, R − 2^(d+e)) keeps every gate and copy: R's top limb moves by −2^8, X, X',
+    // out and X's low limb by one. Only R's limb lookup can object.
+    // d = 12: R in two limbs; out sits 13 cells after r0.
+    let (b0, out, _) = offset_layout(1_000_003, 12, 16);
+    assert!(ok(&b0) && out == 244);
+    let (mut b, _, at) = offset_layout(1_000_003, 12, 16);
+    let first = at - 13;
+    bump(&mut b, first + 1, -256);
+    bump(&mut b, first + 3, -(1 << 16));
+    for cell in [first + 4, first + 7, first + 10, at] {
+        bump(&mut b, cell, 1);
+    }
+    assert!(only_lookups_fail(&b));
+    // d = 4: R = r0 alone, `| r0 | X | 2^8 | V |`; out sits 10 cells after r0.
+    let (b0, out, _) = offset_layout(1000, 4, 16);
+    assert!(ok(&b0) && out == 63);
+    let (mut b, _, at) = offset_layout(1000, 4, 16);
+    let first = at - 10;
+    bump(&mut b, first, -256);
+    for cell in [first + 1, first + 4, first + 7, at] {
+        bump(&mut b, cell, 1);
+    }
+    assert!(only_lookups_fail(&b));
+}

@@ -71,15 +71,18 @@ pub struct CellCounts {
 }
 
 /// Cell counts of the layout with `lookup_bits`-bit range limbs, from a mock
-/// run, with dense/conv sums on the dot-product gate if `dot`.
+/// run, with dense/conv sums on the dot-product gate of `dot_width` inputs per
+/// row (0: on halo2-base's gate). The planner counts at width 1, where no
+/// rescale folds into the gate (`chips::linear`), so its halo2-base cells are
+/// an upper bound for every width.
 pub fn cell_counts(
     model: &QuantModel,
     visibility: InputVisibility,
     lookup_bits: usize,
-    dot: bool,
+    dot_width: usize,
 ) -> Result<CellCounts> {
-    let mut c = ModelCircuit::new(CircuitBuilderStage::Mock, 20, lookup_bits)
-        .with_dot_width(usize::from(dot));
+    let mut c =
+        ModelCircuit::new(CircuitBuilderStage::Mock, 20, lookup_bits).with_dot_width(dot_width);
     c.assign(model, &vec![0; model.input().numel()], visibility)?;
     let stats = c.builder.statistics();
     Ok(CellCounts {
@@ -151,7 +154,7 @@ pub fn plan(
             break;
         }
         for dot in [false, true] {
-            let counts = cell_counts(model, visibility, lookup_bits, dot)?;
+            let counts = cell_counts(model, visibility, lookup_bits, usize::from(dot))?;
             if dot && counts.dot_terms.is_empty() {
                 continue;
             }
@@ -203,7 +206,7 @@ pub fn candidates(
             break;
         }
         for dot in [false, true] {
-            let counts = cell_counts(model, visibility, lookup_bits, dot)?;
+            let counts = cell_counts(model, visibility, lookup_bits, usize::from(dot))?;
             if dot && counts.dot_terms.is_empty() {
                 continue;
             }

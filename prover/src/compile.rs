@@ -8,7 +8,7 @@
 //! CACHE/keys/<model id>.pk   proving key (regenerated if missing)
 //! ```
 
-use crate::circuit::{CircuitShape, Plan, candidates, plan};
+use crate::circuit::{self, CircuitShape, Plan, candidates, plan};
 use crate::error::{ProverError, Result, io_err};
 use crate::keys::{self, Keys};
 use crate::{prove, srs};
@@ -26,7 +26,8 @@ use std::path::{Path, PathBuf};
 /// 2: instances bound by a gate (not the permutation), outputs packed, selectors compressed.
 /// 3: range checks as whole-limb regions (ReLU on `|x|`, padded rescale remainders): version-2
 /// layouts differ, so their break points and keys no longer fit.
-pub const FORMAT_VERSION: u32 = 3;
+/// 4: dense/conv sums on the dot-product gate rescaled from an offset sum (integer cells only).
+pub const FORMAT_VERSION: u32 = 4;
 
 /// Where the SRS comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -217,11 +218,22 @@ pub fn compile(
             reason: "no layout to generate keys for".into(),
         });
     };
+    // The cells of the layout kept (at its dot width some rescales fold into the gate).
+    let counts = if plan.dot_width > 1 {
+        circuit::cell_counts(
+            model,
+            opts.input_visibility,
+            plan.lookup_bits,
+            plan.dot_width,
+        )?
+    } else {
+        plan.counts.clone()
+    };
     let (advice_cells, lookup_cells) = (
-        plan.counts.advice
-            + 2 * plan.counts.table_lookups
-            + DotShape::cells(plan.dot_width, &plan.counts.dot_terms),
-        plan.counts.lookup,
+        counts.advice
+            + 2 * counts.table_lookups
+            + DotShape::cells(plan.dot_width, &counts.dot_terms),
+        counts.lookup,
     );
     let model_json = serde_json::to_vec(model).map_err(|e| corrupt(out, e))?;
     let vk_bytes = keys::vk_bytes(pk.get_vk());

@@ -172,6 +172,97 @@ impl Chip<'_> {
         (out, v)
     }
 
+    /// How a dot-product gate sum feeds [`Self::rescale_offset_witness`]: the
+    /// gate computes `V = 2^e·v + c` instead of `v` (weights and bias scaled by
+    /// `2^e`, `c` added to the bias), with `e` the padding of `d` to whole limbs
+    /// and `c = 2^(d−1+e) + 2^(d+e+out_bits−1)`. Returns `(e, c)`, or `None`
+    /// for `d = 0` or where `V` could leave `i64` (the rescale of the plain
+    /// sum then applies).
+    pub fn offset_sum(&self, d: u32, out_bits: u32, sum_bound: u128) -> Option<(u32, i64)> {
+        if d == 0 || out_bits == 0 {
+            return None;
+        }
+        let lb = self.range.lookup_bits() as u32;
+        let e = d.div_ceil(lb) * lb - d;
+        let c = (1u128 << (d - 1 + e)) + (1u128 << (d + e + out_bits - 1));
+        let bound = (sum_bound << e) + c;
+        (bits_for(bound) < 62).then_some((e, c as i64))
+    }
+
+    /// `round_shift(v, d)` range-checked to `out_bits`, from the offset sum
+    /// `V = 2^e·v + 2^(d−1+e) + 2^(d+e+out_bits−1)` of [`Self::offset_sum`]
+    /// (not yet in a cell: the dot-product gate's sum, tied to it later).
+    /// `V = R + 2^(d+e)·X` with `R` in whole lookup limbs (`[0, 2^(d+e))`) and
+    /// `X = out + 2^(out_bits−1)` the offset `out` of its signed range check
+    /// (`[0, 2^out_bits)`): `| r0 | r1 | 2^lb | R | X | 2^(d+e) | V |` and
+    /// `out`'s own region, `X` tied to it. Every term is a small integer (`V`
+    /// is a sum of range-checked cells times circuit constants, below 2^62),
+    /// so the equation holds over the integers: `X = floor(V / 2^(d+e))`, that
+    /// is `out = floor((v + 2^(d−1)) / 2^d)`, and an out-of-range result has
+    /// no witness. Against [`Self::rescale_witness`]: 14 cells instead of 16
+    /// and integer cells only (no `2^-d` fractions, which the prover's
+    /// commitments pay for as full-width scalars). Returns `out` and `V`'s cell.
+    pub fn rescale_offset_witness(
+        &mut self,
+        sum: Fr,
+        d: u32,
+        out_bits: u32,
+    ) -> (AssignedValue<Fr>, AssignedValue<Fr>) {
+        let lb = self.range.lookup_bits() as u32;
+        let n_limbs = d.div_ceil(lb);
+        let shift = n_limbs * lb;
+        // V ≥ 0 whenever `out` is in range; any other value gets some split that fails.
+        let vi = i64_fr(&sum).unwrap_or(0);
+        let x = vi >> shift;
+        let r = vi - (x << shift);
+        let out = x - (1i64 << (out_bits - 1));
+        let first = self.ctx.advice.len();
+        let (mut cells, mut gates) = limb_sum(&limbs_of(fr_i64(r), n_limbs, lb), lb);
+        gates.push(cells.len() as isize - 1);
+        cells.extend([Witness(fr_i64(x)), Constant(pow2(shift)), Witness(sum)]);
+        self.ctx.assign_region(cells, gates);
+        self.lookup_limbs(first, n_limbs as usize);
+        let (x_cell, v_cell) = (self.ctx.get(-3), self.ctx.get(-1));
+        let (out, shifted) = self.signed_limbs(Witness(fr_i64(out)), out_bits);
+        self.ctx.constrain_equal(&shifted, &x_cell);
+        (out, v_cell)
+    }
+
+    /// Lookup limbs of a `d`-bit rescale remainder (padded to whole limbs).
+    pub fn rescale_limbs(&self, d: u32) -> usize {
+        d.div_ceil(self.range.lookup_bits() as u32) as usize
+    }
+
+    /// [`Self::rescale_offset_witness`] with its equation `V − R − 2^(d+e)·X = 0`
+    /// left to the dot-product gate that sums `V`: only `R`'s limbs (one cell
+    /// each, looked up) and `out`'s signed range check are laid out here, 9
+    /// cells instead of 14. Returns `out` and the terms the gate adds to the
+    /// sum: `(limb_i, −2^(i·lb))` and `(X, −2^(d+e))`. The caller ties the
+    /// gate's sum to zero; the argument is [`Self::rescale_offset_witness`]'s.
+    pub fn rescale_folded(
+        &mut self,
+        sum: Fr,
+        d: u32,
+        out_bits: u32,
+    ) -> (AssignedValue<Fr>, Vec<(AssignedValue<Fr>, i64)>) {
+        let lb = self.range.lookup_bits() as u32;
+        let n_limbs = d.div_ceil(lb);
+        let shift = n_limbs * lb;
+        let vi = i64_fr(&sum).unwrap_or(0);
+        let x = vi >> shift;
+        let r = vi - (x << shift);
+        let mut terms = Vec::with_capacity(n_limbs as usize + 1);
+        for (i, l) in limbs_of(fr_i64(r), n_limbs, lb).into_iter().enumerate() {
+            let cell = self.ctx.load_witness(l);
+            self.range.range_check(self.ctx, cell, lb as usize);
+            terms.push((cell, -(1i64 << (i as u32 * lb))));
+        }
+        let out = x - (1i64 << (out_bits - 1));
+        let (out, shifted) = self.signed_limbs(Witness(fr_i64(out)), out_bits);
+        terms.push((shifted, -(1i64 << shift)));
+        (out, terms)
+    }
+
     /// `round_div(v, n) = floor((2v + n) / 2n)` for `|v| < 2^v_bits`, `n > 0`.
     pub fn round_div(&mut self, v: AssignedValue<Fr>, n: u64, v_bits: u32) -> AssignedValue<Fr> {
         if n == 1 {

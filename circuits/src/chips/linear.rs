@@ -4,7 +4,7 @@
 
 use super::fixed_point::bits_for;
 use super::{Cells, Chip};
-use crate::dot::DotJob;
+use crate::dot::{DotJob, DotQueue};
 use crate::field::Fr;
 use crate::field::fr_i64;
 use cipherproof_model::graph::geometry::Window;
@@ -13,8 +13,8 @@ use halo2_base::QuantumCell::{Constant, Existing};
 use halo2_base::gates::{GateInstructions, RangeInstructions};
 
 /// `round_shift(Σ w_i·x_i + bias, shift)`, range-checked to `out_bits`: the sum
-/// on the dot-product gate when the circuit has it (`chip.dots`), else on
-/// halo2-base's gate.
+/// on the dot-product gate when the circuit has it (`chip.dots`, [`on_dot_gate`]),
+/// else on halo2-base's gate.
 fn neuron(
     chip: &mut Chip,
     terms: &[(AssignedValue<Fr>, i64)],
@@ -34,19 +34,9 @@ fn neuron(
         bits_for(bound) < 200,
         "accumulator bound far beyond the field"
     );
-    if chip.dots.is_some() {
-        let sum = live
-            .iter()
-            .fold(fr_i64(bias), |acc, (x, w)| acc + fr_i64(*w) * x.value());
-        let (out, sum_cell) = chip.rescale_witness(sum, shift, out_bits);
-        if let Some(dots) = chip.dots.as_deref_mut() {
-            dots.push(DotJob {
-                inputs: live.iter().map(|(x, _)| *x).collect(),
-                weights: live.iter().map(|(_, w)| *w).collect(),
-                bias,
-                out: sum_cell,
-            });
-        }
+    if let Some(mut dots) = chip.dots.take() {
+        let out = on_dot_gate(chip, &mut dots, &live, bias, bound, shift, out_bits);
+        chip.dots = Some(dots);
         return out;
     }
     let acc = if live.is_empty() {
@@ -60,6 +50,59 @@ fn neuron(
         gate.add(chip.ctx, dot, Constant(fr_i64(bias)))
     };
     chip.rescale(acc, shift, out_bits)
+}
+
+/// The neuron's sum as a dot-product gate job. The gate sums the offset sum
+/// `2^e·v + offset` of [`Chip::offset_sum`] (its weights and bias scaled: circuit
+/// constants), whose rescale is [`Chip::rescale_offset_witness`]'s, or, when
+/// the job's last row has room for the remainder's limbs and `out`'s offset
+/// form, [`Chip::rescale_folded`]'s on the gate itself (the sum tied to zero).
+/// Where no offset sum fits `i64` (or `d = 0`) the gate sums `v` for
+/// [`Chip::rescale_witness`].
+fn on_dot_gate(
+    chip: &mut Chip,
+    dots: &mut DotQueue,
+    live: &[&(AssignedValue<Fr>, i64)],
+    bias: i64,
+    bound: u128,
+    shift: u32,
+    out_bits: u32,
+) -> AssignedValue<Fr> {
+    let mut inputs: Vec<AssignedValue<Fr>> = live.iter().map(|(x, _)| *x).collect();
+    let Some((e, offset)) = chip.offset_sum(shift, out_bits, bound) else {
+        let sum = live
+            .iter()
+            .fold(fr_i64(bias), |acc, (x, w)| acc + fr_i64(*w) * x.value());
+        let (out, sum_cell) = chip.rescale_witness(sum, shift, out_bits);
+        dots.jobs.push(DotJob {
+            inputs,
+            weights: live.iter().map(|(_, w)| *w).collect(),
+            bias,
+            out: sum_cell,
+        });
+        return out;
+    };
+    let mut weights: Vec<i64> = live.iter().map(|(_, w)| w << e).collect();
+    let bias = (bias << e) + offset;
+    let sum = inputs
+        .iter()
+        .zip(&weights)
+        .fold(fr_i64(bias), |acc, (x, w)| acc + fr_i64(*w) * x.value());
+    let (out, sum_cell) = if dots.room_for(inputs.len(), chip.rescale_limbs(shift) + 1) {
+        let (out, terms) = chip.rescale_folded(sum, shift, out_bits);
+        inputs.extend(terms.iter().map(|(c, _)| *c));
+        weights.extend(terms.iter().map(|(_, w)| *w));
+        (out, dots.zero(chip.ctx))
+    } else {
+        chip.rescale_offset_witness(sum, shift, out_bits)
+    };
+    dots.jobs.push(DotJob {
+        inputs,
+        weights,
+        bias,
+        out: sum_cell,
+    });
+    out
 }
 
 /// Dense layer over `rows` input rows of `k` features; weight `[n, k]`.

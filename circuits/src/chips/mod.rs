@@ -12,7 +12,7 @@ pub mod table;
 use halo2_base::gates::RangeChip;
 use halo2_base::{AssignedValue, Context};
 
-use crate::dot::DotJob;
+use crate::dot::DotQueue;
 use crate::field::Fr;
 
 /// What every gadget works with: the thread's context, the range chip, and
@@ -21,7 +21,7 @@ use crate::field::Fr;
 pub struct Chip<'a> {
     pub ctx: &'a mut Context<Fr>,
     pub range: &'a RangeChip<Fr>,
-    pub dots: Option<&'a mut Vec<DotJob>>,
+    pub dots: Option<DotQueue<'a>>,
 }
 
 /// A laid-out tensor: one assigned cell per element, row-major.
