@@ -208,22 +208,15 @@ impl Chip<'_> {
         d: u32,
         out_bits: u32,
     ) -> (AssignedValue<Fr>, AssignedValue<Fr>) {
-        let lb = self.range.lookup_bits() as u32;
-        let n_limbs = d.div_ceil(lb);
-        let shift = n_limbs * lb;
-        // V ≥ 0 whenever `out` is in range; any other value gets some split that fails.
-        let vi = i64_fr(&sum).unwrap_or(0);
-        let x = vi >> shift;
-        let r = vi - (x << shift);
-        let out = x - (1i64 << (out_bits - 1));
+        let s = self.offset_split(&sum, d, out_bits);
         let first = self.ctx.advice.len();
-        let (mut cells, mut gates) = limb_sum(&limbs_of(fr_i64(r), n_limbs, lb), lb);
+        let (mut cells, mut gates) = limb_sum(&s.limbs, s.lb);
         gates.push(cells.len() as isize - 1);
-        cells.extend([Witness(fr_i64(x)), Constant(pow2(shift)), Witness(sum)]);
+        cells.extend([Witness(fr_i64(s.x)), Constant(pow2(s.shift)), Witness(sum)]);
         self.ctx.assign_region(cells, gates);
-        self.lookup_limbs(first, n_limbs as usize);
+        self.lookup_limbs(first, s.limbs.len());
         let (x_cell, v_cell) = (self.ctx.get(-3), self.ctx.get(-1));
-        let (out, shifted) = self.signed_limbs(Witness(fr_i64(out)), out_bits);
+        let (out, shifted) = self.signed_limbs(Witness(fr_i64(s.out)), out_bits);
         self.ctx.constrain_equal(&shifted, &x_cell);
         (out, v_cell)
     }
@@ -245,22 +238,33 @@ impl Chip<'_> {
         d: u32,
         out_bits: u32,
     ) -> (AssignedValue<Fr>, Vec<(AssignedValue<Fr>, i64)>) {
+        let s = self.offset_split(&sum, d, out_bits);
+        let mut terms = Vec::with_capacity(s.limbs.len() + 1);
+        for (i, &l) in s.limbs.iter().enumerate() {
+            let cell = self.ctx.load_witness(l);
+            self.range.range_check(self.ctx, cell, s.lb as usize);
+            terms.push((cell, -(1i64 << (i as u32 * s.lb))));
+        }
+        let (out, shifted) = self.signed_limbs(Witness(fr_i64(s.out)), out_bits);
+        terms.push((shifted, -(1i64 << s.shift)));
+        (out, terms)
+    }
+
+    /// The witness of `V = R + 2^(d+e)·X`: `R`'s limbs, `X` and `out = X − 2^(out_bits−1)`.
+    /// `V ≥ 0` whenever `out` is in range; any other value gets a split that fails.
+    fn offset_split(&self, sum: &Fr, d: u32, out_bits: u32) -> OffsetSplit {
         let lb = self.range.lookup_bits() as u32;
         let n_limbs = d.div_ceil(lb);
         let shift = n_limbs * lb;
-        let vi = i64_fr(&sum).unwrap_or(0);
-        let x = vi >> shift;
-        let r = vi - (x << shift);
-        let mut terms = Vec::with_capacity(n_limbs as usize + 1);
-        for (i, l) in limbs_of(fr_i64(r), n_limbs, lb).into_iter().enumerate() {
-            let cell = self.ctx.load_witness(l);
-            self.range.range_check(self.ctx, cell, lb as usize);
-            terms.push((cell, -(1i64 << (i as u32 * lb))));
+        let v = i64_fr(sum).unwrap_or(0);
+        let x = v >> shift;
+        OffsetSplit {
+            lb,
+            shift,
+            limbs: limbs_of(fr_i64(v - (x << shift)), n_limbs, lb),
+            x,
+            out: x - (1i64 << (out_bits - 1)),
         }
-        let out = x - (1i64 << (out_bits - 1));
-        let (out, shifted) = self.signed_limbs(Witness(fr_i64(out)), out_bits);
-        terms.push((shifted, -(1i64 << shift)));
-        (out, terms)
     }
 
     /// `round_div(v, n) = floor((2v + n) / 2n)` for `|v| < 2^v_bits`, `n > 0`.
@@ -277,6 +281,15 @@ impl Chip<'_> {
         let (q, _r) = self.range.div_mod(self.ctx, a, 2 * n, a_bits as usize);
         gate.sub(self.ctx, q, Constant(pow2(vb)))
     }
+}
+
+/// [`Chip::offset_split`]'s result: limb size, `d + e`, `R`'s limbs, `X` and `out`.
+struct OffsetSplit {
+    lb: u32,
+    shift: u32,
+    limbs: Vec<Fr>,
+    x: i64,
+    out: i64,
 }
 
 /// `1/x` of a non-zero field element (0 for 0, never asked for here).
