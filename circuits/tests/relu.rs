@@ -5,26 +5,20 @@
 
 mod common;
 
-use cipherproof_circuits::chips::{Chip, activation};
+use cipherproof_circuits::chips::activation;
 use cipherproof_circuits::field::{Fr, fr_i64, i64_fr};
-use common::{builder, finish, ok, only_lookups_fail, set};
+use common::{lay_out, ok, only_lookups_fail, set};
 use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 
 const BITS: u32 = 16;
 
 /// Lays out a range-checked `x` and its ReLU; returns the builder, `y` and the offsets of `x`'s split cells.
 fn layout(x: i64) -> (BaseCircuitBuilder<Fr>, i64, Split) {
-    let mut b = builder();
-    let range = b.range_chip();
-    let ctx = b.main(0);
-    let cell = ctx.load_witness(fr_i64(x));
-    let mut chip = Chip {
-        ctx,
-        range: &range,
-        dots: None,
-    };
-    chip.range_signed(cell, BITS);
-    let y = activation::relu(&mut chip, &vec![cell], BITS)[0];
+    let (b, y) = lay_out(|chip| {
+        let cell = chip.ctx.load_witness(fr_i64(x));
+        chip.range_signed(cell, BITS);
+        activation::relu(chip, &vec![cell], BITS)[0]
+    });
     let at = y.cell.unwrap().offset;
     // | l0 | l1 | 2^8 | w | z | −1 | y | z | −1 | x | y | z | x |
     let split = Split {
@@ -32,9 +26,7 @@ fn layout(x: i64) -> (BaseCircuitBuilder<Fr>, i64, Split) {
         y: vec![at, at + 4],
         w: vec![at - 3],
     };
-    let value = i64_fr(y.value()).unwrap();
-    finish(&mut b);
-    (b, value, split)
+    (b, i64_fr(y.value()).unwrap(), split)
 }
 
 struct Split {

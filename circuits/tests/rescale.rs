@@ -5,27 +5,17 @@
 
 mod common;
 
-use cipherproof_circuits::chips::Chip;
 use cipherproof_circuits::field::{Fr, fr_i64, i64_fr};
-use common::{builder, bump, finish, ok, only_lookups_fail};
+use common::{bump, lay_out, ok, only_lookups_fail};
 use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 
 /// Lays out `rescale(v, d, out_bits)`; returns the builder, the output value and its cell offset.
 fn layout(v: i64, d: u32, out_bits: u32) -> (BaseCircuitBuilder<Fr>, i64, usize) {
-    let mut b = builder();
-    let range = b.range_chip();
-    let ctx = b.main(0);
-    let x = ctx.load_witness(fr_i64(v));
-    let mut chip = Chip {
-        ctx,
-        range: &range,
-        dots: None,
-    };
-    let out = chip.rescale(x, d, out_bits);
-    let offset = out.cell.unwrap().offset;
-    let value = i64_fr(out.value()).unwrap();
-    finish(&mut b);
-    (b, value, offset)
+    let (b, out) = lay_out(|chip| {
+        let x = chip.ctx.load_witness(fr_i64(v));
+        chip.rescale(x, d, out_bits)
+    });
+    (b, i64_fr(out.value()).unwrap(), out.cell.unwrap().offset)
 }
 
 #[test]
@@ -104,20 +94,12 @@ fn remainders_at_both_ends_round_like_the_reference() {
 /// Lays out `rescale_offset_witness` of `v` (as the dot-product gate would sum it):
 /// returns the builder, the output value and the output's cell offset.
 fn offset_layout(v: i64, d: u32, out_bits: u32) -> (BaseCircuitBuilder<Fr>, i64, usize) {
-    let mut b = builder();
-    let range = b.range_chip();
-    let ctx = b.main(0);
-    let mut chip = Chip {
-        ctx,
-        range: &range,
-        dots: None,
-    };
-    let (e, c) = chip.offset_sum(d, out_bits, 1 << 40).unwrap();
-    let (out, _) = chip.rescale_offset_witness(fr_i64((v << e) + c), d, out_bits);
-    let offset = out.cell.unwrap().offset;
-    let value = i64_fr(out.value()).unwrap();
-    finish(&mut b);
-    (b, value, offset)
+    let (b, out) = lay_out(|chip| {
+        let (e, c) = chip.offset_sum(d, out_bits, 1 << 40).unwrap();
+        chip.rescale_offset_witness(fr_i64((v << e) + c), d, out_bits)
+            .0
+    });
+    (b, i64_fr(out.value()).unwrap(), out.cell.unwrap().offset)
 }
 
 #[test]
@@ -147,16 +129,11 @@ fn the_offset_sum_rescale_rounds_like_the_reference() {
         assert!(!ok(&b), "round_shift({v}, 12) = {out} is out of range");
     }
     // The gate bounds the sum to 62 bits; a bound beyond that is refused.
-    let mut b = builder();
-    let range = b.range_chip();
-    let chip = Chip {
-        ctx: b.main(0),
-        range: &range,
-        dots: None,
-    };
-    assert!(chip.offset_sum(12, 16, 1 << 57).is_none());
-    assert!(chip.offset_sum(12, 16, 1 << 40).is_some());
-    assert!(chip.offset_sum(0, 16, 1).is_none());
+    lay_out(|chip| {
+        assert!(chip.offset_sum(12, 16, 1 << 57).is_none());
+        assert!(chip.offset_sum(12, 16, 1 << 40).is_some());
+        assert!(chip.offset_sum(0, 16, 1).is_none());
+    });
 }
 
 #[test]

@@ -35,6 +35,13 @@ fn ok(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `cipherproof prove --model MODEL --input INPUT --out PROOF [extra...]`.
+fn prove(model: &str, input: &str, proof: &str, extra: &[&str], cache: &PathBuf) -> Output {
+    let mut args = vec!["prove", "--model", model, "--input", input, "--out", proof];
+    args.extend_from_slice(extra);
+    cipherproof(&args, cache)
+}
+
 /// `verify` prints exactly "valid" and exits 0.
 fn assert_valid(model: &str, proof: &str, cache: &PathBuf) {
     assert_eq!(
@@ -85,17 +92,11 @@ fn compile_prove_verify_the_digits_mlp() {
         summary["k"].as_u64().unwrap() >= 9 && summary["keygen_s"].is_f64(),
         "{summary}"
     );
-    let proved: Value = serde_json::from_str(&ok(&cipherproof(
-        &[
-            "prove",
-            "--model",
-            &m,
-            "--input",
-            &testdata("digits_mlp/input.json"),
-            "--out",
-            &proof,
-            "--json",
-        ],
+    let proved: Value = serde_json::from_str(&ok(&prove(
+        &m,
+        &testdata("digits_mlp/input.json"),
+        &proof,
+        &["--json"],
         &cache,
     )))
     .unwrap();
@@ -106,21 +107,11 @@ fn compile_prove_verify_the_digits_mlp() {
     assert_valid(&m, &proof, &cache);
 
     // `--backend cpu --repeat 2`: two proofs timed, the last written, and it verifies.
-    let repeated: Value = serde_json::from_str(&ok(&cipherproof(
-        &[
-            "prove",
-            "--model",
-            &m,
-            "--input",
-            &testdata("digits_mlp/input.json"),
-            "--out",
-            &proof,
-            "--backend",
-            "cpu",
-            "--repeat",
-            "2",
-            "--json",
-        ],
+    let repeated: Value = serde_json::from_str(&ok(&prove(
+        &m,
+        &testdata("digits_mlp/input.json"),
+        &proof,
+        &["--backend", "cpu", "--repeat", "2", "--json"],
         &cache,
     )))
     .unwrap();
@@ -138,18 +129,11 @@ fn compile_prove_verify_the_digits_mlp() {
         backends.push(("cuda", "no CUDA prover"));
     }
     for (backend, says) in backends {
-        let out = cipherproof(
-            &[
-                "prove",
-                "--model",
-                &m,
-                "--input",
-                &testdata("digits_mlp/input.json"),
-                "--out",
-                &proof,
-                "--backend",
-                backend,
-            ],
+        let out = prove(
+            &m,
+            &testdata("digits_mlp/input.json"),
+            &proof,
+            &["--backend", backend],
             &cache,
         );
         assert_eq!(out.status.code(), Some(1), "{backend}");
@@ -205,30 +189,14 @@ fn compile_prove_verify_the_digits_mlp() {
         format!("{{\"input_data\": [[{}]]}}", vec!["50.0"; 64].join(",")),
     )
     .unwrap();
-    let out = cipherproof(
-        &[
-            "prove",
-            "--model",
-            &m,
-            "--input",
-            &huge.to_string_lossy(),
-            "--out",
-            &proof,
-        ],
-        &cache,
-    );
+    let out = prove(&m, &huge.to_string_lossy(), &proof, &[], &cache);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("outside the quantized input range"));
-    let out = cipherproof(
-        &[
-            "prove",
-            "--model",
-            &dir.to_string_lossy(),
-            "--input",
-            &huge.to_string_lossy(),
-            "--out",
-            &proof,
-        ],
+    let out = prove(
+        &dir.to_string_lossy(),
+        &huge.to_string_lossy(),
+        &proof,
+        &[],
         &cache,
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a usable compiled model"));
@@ -245,18 +213,7 @@ fn compile_prove_verify_the_digits_mlp() {
     );
     *first = Value::from(first.as_u64().unwrap() + 100_000);
     std::fs::write(&circuit_path, circuit.to_string()).unwrap();
-    let out = cipherproof(
-        &[
-            "prove",
-            "--model",
-            &m,
-            "--input",
-            &testdata("digits_mlp/input.json"),
-            "--out",
-            &proof,
-        ],
-        &cache,
-    );
+    let out = prove(&m, &testdata("digits_mlp/input.json"), &proof, &[], &cache);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("compile the model again"),
@@ -295,10 +252,7 @@ fn table_activations_compile_prove_and_verify() {
     );
     assert!(summary["k"].as_u64().unwrap() >= 13, "{summary}");
     let input = testdata("wine_sigmoid_mlp/input.json");
-    ok(&cipherproof(
-        &["prove", "--model", &m, "--input", &input, "--out", &proof],
-        &cache,
-    ));
+    ok(&prove(&m, &input, &proof, &[], &cache));
     assert_valid(&m, &proof, &cache);
     let run: Value = serde_json::from_str(&ok(&cipherproof(
         &["run", "--model", &m, "--input", &input, "--json"],
@@ -332,16 +286,11 @@ fn a_hashed_input_proof_carries_its_commitment() {
         ],
         &cache,
     ));
-    ok(&cipherproof(
-        &[
-            "prove",
-            "--model",
-            &m,
-            "--input",
-            &testdata("breast_cancer_lr/input.json"),
-            "--out",
-            &proof,
-        ],
+    ok(&prove(
+        &m,
+        &testdata("breast_cancer_lr/input.json"),
+        &proof,
+        &[],
         &cache,
     ));
     assert_valid(&m, &proof, &cache);

@@ -71,21 +71,26 @@ pub struct CellCounts {
 }
 
 /// Cell counts of the layout with `lookup_bits`-bit range limbs, from a mock
-/// run, with dense/conv sums on the dot-product gate of `dot_width` inputs per
-/// row (0: on halo2-base's gate). The planner counts at width 1, where no
-/// rescale folds into the gate (`chips::linear`), so its halo2-base cells are
-/// an upper bound for every width.
+/// run, with dense/conv sums on the dot-product gate if `dot`. The planner
+/// counts at width 1, where no rescale folds into the gate (`chips::linear`),
+/// so its halo2-base cells are an upper bound for every width; keygen counts
+/// the layout it keeps ([`counts_of`]).
 pub fn cell_counts(
     model: &QuantModel,
     visibility: InputVisibility,
     lookup_bits: usize,
-    dot_width: usize,
+    dot: bool,
 ) -> Result<CellCounts> {
-    let mut c =
-        ModelCircuit::new(CircuitBuilderStage::Mock, 20, lookup_bits).with_dot_width(dot_width);
+    let mut c = ModelCircuit::new(CircuitBuilderStage::Mock, 20, lookup_bits)
+        .with_dot_width(usize::from(dot));
     c.assign(model, &vec![0; model.input().numel()], visibility)?;
+    Ok(counts_of(&c, model))
+}
+
+/// The cell counts of a laid-out model circuit.
+pub fn counts_of(c: &ModelCircuit, model: &QuantModel) -> CellCounts {
     let stats = c.builder.statistics();
-    Ok(CellCounts {
+    CellCounts {
         advice: stats.gate.total_advice_per_phase[0],
         lookup: stats.total_lookup_advice_per_phase[0],
         table_lookups: c.lookups.len(),
@@ -95,7 +100,7 @@ pub fn cell_counts(
             LutTables::from_model(model).rows()
         },
         dot_terms: c.dots.iter().map(|j| j.inputs.len()).collect(),
-    })
+    }
 }
 
 /// The smallest k whose range table (2^lookup_bits rows) and activation tables fit.
@@ -154,7 +159,7 @@ pub fn plan(
             break;
         }
         for dot in [false, true] {
-            let counts = cell_counts(model, visibility, lookup_bits, usize::from(dot))?;
+            let counts = cell_counts(model, visibility, lookup_bits, dot)?;
             if dot && counts.dot_terms.is_empty() {
                 continue;
             }
@@ -206,7 +211,7 @@ pub fn candidates(
             break;
         }
         for dot in [false, true] {
-            let counts = cell_counts(model, visibility, lookup_bits, usize::from(dot))?;
+            let counts = cell_counts(model, visibility, lookup_bits, dot)?;
             if dot && counts.dot_terms.is_empty() {
                 continue;
             }

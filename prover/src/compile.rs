@@ -8,7 +8,7 @@
 //! CACHE/keys/<model id>.pk   proving key (regenerated if missing)
 //! ```
 
-use crate::circuit::{self, CircuitShape, Plan, candidates, plan};
+use crate::circuit::{CircuitShape, Plan, candidates, plan};
 use crate::error::{ProverError, Result, io_err};
 use crate::keys::{self, Keys};
 use crate::{prove, srs};
@@ -212,23 +212,13 @@ pub fn compile(
             kept = Some((prove_s, plan, keys));
         }
     }
-    let Some((_, plan, Keys { pk, shape })) = kept else {
+    let Some((_, plan, Keys { pk, shape, counts })) = kept else {
         return Err(ProverError::Halo2 {
             stage: "plan",
             reason: "no layout to generate keys for".into(),
         });
     };
     // The cells of the layout kept (at its dot width some rescales fold into the gate).
-    let counts = if plan.dot_width > 1 {
-        circuit::cell_counts(
-            model,
-            opts.input_visibility,
-            plan.lookup_bits,
-            plan.dot_width,
-        )?
-    } else {
-        plan.counts.clone()
-    };
     let (advice_cells, lookup_cells) = (
         counts.advice
             + 2 * counts.table_lookups

@@ -1,6 +1,6 @@
 //! Key generation and (de)serialization of proving and verifying keys.
 
-use crate::circuit::{CircuitShape, keygen_circuit};
+use crate::circuit::{CellCounts, CircuitShape, counts_of, keygen_circuit};
 use crate::error::{ProverError, Result, io_err};
 use cipherproof_circuits::{InputVisibility, ModelCircuit, ModelCircuitParams};
 use cipherproof_model::quant::QuantModel;
@@ -10,11 +10,12 @@ use halo2_base::halo2_proofs::plonk::{ProvingKey, VerifyingKey, keygen_pk, keyge
 use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use std::path::Path;
 
-/// Keys and the circuit shape they were made for.
+/// Keys, the circuit shape they were made for, and its cell counts.
 #[derive(Debug)]
 pub struct Keys {
     pub pk: ProvingKey<G1Affine>,
     pub shape: CircuitShape,
+    pub counts: CellCounts,
 }
 
 /// Generates the verifying and proving keys of `model` at 2^k rows (dense/conv
@@ -43,7 +44,11 @@ pub fn generate(
         params: circuit_params,
         break_points: circuit.break_points(),
     };
-    Ok(Keys { pk, shape })
+    Ok(Keys {
+        pk,
+        shape,
+        counts: counts_of(&circuit, model),
+    })
 }
 
 pub fn vk_bytes(vk: &VerifyingKey<G1Affine>) -> Vec<u8> {

@@ -131,7 +131,7 @@ impl Chip<'_> {
         let out = vi.saturating_add(half) >> d;
         let r = vi.wrapping_sub(out << d);
         let lb = self.range.lookup_bits() as u32;
-        let n_limbs = d.div_ceil(lb);
+        let n_limbs = self.rescale_limbs(d) as u32;
         let e = n_limbs * lb - d;
         // R = (r + 2^(d−1))·2^e; a witness that is not a valid split gives some value, and fails.
         let limbs = limbs_of(fr_i64(r.saturating_add(half)) * pow2(e), n_limbs, lb);
@@ -183,7 +183,7 @@ impl Chip<'_> {
             return None;
         }
         let lb = self.range.lookup_bits() as u32;
-        let e = d.div_ceil(lb) * lb - d;
+        let e = self.rescale_limbs(d) as u32 * lb - d;
         let c = (1u128 << (d - 1 + e)) + (1u128 << (d + e + out_bits - 1));
         let bound = (sum_bound << e) + c;
         (bits_for(bound) < 62).then_some((e, c as i64))
@@ -254,7 +254,7 @@ impl Chip<'_> {
     /// `V ≥ 0` whenever `out` is in range; any other value gets a split that fails.
     fn offset_split(&self, sum: &Fr, d: u32, out_bits: u32) -> OffsetSplit {
         let lb = self.range.lookup_bits() as u32;
-        let n_limbs = d.div_ceil(lb);
+        let n_limbs = self.rescale_limbs(d) as u32;
         let shift = n_limbs * lb;
         let v = i64_fr(sum).unwrap_or(0);
         let x = v >> shift;

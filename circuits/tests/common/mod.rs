@@ -2,6 +2,7 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+use cipherproof_circuits::chips::Chip;
 use cipherproof_circuits::field::{Fr, fr_i64};
 use halo2_base::gates::circuit::CircuitBuilderStage;
 use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
@@ -16,6 +17,20 @@ pub fn builder() -> BaseCircuitBuilder<Fr> {
         .use_k(K as usize)
         .use_lookup_bits(8)
         .use_instance_columns(1)
+}
+
+/// Runs `lay` with a gadget chip on a fresh [`builder`]'s one thread (no
+/// dot-product gate), then sizes the builder ([`finish`]).
+pub fn lay_out<T>(lay: impl FnOnce(&mut Chip) -> T) -> (BaseCircuitBuilder<Fr>, T) {
+    let mut b = builder();
+    let range = b.range_chip();
+    let out = lay(&mut Chip {
+        ctx: b.main(0),
+        range: &range,
+        dots: None,
+    });
+    finish(&mut b);
+    (b, out)
 }
 
 /// Sizes the builder's columns once its cells are laid out.
