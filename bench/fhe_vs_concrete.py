@@ -4,10 +4,12 @@
 Concrete ML runs in its own venv under $BENCH_WORK (default /tmp/cipherproof-bench), installed from
 bench/requirements-concrete.txt. cipherproof: `fhe keygen` on the fixture (quantized with its
 calibration set), then `fhe bench` (in-process per-sample round trip: encrypt, serialize, evaluate,
-serialize, decrypt) over all 114 test samples; Concrete ML LR over the same 114. MLP 30-16-2: ours
-(`fhe keygen` with 3-bit weights and 8-bit activations, hidden layer bootstrapped) over --our-mlp-samples
-test samples (default all 114: equality with the plaintext integer model on each), Concrete ML's
-NeuralNetClassifier (4/4 bits, quantization-aware training) over --mlp-samples.
+serialize, decrypt) over all 114 test samples; Concrete ML LR over the same 114. MLP 30-16-2: ours is
+testdata/models/breast_cancer_mlp_qat (quantization-aware trained by its gen.py: 3-bit weights, 4-bit
+inputs and hidden activations, 8-bit logits; `fhe keygen` with the compile flags in its meta.json,
+hidden layer bootstrapped) over --our-mlp-samples test samples (default all 114: equality with the
+plaintext integer model on each); Concrete ML's NeuralNetClassifier (4/4 bits, quantization-aware
+training) over --mlp-samples.
 
   python bench/fhe_vs_concrete.py [--mlp-samples 5] [--our-mlp-samples 114] [--write docs/BENCHMARKS.md]
 """
@@ -17,8 +19,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK = os.environ.get("BENCH_WORK", "/tmp/cipherproof-bench")
 BIN = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "cipherproof")
 LR = os.path.join(ROOT, "testdata/models/breast_cancer_lr")
-MLP = os.path.join(ROOT, "testdata/models/breast_cancer_mlp")
-MLP_QUANT = ["--weight-bits", "3", "--activation-bits", "8", "--headroom-bits", "2"]
+MLP = os.path.join(ROOT, "testdata/models/breast_cancer_mlp_qat")
+MLP_QUANT = json.load(open(os.path.join(MLP, "meta.json")))["compile_flags"].split()
 BEGIN, END = "<!-- fhe-vs-concrete:begin -->", "<!-- fhe-vs-concrete:end -->"
 
 
@@ -54,8 +56,7 @@ def main():
     mlp = last_json(subprocess.run([py, os.path.join(ROOT, "bench", "concrete_peer.py"), "mlp", str(a.mlp_samples)],
                                    check=True, capture_output=True, text=True).stdout)
     mlp_keys = os.path.join(WORK, "fhe-mlp-keys")
-    mkg = last_json(subprocess.run([BIN, "fhe", "keygen", "--model", os.path.join(MLP, "model.onnx"), "--calibration",
-                                    os.path.join(MLP, "calibration.json"), "--out", mlp_keys] + MLP_QUANT, check=True,
+    mkg = last_json(subprocess.run([BIN, "fhe", "keygen", "--model", os.path.join(MLP, "model.onnx"), "--out", mlp_keys] + MLP_QUANT, check=True,
                                    capture_output=True, text=True).stdout)
     ours_mlp = last_json(subprocess.run([BIN, "fhe", "bench", "--keys", mlp_keys, "--input", os.path.join(MLP, "test.json"),
                                          "--limit", str(a.our_mlp_samples)], check=True, capture_output=True, text=True).stdout)
@@ -81,7 +82,7 @@ bootstraps a layer's values in parallel (rayon), Concrete ML compiles with its d
 | logistic regression | cipherproof (LWE n=2048, Δ=2^{k['log_delta']}) | {o['accuracy']:.4f} | {o['client_encrypt_ms']:.3f} | {o['server_ms']:.3f} | {o['client_decrypt_ms']:.3f} | **{o['end_to_end_ms']:.3f}** | **{c['end_to_end_ms'] / o['end_to_end_ms']:.1f}× faster** |
 | logistic regression | Concrete ML 1.9.0 (n_bits 8) | {c['accuracy']:.4f} | {c['client_encrypt_ms']:.3f} | {c['server_ms']:.3f} | {c['client_decrypt_ms']:.3f} | {c['end_to_end_ms']:.3f} | 1 |
 | MLP 30-16-2 | Concrete ML 1.9.0 ({m['samples']} samples) | {m['accuracy']:.4f} | {m['client_encrypt_ms']:.1f} | {m['server_ms']:.1f} | {m['client_decrypt_ms']:.1f} | {m['end_to_end_ms']:.1f} | keygen {m['keygen_s']:.1f} s |
-| MLP 30-16-2 | cipherproof ({om['samples']} samples, 3-bit weights, 8-bit activations, exact) | {om['accuracy']:.4f} | {om['client_encrypt_ms']:.1f} | **{om['server_ms']:.1f}** | {om['client_decrypt_ms']:.1f} | {om['end_to_end_ms']:.1f} | server **{m['server_ms'] / om['server_ms']:.2f}×** Concrete ML's speed; keygen {mk['keygen_s']:.1f} s |
+| MLP 30-16-2 | cipherproof ({om['samples']} samples; QAT: 3-bit weights, 4-bit activations, 8-bit logits; exact) | {om['accuracy']:.4f} | {om['client_encrypt_ms']:.1f} | **{om['server_ms']:.1f}** | {om['client_decrypt_ms']:.1f} | {om['end_to_end_ms']:.1f} | server **{m['server_ms'] / om['server_ms']:.2f}×** Concrete ML's speed; keygen {mk['keygen_s']:.1f} s |
 
 cipherproof LR: decrypted outputs equal the plaintext integer model on {o['equal_to_plaintext_integer_model']}/{o['samples']}
 samples; failure probability {o['log2_p_fail']} (worst-case error 2^{k['worst_case_error_log2']:.1f} < Δ/2 = 2^{k['log_delta'] - 1});
@@ -91,7 +92,9 @@ keygen {k['keygen_s'] * 1e3:.2f} ms; ciphertexts: input {o['input_ciphertext_byt
 
 cipherproof MLP: decrypted outputs equal the plaintext integer model on {om['equal_to_plaintext_integer_model']}/{om['samples']}
 samples; hidden layer: shift {hid['shift']}, {hid['window_bits']}-bit window, digits {hid['digit_bits']}, {hid['bootstraps_per_value']}
-bootstraps per hidden value, {om['bootstraps_per_sample']} per sample (Concrete ML: 80); failure ≤ 2^{hid['log2_p_fail_per_bootstrap']:.1f} per
+bootstraps per hidden value ({hid['fast_key_bootstraps_per_value']} with the fast key; digits read with the {hid['digit_key'].lower()} key, the
+window with the {hid['window_key'].lower()} key, accurate key {mk['bootstrap_params']['pbs_level']} levels of 2^{mk['bootstrap_params']['pbs_base_log']}),
+{om['bootstraps_per_sample']} per sample (Concrete ML: 80); failure ≤ 2^{hid['log2_p_fail_per_bootstrap']:.1f} per
 bootstrap, 2^{mk['log2_p_fail_bootstraps_per_sample']:.1f} per sample; keys: client {mk['client_key_bytes']} B, server (compressed)
 {mk['server_key_bytes'] / 1e6:.1f} MB, expanded by the server in {om['server_key_setup_s']:.2f} s (once, not in the per-sample time).
 {END}"""

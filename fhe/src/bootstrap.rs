@@ -20,7 +20,7 @@
 
 use crate::error::{FheError, Result};
 use crate::params::PbsParams;
-use crate::program::{Digit, EncLayer, Requant};
+use crate::program::{BootstrapKey, Digit, EncLayer, Requant};
 use crate::wire::EvalKeys;
 use tfhe::core_crypto::prelude::*;
 
@@ -144,11 +144,15 @@ impl Evaluator {
         }
     }
 
-    /// Keyswitch to the small key, then bootstrap through `table` (with the fast key for signs and flags).
-    fn bootstrap(&self, s: &mut Scratch, input: &LweCiphertextOwned<u64>, table: &GlweCiphertextOwned<u64>, fast: bool) -> LweCiphertextOwned<u64> {
+    /// Keyswitch to the small key, then bootstrap through `table` with `key` (the fast one for
+    /// signs and flags, and for digits and windows where the plan's noise budget allows).
+    fn bootstrap(&self, s: &mut Scratch, input: &LweCiphertextOwned<u64>, table: &GlweCiphertextOwned<u64>, key: BootstrapKey) -> LweCiphertextOwned<u64> {
         keyswitch_lwe_ciphertext(&self.ksk, input, &mut s.small);
         let mut out = LweCiphertext::new(0u64, LweDimension(self.big_dimension).to_lwe_size(), CiphertextModulus::new_native());
-        let bsk = if fast { &self.bsk_fast } else { &self.bsk };
+        let bsk = match key {
+            BootstrapKey::Fast => &self.bsk_fast,
+            BootstrapKey::Accurate => &self.bsk,
+        };
         programmable_bootstrap_lwe_ciphertext_mem_optimized(&s.small, &mut out, table, bsk, s.fft.as_view(), s.buffers.stack());
         out
     }
@@ -187,7 +191,7 @@ impl Evaluator {
         LayerTables { digits, window, y_digits }
     }
 
-    /// Clears one digit of `ct` (two bootstraps). The digit table returns `digit·2^out_shift`,
+    /// Clears one digit of `ct` (two bootstraps). The digit table, read with `key`, returns `digit·2^out_shift`,
     /// subtracted scaled up by `2^up` (so that `out_shift + up = log_delta + start`), and returned.
     #[allow(clippy::too_many_arguments)]
     fn clear_digit(
@@ -198,15 +202,16 @@ impl Evaluator {
         up: u32,
         sign: &GlweCiphertextOwned<u64>,
         digit: &GlweCiphertextOwned<u64>,
+        key: BootstrapKey,
         ct: &mut LweCiphertextOwned<u64>,
     ) -> LweCiphertextOwned<u64> {
         let m = 64 - log_delta - d.start - d.width - 1;
         let mut scaled = ct.clone();
         lwe_ciphertext_cleartext_mul_assign(&mut scaled, Cleartext(1u64 << m));
-        let t = self.bootstrap(s, &scaled, sign, true);
+        let t = self.bootstrap(s, &scaled, sign, BootstrapKey::Fast);
         lwe_ciphertext_add_assign(&mut scaled, &t);
         lwe_ciphertext_plaintext_sub_assign(&mut scaled, Plaintext(1u64 << 62));
-        let r = self.bootstrap(s, &scaled, digit, false);
+        let r = self.bootstrap(s, &scaled, digit, key);
         let mut sub = r.clone();
         lwe_ciphertext_cleartext_mul_assign(&mut sub, Cleartext(1u64 << up));
         lwe_ciphertext_sub_assign(ct, &sub);
@@ -226,20 +231,20 @@ impl Evaluator {
             lwe_ciphertext_plaintext_add_assign(&mut ct, Plaintext(1u64 << (layer.log_delta + rq.shift - 1)));
         }
         for (d, (sign, digit)) in rq.digits.iter().zip(&tables.digits) {
-            self.clear_digit(s, layer.log_delta, d, 0, sign, digit, &mut ct);
+            self.clear_digit(s, layer.log_delta, d, 0, sign, digit, rq.digit_key, &mut ct);
         }
         if !rq.wide {
             // ct = y·2^(63 − window_bits): offset into the half torus and read the window.
             lwe_ciphertext_plaintext_add_assign(&mut ct, Plaintext(1u64 << 62));
-            return self.bootstrap(s, &ct, &tables.window, false);
+            return self.bootstrap(s, &ct, &tables.window, rq.window_key);
         }
         // Wide: clear y's digits below its sign bit, keeping each as digit·K/2; then the flag t·2^63.
         let up = layer.log_delta + rq.shift + 1 - rq.next_log_delta;
         let mut kept = Vec::with_capacity(rq.y_digits.len());
         for (d, (sign, digit, _)) in rq.y_digits.iter().zip(&tables.y_digits) {
-            kept.push(self.clear_digit(s, layer.log_delta, d, up, sign, digit, &mut ct));
+            kept.push(self.clear_digit(s, layer.log_delta, d, up, sign, digit, BootstrapKey::Accurate, &mut ct));
         }
-        let flag = self.bootstrap(s, &ct, &tables.window, true);
+        let flag = self.bootstrap(s, &ct, &tables.window, BootstrapKey::Fast);
         // relu(y) = Σ (1 − t)·digit·K = Σ (±digit·K/2 from the mask) + digit·K/2.
         let mut out = LweCiphertext::new(0u64, LweDimension(self.big_dimension).to_lwe_size(), CiphertextModulus::new_native());
         for ((d, r), (_, _, mask)) in rq.y_digits.iter().zip(kept).zip(&tables.y_digits) {
@@ -247,7 +252,7 @@ impl Evaluator {
             let mut z = r.clone();
             lwe_ciphertext_cleartext_mul_assign(&mut z, Cleartext(1u64 << b));
             lwe_ciphertext_add_assign(&mut z, &flag);
-            let masked = self.bootstrap(s, &z, mask, false);
+            let masked = self.bootstrap(s, &z, mask, BootstrapKey::Accurate);
             lwe_ciphertext_add_assign(&mut out, &masked);
             lwe_ciphertext_add_assign(&mut out, &r);
         }

@@ -66,6 +66,15 @@ impl Activation {
     }
 }
 
+/// Which bootstrapping key evaluates a table: the fast one (1 level, noisier) where the noise
+/// budget allows, else the accurate one (its decomposition chosen per model, [`ACCURATE_DECOMPOSITIONS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum BootstrapKey {
+    Fast,
+    #[default]
+    Accurate,
+}
+
 /// Bits `[start, start + width)` of a hidden accumulator, cleared by one pair of bootstraps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Digit {
@@ -89,6 +98,15 @@ pub struct Requant {
     pub next_log_delta: u32,
     /// Bootstraps per hidden value (two per digit, one for the window).
     pub bootstraps: u32,
+    /// The key that reads the accumulator's digits (their sign flags always use the fast key).
+    #[serde(default)]
+    pub digit_key: BootstrapKey,
+    /// The key that reads the window (narrow plans; wide ones read `y` with the accurate key).
+    #[serde(default)]
+    pub window_key: BootstrapKey,
+    /// How many of `bootstraps` use the fast key.
+    #[serde(default)]
+    pub fast_bootstraps: u32,
     /// log2 of the largest failure probability of any one of these bootstraps.
     pub log2_p_fail_per_bootstrap: f64,
 }
@@ -235,13 +253,30 @@ struct NoiseModel {
     ms: f64,
 }
 
+impl NoiseModel {
+    fn of(&self, key: BootstrapKey) -> f64 {
+        match key {
+            BootstrapKey::Fast => self.pbs_fast,
+            BootstrapKey::Accurate => self.pbs,
+        }
+    }
+}
+
 /// A hidden layer's plan: digits, the failure probability of each bootstrap, and the
 /// variance of each requantized output.
 struct Plan {
     digits: Vec<Digit>,
     y_digits: Vec<Digit>,
     fails: Vec<f64>,
+    fast: u32,
     out_variance: f64,
+}
+
+/// The keys a narrow plan reads its digits and its window with.
+#[derive(Debug, Clone, Copy)]
+struct Keys {
+    digit: BootstrapKey,
+    window: BootstrapKey,
 }
 
 /// The bootstraps of one hidden value with digits of `width` bits; `wide` reads `y` digit by digit.
@@ -255,14 +290,17 @@ fn plan_requant(
     next_log_delta: u32,
     width: u32,
     wide: bool,
+    keys: Keys,
 ) -> Option<Plan> {
     let mut fails = Vec::new();
     let mut v_ct = acc_variance;
-    let digits = plan_digits(n, &mut v_ct, n.pbs, log_delta, 0, shift, width, &mut fails);
+    let digits = plan_digits(n, &mut v_ct, n.of(keys.digit), log_delta, 0, shift, width, &mut fails);
+    let fast_digits = digits.len() as u32 * (1 + u32::from(keys.digit == BootstrapKey::Fast));
     if !wide {
         let margin = 2f64.powi(-(window_bits as i32) - 2);
         fails.push(noise::log2_tail(margin, v_ct + n.ks + n.ms));
-        return Some(Plan { digits, y_digits: Vec::new(), fails, out_variance: n.pbs });
+        let fast = fast_digits + u32::from(keys.window == BootstrapKey::Fast);
+        return Some(Plan { digits, y_digits: Vec::new(), fails, fast, out_variance: n.of(keys.window) });
     }
     // y's digits come out as digit·2^(j + next − 1) and are subtracted scaled up by 2^a.
     let a = i64::from(log_delta) + i64::from(shift) - i64::from(next_log_delta) + 1;
@@ -281,7 +319,15 @@ fn plan_requant(
         fails.push(noise::log2_tail(margin, n.pbs * 2f64.powi(2 * b as i32) + n.pbs_fast + n.ks + n.ms));
     }
     let out_variance = 2.0 * y_digits.len() as f64 * n.pbs;
-    Some(Plan { digits, y_digits, fails, out_variance })
+    // Sign flags of y's digits and y's own flag use the fast key; digit reads and masks the accurate one.
+    let fast = fast_digits + y_digits.len() as u32 + 1;
+    Some(Plan { digits, y_digits, fails, fast, out_variance })
+}
+
+/// Relative cost of one bootstrap (keyswitch plus one FFT per decomposition level and GLWE
+/// component, two inverse FFTs): what the planner minimises.
+fn bootstrap_cost(levels: usize) -> u64 {
+    2 * levels as u64 + 3
 }
 
 fn log2_sum(logs: impl IntoIterator<Item = f64>) -> f64 {
@@ -289,13 +335,48 @@ fn log2_sum(logs: impl IntoIterator<Item = f64>) -> f64 {
     if s == 0.0 { f64::NEG_INFINITY } else { s.log2() }
 }
 
-/// Plans the encrypted evaluation of `model` under `params`, with its noise budget.
+/// Decompositions (base log, levels) of the accurate bootstrapping key, cheapest first. Neither
+/// changes security (the keys and their noise are tfhe's), only output noise (σ ≈ 2^-22 and
+/// 2^-25) and speed: a model takes the cheapest its noise budget allows.
+pub const ACCURATE_DECOMPOSITIONS: [(usize, usize); 2] = [(15, 2), (11, 3)];
+
+/// Plans the encrypted evaluation of `model` under `params`, with its noise budget: of the
+/// accurate-key decompositions and key choices that keep every bootstrap and the outputs within
+/// their failure bounds, the cheapest.
 pub fn compile(model: &QuantModel, params: LweParams) -> Result<FheProgram> {
+    let mut best: Option<(u64, FheProgram)> = None;
+    let mut refusal = None;
+    for (base_log, levels) in ACCURATE_DECOMPOSITIONS {
+        let pbs = PbsParams {
+            pbs_base_log: base_log,
+            pbs_level: levels,
+            ..PBS_PARAMS
+        };
+        for fast_window in [true, false] {
+            match plan(model, params, pbs, fast_window) {
+                Ok(p) => {
+                    let cost = p.cost();
+                    if best.as_ref().is_none_or(|(c, _)| cost < *c) {
+                        best = Some((cost, p));
+                    }
+                }
+                Err(e) => refusal = Some(e),
+            }
+        }
+    }
+    match (best, refusal) {
+        (Some((_, p)), _) => Ok(p),
+        (None, Some(e)) => Err(e),
+        (None, None) => unreachable!("at least one plan is tried"),
+    }
+}
+
+/// One plan: `pbs` as the accurate key; the window read by the fast key where allowed and it fits.
+fn plan(model: &QuantModel, params: LweParams, pbs: PbsParams, fast_window: bool) -> Result<FheProgram> {
     let chain = chain(model)?;
     let input_bits = model.input().bits;
     let (in_lo, in_hi) = signed_range(input_bits);
     let mut max_x = u128::from(in_lo.unsigned_abs().max(in_hi.unsigned_abs()));
-    let pbs = PBS_PARAMS;
     // Forward: bounds, windows and encodings of the hidden layers.
     struct Shape {
         log_delta: u32,
@@ -340,28 +421,40 @@ pub fn compile(model: &QuantModel, params: LweParams) -> Result<FheProgram> {
         ks: noise::keyswitch(&pbs, params.dimension),
         ms: noise::modulus_switch(&pbs),
     };
+    let cost = |p: &Plan| u64::from(p.fast) * bootstrap_cost(pbs.fast_pbs_level) + (p.fails.len() as u64 - u64::from(p.fast)) * bootstrap_cost(pbs.pbs_level);
+    let window_keys: &[BootstrapKey] = if fast_window { &[BootstrapKey::Fast] } else { &[BootstrapKey::Accurate] };
     let mut v_in = noise::fresh(&params);
     let mut layers = Vec::new();
     let mut all_fails = Vec::new();
     for (i, ((dot, _, activation), h)) in chain.iter().zip(&shapes).enumerate() {
         let next_log_delta = shapes.get(i + 1).map(|n| n.log_delta).or(last_log_delta).unwrap_or(1);
         let acc_variance = dot.rows().map(|r| r.iter().map(|w| (*w as f64).powi(2)).sum::<f64>()).fold(0.0, f64::max) * v_in;
-        let mut best = None;
-        'modes: for wide in [false, true] {
+        let mut best: Option<(Plan, bool, Keys)> = None;
+        for wide in [false, true] {
             if wide && *activation != Activation::Relu {
                 break;
             }
-            for width in (1..=MAX_DIGIT_BITS).rev() {
-                if let Some(plan) = plan_requant(&nm, acc_variance, h.log_delta, h.shift, h.window_bits, next_log_delta, width, wide)
-                    && plan.fails.iter().all(|&f| f <= MAX_LOG2_P_FAIL_BOOTSTRAP)
-                {
-                    best = Some((plan, wide));
-                    break 'modes;
+            for width in 1..=MAX_DIGIT_BITS {
+                for digit in [BootstrapKey::Fast, BootstrapKey::Accurate] {
+                    for &window in window_keys {
+                        let keys = Keys { digit, window };
+                        let Some(plan) = plan_requant(&nm, acc_variance, h.log_delta, h.shift, h.window_bits, next_log_delta, width, wide, keys) else {
+                            continue;
+                        };
+                        if plan.fails.iter().all(|&f| f <= MAX_LOG2_P_FAIL_BOOTSTRAP)
+                            && best.as_ref().is_none_or(|(b, _, _)| cost(&plan) < cost(b))
+                        {
+                            best = Some((plan, wide, keys));
+                        }
+                    }
                 }
+            }
+            if best.is_some() {
+                break;
             }
         }
         let (ylo, yhi, window_bits) = (h.span.0, h.span.1, h.window_bits);
-        let (plan, wide) = best.ok_or_else(|| {
+        let (plan, wide, keys) = best.ok_or_else(|| {
             unsupported(
                 &dot.node,
                 "Dense",
@@ -385,6 +478,9 @@ pub fn compile(model: &QuantModel, params: LweParams) -> Result<FheProgram> {
                 activation: *activation,
                 next_log_delta,
                 bootstraps: plan.fails.len() as u32,
+                digit_key: keys.digit,
+                window_key: if wide { BootstrapKey::Accurate } else { keys.window },
+                fast_bootstraps: plan.fast,
                 log2_p_fail_per_bootstrap: plan.fails.iter().copied().fold(f64::NEG_INFINITY, f64::max),
                 digits: plan.digits,
                 y_digits: plan.y_digits,
@@ -426,6 +522,16 @@ impl FheProgram {
     /// Output values per sample (the last layer's).
     pub fn outputs(&self) -> usize {
         self.layers[self.layers.len() - 1].dot.outputs
+    }
+
+    /// Relative cost of one sample's bootstraps ([`bootstrap_cost`]); 0 without any.
+    pub fn cost(&self) -> u64 {
+        let Some(pbs) = &self.pbs else { return 0 };
+        self.layers
+            .iter()
+            .filter_map(|l| l.requant.as_ref().map(|r| (r, l.dot.outputs as u64)))
+            .map(|(r, n)| n * (u64::from(r.fast_bootstraps) * bootstrap_cost(pbs.fast_pbs_level) + u64::from(r.bootstraps - r.fast_bootstraps) * bootstrap_cost(pbs.pbs_level)))
+            .sum()
     }
 
     /// Bootstraps per sample.
@@ -515,6 +621,9 @@ pub(crate) mod tests {
         assert!(p.log2_p_fail_bootstraps < MAX_LOG2_P_FAIL_BOOTSTRAP, "{p:?}");
         assert!(p.pbs.is_some() && p.layers[1].requant.is_none());
         assert!(!rq.wide && rq.y_digits.is_empty());
+        // Accumulators of a few bits and one small output weight: the fast key reads everything.
+        assert_eq!((rq.digit_key, rq.window_key, rq.fast_bootstraps), (BootstrapKey::Fast, BootstrapKey::Fast, rq.bootstraps), "{rq:?}");
+        assert_eq!(p.cost(), u64::from(rq.bootstraps) * bootstrap_cost(1));
         // A window too wide for one bootstrap is read digit by digit under the ReLU.
         let p = compile(&tiny(64, 0), crate::params::DEFAULT_PARAMS).unwrap();
         let rq = p.layers[0].requant.as_ref().unwrap();

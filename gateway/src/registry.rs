@@ -31,6 +31,8 @@ pub struct RegisterOptions {
     pub calibration: Vec<Vec<f32>>,
     /// 0: [`DEFAULT_INPUT_RANGE`].
     pub input_range: f32,
+    /// Bit-widths of the integer model.
+    pub quant: QuantConfig,
 }
 
 /// A model's public description (stored as JSON beside its tenant's name).
@@ -208,7 +210,7 @@ impl Registry {
         check_name(&opts.name)?;
         let start = std::time::Instant::now();
         let graph = import_onnx(onnx)?;
-        let config = QuantConfig::default();
+        let config = &opts.quant;
         let model = if opts.calibration.is_empty() {
             let range = if opts.input_range > 0.0 {
                 opts.input_range
@@ -221,9 +223,9 @@ impl Registry {
                     "must be a finite positive number",
                 ));
             }
-            quantize_for_range(&graph, range, &config)?
+            quantize_for_range(&graph, range, config)?
         } else {
-            quantize(&graph, &opts.calibration, &config)?
+            quantize(&graph, &opts.calibration, config)?
         };
         let tmp = self
             .models_dir

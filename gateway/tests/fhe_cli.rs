@@ -66,16 +66,18 @@ fn keygen_encrypt_infer_decrypt_equals_run() {
 fn mlp_keygen_encrypt_infer_decrypt_equals_run() {
     let dir = std::env::temp_dir().join(format!("cipherproof-fhe-mlp-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let fixture = |f: &str| cipherproof_testkit::fixture(&format!("breast_cancer_mlp/{f}"));
+    let fixture = |f: &str| cipherproof_testkit::fixture(&format!("breast_cancer_mlp_qat/{f}"));
     let (model, keys, ct, out) = (dir.join("mlp"), dir.join("keys"), dir.join("ct.bin"), dir.join("out.bin"));
+    // The quantization-aware trained MLP, compiled with the flags it was trained for (its meta.json).
     ok(&cipherproof(&[
-        "compile", p(&fixture("model.onnx")), "--out", p(&model), "--calibration", p(&fixture("calibration.json")),
-        "--weight-bits", "3", "--activation-bits", "8", "--headroom-bits", "2", "--cache", p(&dir.join("cache")),
+        "compile", p(&fixture("model.onnx")), "--out", p(&model), "--input-range", "0.875", "--activation-bits", "4",
+        "--weight-bits", "3", "--output-bits", "8", "--cache", p(&dir.join("cache")),
     ]));
     let kg: Value = serde_json::from_str(ok(&cipherproof(&["fhe", "keygen", "--model", p(&model), "--out", p(&keys)])).trim()).unwrap();
-    assert!(kg["bootstraps_per_sample"].as_u64().unwrap() > 0, "{kg}");
+    assert_eq!(kg["bootstraps_per_sample"].as_u64(), Some(48), "{kg}");
+    assert_eq!(kg["hidden_layers"][0]["fast_key_bootstraps_per_value"].as_u64(), Some(2), "{kg}");
     assert!(kg["log2_p_fail_bootstraps_per_sample"].as_f64().unwrap() < -40.0, "{kg}");
-    // Two test samples: the hidden layer bootstraps (seconds per sample).
+    // Two test samples: the hidden layer bootstraps (under a second per sample).
     let two = dir.join("two.json");
     let test: Value = serde_json::from_str(&std::fs::read_to_string(fixture("test.json")).unwrap()).unwrap();
     std::fs::write(&two, serde_json::json!({"inputs": &test["inputs"].as_array().unwrap()[..2]}).to_string()).unwrap();

@@ -471,6 +471,53 @@ async fn encrypted_inference_under_an_uploaded_server_key() {
     gw.shutdown().await.unwrap();
 }
 
+/// A model registered with the bit-widths it was trained at (the QAT breast-cancer MLP): its
+/// hidden layer is bootstrapped by the gateway under the client's uploaded key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mlp_registered_with_its_bit_widths_runs_encrypted() {
+    use cipherproof_fhe::wire::{CIPHERTEXT_LIMIT, EncryptedOutputs, SERVER_KEY_LIMIT, from_bytes, to_bytes};
+    use cipherproof_fhe::{client, keys, params::DEFAULT_PARAMS, program};
+    let gw = start(config("fhe-mlp")).await;
+    let mut c = clients(&gw, None).await;
+    let path = "breast_cancer_mlp_qat/model.onnx";
+    let mut msgs = register_messages("mlp", &onnx(path), 4096);
+    if let Some(register_model_request::Part::Options(o)) = &mut msgs[0].part {
+        o.input_range = 0.875;
+        o.quantization = Some(Quantization { weight_bits: Some(3), activation_bits: Some(4), output_bits: Some(8), headroom_bits: None });
+    }
+    c.models.register_model(tokio_stream::iter(msgs)).await.unwrap();
+
+    let config = QuantConfig { weight_bits: 3, activation_bits: 4, output_bits: Some(8), ..QuantConfig::default() };
+    let model = cipherproof_model::quant::quantize_for_range(&import_onnx(&onnx(path)).unwrap(), 0.875, &config).unwrap();
+    let prog = program::compile(&model, DEFAULT_PARAMS).unwrap();
+    assert_eq!(prog.bootstraps(), 48);
+    let (ck, sk) = keys::keygen(&prog);
+    let key_bytes = to_bytes(&sk, SERVER_KEY_LIMIT).unwrap();
+    let mut upload = vec![UploadServerKeyRequest {
+        part: Some(upload_server_key_request::Part::Options(UploadServerKeyOptions { model: "mlp".into() })),
+    }];
+    upload.extend(key_bytes.chunks(1 << 20).map(|b| UploadServerKeyRequest { part: Some(upload_server_key_request::Part::KeyChunk(b.to_vec())) }));
+    let mut keys_api = key_service_client::KeyServiceClient::new(c.channel.clone());
+    let key_id = keys_api.upload_server_key(tokio_stream::iter(upload)).await.unwrap().into_inner().key_id;
+
+    let x = cipherproof_testkit::samples(&cipherproof_testkit::fixture("breast_cancer_mlp_qat/test.json"), "inputs");
+    let q: Vec<Vec<i64>> = x.iter().take(2).enumerate().map(|(i, v)| integer::quantize_input(&model, i, v).unwrap()).collect();
+    let ct = to_bytes(&client::encrypt(&prog, &ck, &q).unwrap(), CIPHERTEXT_LIMIT).unwrap();
+    let out = c.infer.infer_encrypted(InferEncryptedRequest { model: "mlp".into(), key_id, ciphertext: ct }).await.unwrap().into_inner().ciphertext;
+    let got = client::decrypt(&prog, &ck, &from_bytes::<EncryptedOutputs>(&out, CIPHERTEXT_LIMIT).unwrap()).unwrap();
+    let runner = integer::IntegerRunner::new(&model).unwrap();
+    assert_eq!(got, q.iter().map(|v| runner.run(v).unwrap()).collect::<Vec<_>>());
+
+    // Bit-widths the quantizer refuses are an invalid registration, not a panic.
+    let mut msgs = register_messages("bad", &onnx(path), 4096);
+    if let Some(register_model_request::Part::Options(o)) = &mut msgs[0].part {
+        o.quantization = Some(Quantization { weight_bits: Some(99), ..Default::default() });
+    }
+    let e = c.models.register_model(tokio_stream::iter(msgs)).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    gw.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_from_pem_files() {
     use tonic::transport::{Certificate, Channel, ClientTlsConfig};

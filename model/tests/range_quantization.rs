@@ -53,3 +53,47 @@ fn a_non_positive_range_is_refused() {
     assert!(quantize_for_range(&graph, 0.0, &QuantConfig::default()).is_err());
     assert!(quantize_for_range(&graph, f32::NAN, &QuantConfig::default()).is_err());
 }
+
+/// The quantization-aware trained MLP: its gen.py simulates the integer model these flags build,
+/// and exported weights on their grid, so the quantizer must reproduce its predictions exactly.
+#[test]
+fn the_qat_mlp_quantizes_to_the_integer_model_it_was_trained_as() {
+    let dir = fixture("breast_cancer_mlp_qat");
+    let graph = import_onnx(&std::fs::read(dir.join("model.onnx")).unwrap()).unwrap();
+    let meta = cipherproof_testkit::read_json(&dir.join("meta.json"));
+    assert_eq!(
+        meta["compile_flags"],
+        "--input-range 0.875 --activation-bits 4 --weight-bits 3 --output-bits 8"
+    );
+    let config = QuantConfig {
+        weight_bits: 3,
+        activation_bits: 4,
+        output_bits: Some(8),
+        ..QuantConfig::default()
+    };
+    let model = quantize_for_range(&graph, 0.875, &config).unwrap();
+    // Narrow hidden activations, fine logits.
+    let bits: Vec<u32> = model.values.iter().map(|v| v.bits).collect();
+    assert_eq!(bits, [4, 4, 4, 8], "{bits:?}");
+    let runner = IntegerRunner::new(&model).unwrap();
+    let inputs = cipherproof_testkit::samples(&dir.join("test.json"), "inputs");
+    let predicted: String = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, x)| {
+            let out = runner.run(&runner.quantize_input(i, x).unwrap()).unwrap();
+            char::from(b'0' + cipherproof_model::exec::argmax(&out).unwrap() as u8)
+        })
+        .collect();
+    assert_eq!(predicted, meta["integer_test_predictions"].as_str().unwrap());
+}
+
+#[test]
+fn output_bits_out_of_range_are_refused() {
+    let graph = import_onnx(&std::fs::read(fixture("digits_mlp/model.onnx")).unwrap()).unwrap();
+    let config = QuantConfig {
+        output_bits: Some(2),
+        ..QuantConfig::default()
+    };
+    assert!(quantize_for_range(&graph, 1.0, &config).is_err());
+}

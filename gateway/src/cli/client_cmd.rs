@@ -68,6 +68,18 @@ pub struct RegisterArgs {
     /// |x| bound of inputs when no calibration is given.
     #[arg(long)]
     pub input_range: Option<f32>,
+    /// Signed bits of each weight [default: the gateway's, as `compile`].
+    #[arg(long)]
+    pub weight_bits: Option<u32>,
+    /// Signed bits of every activation [default: the gateway's, as `compile`].
+    #[arg(long)]
+    pub activation_bits: Option<u32>,
+    /// Signed bits of the model's output [default: --activation-bits].
+    #[arg(long)]
+    pub output_bits: Option<u32>,
+    /// Bits of range kept above each calibrated maximum [default: the gateway's, as `compile`].
+    #[arg(long)]
+    pub headroom_bits: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -195,6 +207,12 @@ async fn register(a: &RegisterArgs) -> Result<()> {
         } as i32,
         calibration,
         input_range: a.input_range.unwrap_or(0.0),
+        quantization: Some(Quantization {
+            weight_bits: a.weight_bits,
+            activation_bits: a.activation_bits,
+            output_bits: a.output_bits,
+            headroom_bits: a.headroom_bits,
+        }),
     };
     let mut messages = vec![RegisterModelRequest {
         part: Some(Part::Options(options)),

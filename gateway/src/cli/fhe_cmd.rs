@@ -168,7 +168,8 @@ fn keygen(a: &KeygenArgs) -> Result<()> {
                 serde_json::json!({
                     "node": l.dot.node, "values": l.dot.outputs, "shift": r.shift, "window_bits": r.window_bits,
                     "digit_bits": r.digits.iter().map(|d| d.width).collect::<Vec<_>>(),
-                    "bootstraps_per_value": r.bootstraps,
+                    "bootstraps_per_value": r.bootstraps, "fast_key_bootstraps_per_value": r.fast_bootstraps,
+                    "digit_key": r.digit_key, "window_key": r.window_key,
                     "log2_p_fail_per_bootstrap": finite_or_text(r.log2_p_fail_per_bootstrap),
                 })
             })

@@ -58,6 +58,10 @@ pub struct QuantArgs {
     /// Bits of range kept above each calibrated maximum.
     #[arg(long, default_value_t = QuantConfig::default().headroom_bits)]
     pub headroom_bits: u32,
+    /// Signed bits of the model's output [default: --activation-bits]. Narrow hidden
+    /// activations with fine logits: what an encrypted MLP needs.
+    #[arg(long)]
+    pub output_bits: Option<u32>,
 }
 
 impl QuantArgs {
@@ -68,6 +72,7 @@ impl QuantArgs {
             lut_bits: self.lut_bits,
             lut_max_scale: self.lut_max_scale,
             headroom_bits: self.headroom_bits,
+            output_bits: self.output_bits,
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::registry::{ModelMeta, RegisterOptions, check_name};
 use crate::server::Shared;
 use crate::store::ModelRecord;
 use cipherproof_circuits::InputVisibility as Vis;
+use cipherproof_model::quant::QuantConfig;
 use std::sync::Arc;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -88,6 +89,7 @@ impl ModelApi {
             input_visibility: visibility_from_proto(options.input_visibility)?,
             calibration: options.calibration.into_iter().map(|s| s.values).collect(),
             input_range: options.input_range,
+            quant: quant_config(options.quantization.as_ref()),
         };
         let shared = self.shared.clone();
         let model = tokio::task::spawn_blocking(move || shared.registry.compile_onnx(&onnx, &opts))
@@ -133,5 +135,18 @@ impl ModelService for ModelApi {
             })
         })
         .await
+    }
+}
+
+/// The requested bit-widths over the defaults (the quantizer checks their ranges).
+fn quant_config(q: Option<&Quantization>) -> QuantConfig {
+    let d = QuantConfig::default();
+    let Some(q) = q else { return d };
+    QuantConfig {
+        weight_bits: q.weight_bits.unwrap_or(d.weight_bits),
+        activation_bits: q.activation_bits.unwrap_or(d.activation_bits),
+        output_bits: q.output_bits,
+        headroom_bits: q.headroom_bits.unwrap_or(d.headroom_bits),
+        ..d
     }
 }

@@ -61,6 +61,7 @@ fn quantize_with_ranges(graph: &Graph, ranges: &[f32], config: &QuantConfig) -> 
         bits: config.activation_bits,
         calibrated_max: ranges[0],
     }];
+    let output = graph.integer_output();
     let mut qnodes = Vec::with_capacity(nodes.len());
     for node in nodes {
         if node.output != values.len() {
@@ -69,11 +70,17 @@ fn quantize_with_ranges(graph: &Graph, ranges: &[f32], config: &QuantConfig) -> 
                 reason: "values out of order".into(),
             });
         }
+        let bits = if node.output == output {
+            config.output_bits()
+        } else {
+            config.activation_bits
+        };
         let l = Lowering {
             config,
             ranges: &ranges,
             values: &values,
             node,
+            bits,
         };
         let (op, scale) = l.lower()?;
         let info = &graph.values[node.output];
@@ -81,7 +88,7 @@ fn quantize_with_ranges(graph: &Graph, ranges: &[f32], config: &QuantConfig) -> 
             name: info.name.clone(),
             shape: info.shape.clone(),
             scale,
-            bits: config.activation_bits,
+            bits,
             calibrated_max: ranges[node.output],
         });
         qnodes.push(QNode {
@@ -95,7 +102,7 @@ fn quantize_with_ranges(graph: &Graph, ranges: &[f32], config: &QuantConfig) -> 
         config: config.clone(),
         values,
         nodes: qnodes,
-        output: graph.integer_output(),
+        output,
         softmax_dropped,
     })
 }
@@ -117,6 +124,11 @@ fn validate(c: &QuantConfig) -> Result<()> {
     if c.lut_max_scale < -16 {
         return bad(format!("lut_max_scale {} must be at least -16", c.lut_max_scale));
     }
+    if let Some(b) = c.output_bits
+        && !(4..=32).contains(&b)
+    {
+        return bad(format!("output_bits {b} must be in 4..=32"));
+    }
     if c.headroom_bits > 8 {
         return bad(format!(
             "headroom_bits {} must be at most 8",
@@ -131,6 +143,8 @@ struct Lowering<'a> {
     ranges: &'a [f32],
     values: &'a [QValue],
     node: &'a Node,
+    /// Signed bits of this node's output value.
+    bits: u32,
 }
 
 impl Lowering<'_> {
@@ -144,7 +158,7 @@ impl Lowering<'_> {
         let c = self.config;
         let fit = fitting_scale(
             f64::from(self.ranges[self.node.output]),
-            c.activation_bits,
+            self.bits,
             c.headroom_bits,
         );
         let scale = fit.map_or(work, |f| f.min(work));
@@ -350,7 +364,7 @@ impl Lowering<'_> {
         let bits = (2..c.lut_bits)
             .find(|&b| fitting_scale(in_range, b, c.headroom_bits).is_some_and(|f| f >= s_t))
             .unwrap_or(c.lut_bits);
-        let s_out = c.activation_bits as i32 - 2;
+        let s_out = self.bits as i32 - 2;
         let offset = 1i64 << (bits - 1);
         let table = (0..(1i64 << bits))
             .map(|i| quantize_scalar(function.eval((i - offset) as f64 * 2f64.powi(-s_t)), s_out))

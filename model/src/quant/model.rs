@@ -21,6 +21,11 @@ pub struct QuantConfig {
     pub lut_max_scale: i32,
     /// Extra bits of range above the calibrated maximum of each tensor.
     pub headroom_bits: u32,
+    /// Signed bits of the model's output (its last value, before a dropped Softmax); `None`:
+    /// `activation_bits`. Outputs need no further arithmetic, so an encrypted model can keep its
+    /// hidden activations narrow (few bootstraps) and its logits fine (no argmax ties).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_bits: Option<u32>,
 }
 
 impl Default for QuantConfig {
@@ -31,6 +36,7 @@ impl Default for QuantConfig {
             lut_bits: 12,
             lut_max_scale: 7,
             headroom_bits: 1,
+            output_bits: None,
         }
     }
 }
@@ -38,6 +44,13 @@ impl Default for QuantConfig {
 /// Configs written before `lut_max_scale` existed had no cap (full `2^lut_bits` tables).
 fn uncapped_lut_scale() -> i32 {
     i32::MAX
+}
+
+impl QuantConfig {
+    /// Signed bits of the model's output value.
+    pub fn output_bits(&self) -> u32 {
+        self.output_bits.unwrap_or(self.activation_bits)
+    }
 }
 
 /// A quantized tensor: integers `q` standing for `q · 2^-scale`, each in `bits` signed bits.
