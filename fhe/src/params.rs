@@ -151,9 +151,11 @@ pub fn log_delta_for(max_abs_acc: u128) -> u32 {
 /// The bootstrapping parameter set: tfhe 1.8's `V1_4_PARAM_MESSAGE_2_CARRY_2_KS_PBS_TUNIFORM_2M128`
 /// (128-bit security; its GLWE key, k = 1 and N = 2048 with TUniform(2^17) noise, is the input key
 /// of [`DEFAULT_PARAMS`]). Two bootstrapping keys: tfhe's (1 level of base 2^23, σ ≈ 2^-15) for sign
-/// and flag tables, and one decomposed in 3 levels of base 2^11 (σ ≈ 2^-25) for tables whose outputs
-/// are kept, which the digit subtractions and the last layer's decoding need (decomposition
-/// parameters do not change security, only noise and speed). Ciphertexts live under the big key (dimension 2048); a bootstrap
+/// and flag tables, and for digit and window reads where the noise budget allows; and an accurate
+/// one for the other tables whose outputs are kept. [`PBS_PARAMS`] holds 3 levels of base 2^11
+/// (σ ≈ 2^-25); each model's program takes the cheapest of
+/// [`crate::program::ACCURATE_DECOMPOSITIONS`] that fits (decomposition parameters do not change
+/// security, only noise and speed). Ciphertexts live under the big key (dimension 2048); a bootstrap
 /// keyswitches to the small key (dimension 918), modulus-switches to 2N and blind-rotates back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PbsParams {
@@ -162,7 +164,7 @@ pub struct PbsParams {
     pub polynomial_size: usize,
     pub pbs_base_log: usize,
     pub pbs_level: usize,
-    /// A second bootstrapping key for tables whose output noise is harmless (signs, flags): faster.
+    /// The fast bootstrapping key: signs and flags, and reads whose noise the budget allows.
     pub fast_pbs_base_log: usize,
     pub fast_pbs_level: usize,
     pub ks_base_log: usize,

@@ -161,6 +161,8 @@ fn unsupported(node: &str, op: &str, reason: &str) -> FheError {
 
 /// A bootstrap's failure probability may not exceed this (Concrete ML's default is 2^-40 too).
 pub const MAX_LOG2_P_FAIL_BOOTSTRAP: f64 = -40.0;
+/// The bootstraps of one sample together may not fail more often than this (union bound).
+pub const MAX_LOG2_P_FAIL_SAMPLE: f64 = -40.0;
 /// The widest digit one pair of bootstraps clears.
 const MAX_DIGIT_BITS: u32 = 5;
 
@@ -341,12 +343,30 @@ fn log2_sum(logs: impl IntoIterator<Item = f64>) -> f64 {
 pub const ACCURATE_DECOMPOSITIONS: [(usize, usize); 2] = [(15, 2), (11, 3)];
 
 /// Plans the encrypted evaluation of `model` under `params`, with its noise budget: of the
-/// accurate-key decompositions and key choices that keep every bootstrap and the outputs within
-/// their failure bounds, the cheapest.
+/// accurate-key decompositions and key choices that keep every bootstrap, each sample and the
+/// outputs within their failure bounds, the cheapest.
 pub fn compile(model: &QuantModel, params: LweParams) -> Result<FheProgram> {
+    compile_with(model, params, &ACCURATE_DECOMPOSITIONS)
+}
+
+/// Plans `model` for an existing server key: with that key's accurate decomposition when the
+/// planner offers it (keys made before the decomposition was chosen per model all have 3 levels
+/// of 2^11, and still serve), else as [`compile`]. The client's side of a program (encodings,
+/// the last layer's Δ) does not depend on the decomposition.
+pub fn compile_for_key(model: &QuantModel, params: LweParams, key: &crate::wire::ServerKeyFile) -> Result<FheProgram> {
+    if let Some(eval) = &key.eval {
+        let d = (eval.bsk.decomposition_base_log().0, eval.bsk.decomposition_level_count().0);
+        if ACCURATE_DECOMPOSITIONS.contains(&d) {
+            return compile_with(model, params, &[d]);
+        }
+    }
+    compile(model, params)
+}
+
+fn compile_with(model: &QuantModel, params: LweParams, decompositions: &[(usize, usize)]) -> Result<FheProgram> {
     let mut best: Option<(u64, FheProgram)> = None;
     let mut refusal = None;
-    for (base_log, levels) in ACCURATE_DECOMPOSITIONS {
+    for &(base_log, levels) in decompositions {
         let pbs = PbsParams {
             pbs_base_log: base_log,
             pbs_level: levels,
@@ -367,11 +387,12 @@ pub fn compile(model: &QuantModel, params: LweParams) -> Result<FheProgram> {
     match (best, refusal) {
         (Some((_, p)), _) => Ok(p),
         (None, Some(e)) => Err(e),
-        (None, None) => unreachable!("at least one plan is tried"),
+        (None, None) => Err(FheError::NoiseBudget("no bootstrapping key decomposition to plan with".into())),
     }
 }
 
-/// One plan: `pbs` as the accurate key; the window read by the fast key where allowed and it fits.
+/// One plan: `pbs` as the accurate key; every layer's window read by the fast key (`fast_window`)
+/// or by the accurate one.
 fn plan(model: &QuantModel, params: LweParams, pbs: PbsParams, fast_window: bool) -> Result<FheProgram> {
     let chain = chain(model)?;
     let input_bits = model.input().bits;
@@ -499,6 +520,12 @@ fn plan(model: &QuantModel, params: LweParams, pbs: PbsParams, fast_window: bool
     if budget.log2_p_fail > MAX_LOG2_P_FAIL {
         return Err(FheError::NoiseBudget(format!("the outputs would decode wrongly with probability 2^{:.1}", budget.log2_p_fail)));
     }
+    let log2_p_fail_bootstraps = log2_sum(all_fails);
+    if log2_p_fail_bootstraps > MAX_LOG2_P_FAIL_SAMPLE {
+        return Err(FheError::NoiseBudget(format!(
+            "some bootstrap of a sample would fail with probability 2^{log2_p_fail_bootstraps:.1} (at most 2^{MAX_LOG2_P_FAIL_SAMPLE})"
+        )));
+    }
     Ok(FheProgram {
         model_id: model_id(model),
         params,
@@ -509,7 +536,7 @@ fn plan(model: &QuantModel, params: LweParams, pbs: PbsParams, fast_window: bool
         output_bits: model.output_info().bits,
         final_relu: *last_act == Activation::Relu,
         budget,
-        log2_p_fail_bootstraps: log2_sum(all_fails),
+        log2_p_fail_bootstraps,
     })
 }
 
@@ -530,7 +557,7 @@ impl FheProgram {
         self.layers
             .iter()
             .filter_map(|l| l.requant.as_ref().map(|r| (r, l.dot.outputs as u64)))
-            .map(|(r, n)| n * (u64::from(r.fast_bootstraps) * bootstrap_cost(pbs.fast_pbs_level) + u64::from(r.bootstraps - r.fast_bootstraps) * bootstrap_cost(pbs.pbs_level)))
+            .map(|(r, n)| n * (u64::from(r.fast_bootstraps) * bootstrap_cost(pbs.fast_pbs_level) + u64::from(r.bootstraps.saturating_sub(r.fast_bootstraps)) * bootstrap_cost(pbs.pbs_level)))
             .sum()
     }
 
@@ -629,5 +656,19 @@ pub(crate) mod tests {
         let rq = p.layers[0].requant.as_ref().unwrap();
         assert!(rq.wide && rq.window_bits > 4, "{rq:?}");
         assert_eq!(rq.y_digits.iter().map(|d| d.width).sum::<u32>(), rq.window_bits - 1);
+    }
+
+    #[test]
+    fn an_existing_server_key_is_planned_for_with_its_own_decomposition() {
+        // Wide windows need the accurate key; a key made with 3 levels (as before the choice
+        // was per model) still serves, planned for its own decomposition.
+        let m = tiny(9, -5);
+        let old = compile_with(&m, crate::params::DEFAULT_PARAMS, &[(11, 3)]).unwrap();
+        let (_, sk) = crate::keys::keygen(&old);
+        let p = compile_for_key(&m, crate::params::DEFAULT_PARAMS, &sk).unwrap();
+        assert_eq!(p, old);
+        sk.check(&p).unwrap();
+        // The per-sample bound holds for every accepted plan.
+        assert!(p.log2_p_fail_bootstraps <= MAX_LOG2_P_FAIL_SAMPLE);
     }
 }

@@ -17,7 +17,7 @@ use tfhe_versionable::{Unversionize, Upgrade, Version, Versionize, VersionsDispa
 
 /// Largest client key file (a 2048-bit binary key is 16 KiB, the small key 7 KiB).
 pub const CLIENT_KEY_LIMIT: u64 = 1 << 20;
-/// Largest server key file (compressed bootstrapping keys are ~120 MB).
+/// Largest server key file (compressed bootstrapping keys are 90–120 MB).
 pub const SERVER_KEY_LIMIT: u64 = 1 << 30;
 /// Largest ciphertext file (inputs are seeded GLWE: ~16 KiB per 2048 features;
 /// outputs ~16 KiB per value).
@@ -88,9 +88,9 @@ impl std::fmt::Debug for ClientKeyFile {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Versionize)]
 #[versionize(EvalKeysVersions)]
 pub struct EvalKeys {
-    /// The accurate key (3 levels of base 2^11): tables whose outputs are kept.
+    /// The accurate key (2 levels of base 2^15 or 3 of 2^11, as the model's program chose): kept outputs.
     pub bsk: SeededLweBootstrapKeyOwned<u64>,
-    /// The fast key (1 level of base 2^23): sign and flag tables, whose noise is harmless.
+    /// The fast key (1 level of base 2^23): sign and flag tables, and reads the noise budget allows.
     pub bsk_fast: SeededLweBootstrapKeyOwned<u64>,
     pub ksk: SeededLweKeyswitchKeyOwned<u64>,
 }

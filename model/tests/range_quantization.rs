@@ -96,4 +96,25 @@ fn output_bits_out_of_range_are_refused() {
         ..QuantConfig::default()
     };
     assert!(quantize_for_range(&graph, 1.0, &config).is_err());
+    // An output that keeps its input's scale (a final ReLU) cannot take its own width.
+    let mut relu_last = import_onnx(&std::fs::read(fixture("breast_cancer_mlp_qat/model.onnx")).unwrap()).unwrap();
+    relu_last.nodes.truncate(2); // fc1, relu
+    relu_last.output = relu_last.nodes[1].output;
+    relu_last.values.truncate(relu_last.output + 1);
+    let config = QuantConfig {
+        activation_bits: 4,
+        output_bits: Some(8),
+        ..QuantConfig::default()
+    };
+    let e = quantize_for_range(&relu_last, 1.0, &config).unwrap_err();
+    assert!(e.to_string().contains("keeps its input's scale"), "{e}");
+    // Equal to the activations' width: the default, the same model as without it.
+    let same = QuantConfig {
+        output_bits: Some(16),
+        ..QuantConfig::default()
+    };
+    assert_eq!(
+        quantize_for_range(&graph, 1.0, &same).unwrap(),
+        quantize_for_range(&graph, 1.0, &QuantConfig::default()).unwrap()
+    );
 }

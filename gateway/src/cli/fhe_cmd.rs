@@ -5,7 +5,7 @@ use super::prove_cmds::step;
 use super::run::{QuantArgs, load_graph};
 use anyhow::{Context, Result, bail};
 use cipherproof_fhe::params::DEFAULT_PARAMS;
-use cipherproof_fhe::program::{FheProgram, compile};
+use cipherproof_fhe::program::{FheProgram, compile, compile_for_key};
 use cipherproof_fhe::wire::{
     CIPHERTEXT_LIMIT, CLIENT_KEY_LIMIT, ClientKeyFile, EncryptedInputs, EncryptedOutputs, SERVER_KEY_LIMIT,
     ServerKeyFile, from_bytes, to_bytes,
@@ -217,8 +217,8 @@ fn encrypt(a: &EncryptArgs) -> Result<()> {
 
 fn infer(a: &InferArgs) -> Result<()> {
     let model = load_model(&a.model)?;
-    let program = program(&model)?;
     let key: ServerKeyFile = from_bytes(&read(&a.server_key, SERVER_KEY_LIMIT)?, SERVER_KEY_LIMIT)?;
+    let program = compile_for_key(&model, DEFAULT_PARAMS, &key).context("this model cannot run encrypted")?;
     let input: EncryptedInputs = from_bytes(&read(&a.input, CIPHERTEXT_LIMIT)?, CIPHERTEXT_LIMIT)?;
     let (out, t) = step("evaluating on ciphertexts", || Ok(server::evaluate(&program, &key, &input)?))?;
     let bytes = to_bytes(&out, CIPHERTEXT_LIMIT)?;
@@ -267,7 +267,8 @@ fn bench(a: &BenchArgs) -> Result<()> {
     }
     let runner = IntegerRunner::new(&model)?;
     // Expanding the bootstrapping keys is the server's one-time start-up, outside the per-sample times.
-    let (srv_ctx, setup_s) = step("expanding the server key", || Ok(server::Server::new(&program, &server_key)?))?;
+    let server_program = compile_for_key(&model, DEFAULT_PARAMS, &server_key).context("this model cannot run encrypted")?;
+    let (srv_ctx, setup_s) = step("expanding the server key", || Ok(server::Server::new(&server_program, &server_key)?))?;
     let (mut enc, mut srv, mut dec) = (0f64, 0f64, 0f64);
     let (mut equal, mut outputs) = (0usize, Vec::new());
     let (mut in_bytes, mut out_bytes) = (0usize, 0usize);

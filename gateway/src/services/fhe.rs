@@ -12,7 +12,7 @@ use crate::proto::v1::upload_server_key_request::Part;
 use crate::proto::v1::*;
 use crate::server::Shared;
 use cipherproof_fhe::params::DEFAULT_PARAMS;
-use cipherproof_fhe::program::{FheProgram, compile};
+use cipherproof_fhe::program::{FheProgram, compile, compile_for_key};
 use cipherproof_fhe::server::Server;
 use cipherproof_fhe::wire::{CIPHERTEXT_LIMIT, EncryptedInputs, SERVER_KEY_LIMIT, ServerKeyFile, from_bytes, to_bytes};
 use std::sync::Arc;
@@ -29,11 +29,15 @@ impl FheApi {
     }
 }
 
-/// The encrypted program of a tenant's model (INVALID_ARGUMENT if it cannot run encrypted).
-async fn program_of(shared: &Shared, tenant: &str, model: &str) -> Result<FheProgram> {
+/// The encrypted program of a tenant's model, planned for `key` when given (INVALID_ARGUMENT if
+/// it cannot run encrypted).
+async fn program_of(shared: &Shared, tenant: &str, model: &str, key: Option<&ServerKeyFile>) -> Result<FheProgram> {
     let m = shared.registry.resolve(tenant, model).await?;
-    compile(&m.compiled.model, DEFAULT_PARAMS)
-        .map_err(|e| GatewayError::invalid("model", format!("this model cannot run encrypted: {e}")))
+    let program = match key {
+        Some(k) => compile_for_key(&m.compiled.model, DEFAULT_PARAMS, k),
+        None => compile(&m.compiled.model, DEFAULT_PARAMS),
+    };
+    program.map_err(|e| GatewayError::invalid("model", format!("this model cannot run encrypted: {e}")))
 }
 
 impl FheApi {
@@ -52,9 +56,9 @@ impl FheApi {
         )
         .await?;
         let model = options.model;
-        let program = program_of(&self.shared, &tenant, &model).await?;
         let key: ServerKeyFile =
             from_bytes(&bytes, SERVER_KEY_LIMIT).map_err(|e| GatewayError::invalid("key_chunk", e.to_string()))?;
+        let program = program_of(&self.shared, &tenant, &model, Some(&key)).await?;
         key.check(&program).map_err(|e| GatewayError::invalid("key_chunk", e.to_string()))?;
         let blob = self.shared.blobs.put(&bytes)?;
         self.shared
@@ -67,7 +71,7 @@ impl FheApi {
 
 /// `InferEncrypted`: ciphertexts in, ciphertexts out, under the tenant's own key.
 pub(crate) async fn infer_encrypted(shared: &Shared, tenant: &str, req: InferEncryptedRequest) -> Result<InferEncryptedResponse> {
-    let program = program_of(shared, tenant, &req.model).await?;
+    let program = program_of(shared, tenant, &req.model, None).await?;
     let (model_id, blob) = shared
         .store
         .fhe_key(tenant, &req.key_id)
@@ -78,13 +82,17 @@ pub(crate) async fn infer_encrypted(shared: &Shared, tenant: &str, req: InferEnc
     }
     let input: EncryptedInputs =
         from_bytes(&req.ciphertext, CIPHERTEXT_LIMIT).map_err(|e| GatewayError::invalid("ciphertext", e.to_string()))?;
+    // A cached server of the same model id holds the program planned for its key.
     let server = match shared.fhe_servers.get(&blob) {
-        Some(s) if s.program() == &program => s,
+        Some(s) if s.program().model_id == program.model_id => s,
         _ => {
             let bytes = shared.blobs.get(&blob)?;
+            let model = shared.registry.resolve(tenant, &req.model).await?;
             let server = tokio::task::spawn_blocking(move || -> Result<Server> {
                 let key: ServerKeyFile = from_bytes(&bytes, SERVER_KEY_LIMIT)
                     .map_err(|e| GatewayError::Corrupt { what: "stored server key".into(), reason: e.to_string() })?;
+                let program = compile_for_key(&model.compiled.model, DEFAULT_PARAMS, &key)
+                    .map_err(|e| GatewayError::invalid("model", format!("this model cannot run encrypted: {e}")))?;
                 Server::new(&program, &key).map_err(|e| GatewayError::invalid("key_id", e.to_string()))
             })
             .await

@@ -40,6 +40,11 @@ pub fn quantize_for_range(
 }
 
 fn quantize_with_ranges(graph: &Graph, ranges: &[f32], config: &QuantConfig) -> Result<QuantModel> {
+    // An output width equal to the activations' is the default: one model, one JSON, one id.
+    let config = &QuantConfig {
+        output_bits: config.output_bits.filter(|&b| b != config.activation_bits),
+        ..config.clone()
+    };
     let ranges = ranges.to_vec();
     let softmax_dropped = graph.ends_in_softmax();
     let nodes: &[Node] = if softmax_dropped {
@@ -62,6 +67,16 @@ fn quantize_with_ranges(graph: &Graph, ranges: &[f32], config: &QuantConfig) -> 
         calibrated_max: ranges[0],
     }];
     let output = graph.integer_output();
+    if config.output_bits.is_some()
+        && let Some(last) = nodes.iter().find(|n| n.output == output)
+        && !rescales(&last.op)
+    {
+        return Err(ModelError::InvalidConfig(format!(
+            "output_bits needs the model's output to come from an operator that rescales \
+             (Dense, Conv, Add, Mul, a sigmoid/tanh table); '{}' keeps its input's scale",
+            last.name
+        )));
+    }
     let mut qnodes = Vec::with_capacity(nodes.len());
     for node in nodes {
         if node.output != values.len() {
@@ -105,6 +120,22 @@ fn quantize_with_ranges(graph: &Graph, ranges: &[f32], config: &QuantConfig) -> 
         output,
         softmax_dropped,
     })
+}
+
+/// Whether `op` chooses its output's scale (and so can honour `output_bits`).
+fn rescales(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Dense { .. }
+            | Op::Conv { .. }
+            | Op::Add
+            | Op::Sub
+            | Op::Mul
+            | Op::AddConst { .. }
+            | Op::MulConst { .. }
+            | Op::Sigmoid
+            | Op::Tanh
+    )
 }
 
 fn validate(c: &QuantConfig) -> Result<()> {

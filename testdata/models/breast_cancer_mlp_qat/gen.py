@@ -3,9 +3,11 @@
 quantization-aware for encrypted inference: 4-bit inputs and hidden activations, 3-bit weights
 with at most 6 non-zero weights per hidden unit, 8-bit logits.
 
-Training simulates exactly the integer model that `cipherproof compile MODEL --input-range 0.875
---activation-bits 4 --weight-bits 3 --output-bits 8` builds (power-of-two scales from the weights
-and the input range, half-up rescales), with straight-through gradients through the roundings.
+Training's forward pass follows the integer model that `cipherproof compile MODEL --input-range
+0.875 --activation-bits 4 --weight-bits 3 --output-bits 8` builds: inputs, weights and hidden values
+fake-quantized at the quantizer's power-of-two scales, with straight-through gradients through the
+roundings (biases and the 8-bit output layer stay float while training). `integer_model` then
+computes that integer model exactly as model/src/quant builds it, from the exported weights.
 Inputs are standard-scaled and clipped to ±0.875 (the preprocessing, like the scaler, is outside
 the graph: test.json and calibration.json hold clipped features). The exported weights lie on
 their quantization grid, so quantizing them again gives exactly the trained integer model.
@@ -132,7 +134,10 @@ def main():
     # Weights on their grid: the quantizer reproduces m exactly.
     W1 = m["w1"] / 2.0 ** m["s_w1"]; b1 = m["b1"] / 2.0 ** (m["s_in"] + m["s_w1"])
     W2 = m["w2"] / 2.0 ** m["s_w2"]; b2 = m["b2"] / 2.0 ** (m["s_h"] + m["s_w2"])
-    assert integer_model(W1, b1, W2, b2)["window"] == m["window"]
+    grid = integer_model(W1, b1, W2, b2)
+    for k, v in m.items():
+        assert np.array_equal(grid[k], v), f"the exported weights quantize differently: {k}"
+    m = grid
     nodes = [
         helper.make_node("Gemm", ["input", "fc1.weight", "fc1.bias"], ["h"], transB=1, name="fc1"),
         helper.make_node("Relu", ["h"], ["hr"], name="relu"),
