@@ -104,11 +104,19 @@ pub struct Requant {
     /// The key that reads the window (narrow plans; wide ones read `y` with the accurate key).
     #[serde(default)]
     pub window_key: BootstrapKey,
-    /// How many of `bootstraps` use the fast key.
-    #[serde(default)]
-    pub fast_bootstraps: u32,
     /// log2 of the largest failure probability of any one of these bootstraps.
     pub log2_p_fail_per_bootstrap: f64,
+}
+
+impl Requant {
+    /// How many of `bootstraps` use the fast key.
+    pub fn fast_bootstraps(&self) -> u32 {
+        let keys = Keys {
+            digit: self.digit_key,
+            window: self.window_key,
+        };
+        fast_count(self.digits.len(), self.y_digits.len(), self.wide, keys)
+    }
 }
 
 /// A layer of the encrypted evaluation.
@@ -270,7 +278,6 @@ struct Plan {
     digits: Vec<Digit>,
     y_digits: Vec<Digit>,
     fails: Vec<f64>,
-    fast: u32,
     out_variance: f64,
 }
 
@@ -297,12 +304,10 @@ fn plan_requant(
     let mut fails = Vec::new();
     let mut v_ct = acc_variance;
     let digits = plan_digits(n, &mut v_ct, n.of(keys.digit), log_delta, 0, shift, width, &mut fails);
-    let fast_digits = digits.len() as u32 * (1 + u32::from(keys.digit == BootstrapKey::Fast));
     if !wide {
         let margin = 2f64.powi(-(window_bits as i32) - 2);
         fails.push(noise::log2_tail(margin, v_ct + n.ks + n.ms));
-        let fast = fast_digits + u32::from(keys.window == BootstrapKey::Fast);
-        return Some(Plan { digits, y_digits: Vec::new(), fails, fast, out_variance: n.of(keys.window) });
+        return Some(Plan { digits, y_digits: Vec::new(), fails, out_variance: n.of(keys.window) });
     }
     // y's digits come out as digit·2^(j + next − 1) and are subtracted scaled up by 2^a.
     let a = i64::from(log_delta) + i64::from(shift) - i64::from(next_log_delta) + 1;
@@ -321,15 +326,30 @@ fn plan_requant(
         fails.push(noise::log2_tail(margin, n.pbs * 2f64.powi(2 * b as i32) + n.pbs_fast + n.ks + n.ms));
     }
     let out_variance = 2.0 * y_digits.len() as f64 * n.pbs;
-    // Sign flags of y's digits and y's own flag use the fast key; digit reads and masks the accurate one.
-    let fast = fast_digits + y_digits.len() as u32 + 1;
-    Some(Plan { digits, y_digits, fails, fast, out_variance })
+    Some(Plan { digits, y_digits, fails, out_variance })
 }
 
 /// Relative cost of one bootstrap (keyswitch plus one FFT per decomposition level and GLWE
 /// component, two inverse FFTs): what the planner minimises.
 fn bootstrap_cost(levels: usize) -> u64 {
     2 * levels as u64 + 3
+}
+
+/// How many of a hidden value's bootstraps use the fast key: every sign flag (one per digit of
+/// the accumulator and of a wide `y`, and `y`'s own flag), and the digit and window reads `keys`
+/// give it (a wide plan reads `y`'s digits and masks with the accurate key).
+fn fast_count(digits: usize, y_digits: usize, wide: bool, keys: Keys) -> u32 {
+    let flags_and_reads = digits as u32 * (1 + u32::from(keys.digit == BootstrapKey::Fast));
+    if wide {
+        flags_and_reads + y_digits as u32 + 1
+    } else {
+        flags_and_reads + u32::from(keys.window == BootstrapKey::Fast)
+    }
+}
+
+/// Relative cost of `bootstraps` bootstraps, `fast` of them with the fast key.
+fn bootstraps_cost(pbs: &PbsParams, bootstraps: u32, fast: u32) -> u64 {
+    u64::from(fast) * bootstrap_cost(pbs.fast_pbs_level) + u64::from(bootstraps - fast) * bootstrap_cost(pbs.pbs_level)
 }
 
 fn log2_sum(logs: impl IntoIterator<Item = f64>) -> f64 {
@@ -442,7 +462,7 @@ fn plan(model: &QuantModel, params: LweParams, pbs: PbsParams, fast_window: bool
         ks: noise::keyswitch(&pbs, params.dimension),
         ms: noise::modulus_switch(&pbs),
     };
-    let cost = |p: &Plan| u64::from(p.fast) * bootstrap_cost(pbs.fast_pbs_level) + (p.fails.len() as u64 - u64::from(p.fast)) * bootstrap_cost(pbs.pbs_level);
+    let cost = |p: &Plan, wide: bool, keys: Keys| bootstraps_cost(&pbs, p.fails.len() as u32, fast_count(p.digits.len(), p.y_digits.len(), wide, keys));
     let window_keys: &[BootstrapKey] = if fast_window { &[BootstrapKey::Fast] } else { &[BootstrapKey::Accurate] };
     let mut v_in = noise::fresh(&params);
     let mut layers = Vec::new();
@@ -463,7 +483,7 @@ fn plan(model: &QuantModel, params: LweParams, pbs: PbsParams, fast_window: bool
                             continue;
                         };
                         if plan.fails.iter().all(|&f| f <= MAX_LOG2_P_FAIL_BOOTSTRAP)
-                            && best.as_ref().is_none_or(|(b, _, _)| cost(&plan) < cost(b))
+                            && best.as_ref().is_none_or(|(b, bw, bk)| cost(&plan, wide, keys) < cost(b, *bw, *bk))
                         {
                             best = Some((plan, wide, keys));
                         }
@@ -501,7 +521,6 @@ fn plan(model: &QuantModel, params: LweParams, pbs: PbsParams, fast_window: bool
                 bootstraps: plan.fails.len() as u32,
                 digit_key: keys.digit,
                 window_key: if wide { BootstrapKey::Accurate } else { keys.window },
-                fast_bootstraps: plan.fast,
                 log2_p_fail_per_bootstrap: plan.fails.iter().copied().fold(f64::NEG_INFINITY, f64::max),
                 digits: plan.digits,
                 y_digits: plan.y_digits,
@@ -557,7 +576,7 @@ impl FheProgram {
         self.layers
             .iter()
             .filter_map(|l| l.requant.as_ref().map(|r| (r, l.dot.outputs as u64)))
-            .map(|(r, n)| n * (u64::from(r.fast_bootstraps) * bootstrap_cost(pbs.fast_pbs_level) + u64::from(r.bootstraps.saturating_sub(r.fast_bootstraps)) * bootstrap_cost(pbs.pbs_level)))
+            .map(|(r, n)| n * bootstraps_cost(pbs, r.bootstraps, r.fast_bootstraps()))
             .sum()
     }
 
@@ -649,7 +668,7 @@ pub(crate) mod tests {
         assert!(p.pbs.is_some() && p.layers[1].requant.is_none());
         assert!(!rq.wide && rq.y_digits.is_empty());
         // Accumulators of a few bits and one small output weight: the fast key reads everything.
-        assert_eq!((rq.digit_key, rq.window_key, rq.fast_bootstraps), (BootstrapKey::Fast, BootstrapKey::Fast, rq.bootstraps), "{rq:?}");
+        assert_eq!((rq.digit_key, rq.window_key, rq.fast_bootstraps()), (BootstrapKey::Fast, BootstrapKey::Fast, rq.bootstraps), "{rq:?}");
         assert_eq!(p.cost(), u64::from(rq.bootstraps) * bootstrap_cost(1));
         // A window too wide for one bootstrap is read digit by digit under the ReLU.
         let p = compile(&tiny(64, 0), crate::params::DEFAULT_PARAMS).unwrap();

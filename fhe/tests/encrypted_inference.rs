@@ -137,7 +137,7 @@ fn qat_mlp_encrypted_equals_plaintext_on_all_114_test_samples() {
     // 2-level accurate key: the outputs' noise budget allows nothing cheaper.
     let rq = program.layers[0].requant.as_ref().unwrap();
     assert!(rq.shift <= 4 && rq.digits.len() == 1, "{rq:?}");
-    assert_eq!((rq.window_bits, rq.bootstraps, rq.fast_bootstraps), (4, 3, 2), "{rq:?}");
+    assert_eq!((rq.window_bits, rq.bootstraps, rq.fast_bootstraps()), (4, 3, 2), "{rq:?}");
     assert_eq!((rq.digit_key, rq.window_key), (BootstrapKey::Fast, BootstrapKey::Accurate));
     assert_eq!(program.pbs.unwrap().pbs_level, 2);
     assert!(program.log2_p_fail_bootstraps < -60.0, "{program:?}");

@@ -141,6 +141,11 @@ fn program(model: &QuantModel) -> Result<FheProgram> {
     compile(model, DEFAULT_PARAMS).context("this model cannot run encrypted")
 }
 
+/// The server's program: planned for the key it holds (`compile_for_key`).
+fn program_for_key(model: &QuantModel, key: &ServerKeyFile) -> Result<FheProgram> {
+    compile_for_key(model, DEFAULT_PARAMS, key).context("this model cannot run encrypted")
+}
+
 fn keygen(a: &KeygenArgs) -> Result<()> {
     let model = if a.model.is_dir() {
         load_model(&a.model)?
@@ -168,7 +173,7 @@ fn keygen(a: &KeygenArgs) -> Result<()> {
                 serde_json::json!({
                     "node": l.dot.node, "values": l.dot.outputs, "shift": r.shift, "window_bits": r.window_bits,
                     "digit_bits": r.digits.iter().map(|d| d.width).collect::<Vec<_>>(),
-                    "bootstraps_per_value": r.bootstraps, "fast_key_bootstraps_per_value": r.fast_bootstraps,
+                    "bootstraps_per_value": r.bootstraps, "fast_key_bootstraps_per_value": r.fast_bootstraps(),
                     "digit_key": r.digit_key, "window_key": r.window_key,
                     "log2_p_fail_per_bootstrap": finite_or_text(r.log2_p_fail_per_bootstrap),
                 })
@@ -218,7 +223,7 @@ fn encrypt(a: &EncryptArgs) -> Result<()> {
 fn infer(a: &InferArgs) -> Result<()> {
     let model = load_model(&a.model)?;
     let key: ServerKeyFile = from_bytes(&read(&a.server_key, SERVER_KEY_LIMIT)?, SERVER_KEY_LIMIT)?;
-    let program = compile_for_key(&model, DEFAULT_PARAMS, &key).context("this model cannot run encrypted")?;
+    let program = program_for_key(&model, &key)?;
     let input: EncryptedInputs = from_bytes(&read(&a.input, CIPHERTEXT_LIMIT)?, CIPHERTEXT_LIMIT)?;
     let (out, t) = step("evaluating on ciphertexts", || Ok(server::evaluate(&program, &key, &input)?))?;
     let bytes = to_bytes(&out, CIPHERTEXT_LIMIT)?;
@@ -267,7 +272,7 @@ fn bench(a: &BenchArgs) -> Result<()> {
     }
     let runner = IntegerRunner::new(&model)?;
     // Expanding the bootstrapping keys is the server's one-time start-up, outside the per-sample times.
-    let server_program = compile_for_key(&model, DEFAULT_PARAMS, &server_key).context("this model cannot run encrypted")?;
+    let server_program = program_for_key(&model, &server_key)?;
     let (srv_ctx, setup_s) = step("expanding the server key", || Ok(server::Server::new(&server_program, &server_key)?))?;
     let (mut enc, mut srv, mut dec) = (0f64, 0f64, 0f64);
     let (mut equal, mut outputs) = (0usize, Vec::new());

@@ -15,6 +15,7 @@ use cipherproof_fhe::params::DEFAULT_PARAMS;
 use cipherproof_fhe::program::{FheProgram, compile, compile_for_key};
 use cipherproof_fhe::server::Server;
 use cipherproof_fhe::wire::{CIPHERTEXT_LIMIT, EncryptedInputs, SERVER_KEY_LIMIT, ServerKeyFile, from_bytes, to_bytes};
+use cipherproof_model::quant::QuantModel;
 use std::sync::Arc;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -29,13 +30,12 @@ impl FheApi {
     }
 }
 
-/// The encrypted program of a tenant's model, planned for `key` when given (INVALID_ARGUMENT if
-/// it cannot run encrypted).
-async fn program_of(shared: &Shared, tenant: &str, model: &str, key: Option<&ServerKeyFile>) -> Result<FheProgram> {
-    let m = shared.registry.resolve(tenant, model).await?;
+/// The encrypted program of a model, planned for `key` when given (INVALID_ARGUMENT if it cannot
+/// run encrypted).
+fn program_of(model: &QuantModel, key: Option<&ServerKeyFile>) -> Result<FheProgram> {
     let program = match key {
-        Some(k) => compile_for_key(&m.compiled.model, DEFAULT_PARAMS, k),
-        None => compile(&m.compiled.model, DEFAULT_PARAMS),
+        Some(k) => compile_for_key(model, DEFAULT_PARAMS, k),
+        None => compile(model, DEFAULT_PARAMS),
     };
     program.map_err(|e| GatewayError::invalid("model", format!("this model cannot run encrypted: {e}")))
 }
@@ -58,7 +58,8 @@ impl FheApi {
         let model = options.model;
         let key: ServerKeyFile =
             from_bytes(&bytes, SERVER_KEY_LIMIT).map_err(|e| GatewayError::invalid("key_chunk", e.to_string()))?;
-        let program = program_of(&self.shared, &tenant, &model, Some(&key)).await?;
+        let m = self.shared.registry.resolve(&tenant, &model).await?;
+        let program = program_of(&m.compiled.model, Some(&key))?;
         key.check(&program).map_err(|e| GatewayError::invalid("key_chunk", e.to_string()))?;
         let blob = self.shared.blobs.put(&bytes)?;
         self.shared
@@ -71,7 +72,8 @@ impl FheApi {
 
 /// `InferEncrypted`: ciphertexts in, ciphertexts out, under the tenant's own key.
 pub(crate) async fn infer_encrypted(shared: &Shared, tenant: &str, req: InferEncryptedRequest) -> Result<InferEncryptedResponse> {
-    let program = program_of(shared, tenant, &req.model, None).await?;
+    let model = shared.registry.resolve(tenant, &req.model).await?;
+    let program = program_of(&model.compiled.model, None)?;
     let (model_id, blob) = shared
         .store
         .fhe_key(tenant, &req.key_id)
@@ -87,12 +89,10 @@ pub(crate) async fn infer_encrypted(shared: &Shared, tenant: &str, req: InferEnc
         Some(s) if s.program().model_id == program.model_id => s,
         _ => {
             let bytes = shared.blobs.get(&blob)?;
-            let model = shared.registry.resolve(tenant, &req.model).await?;
             let server = tokio::task::spawn_blocking(move || -> Result<Server> {
                 let key: ServerKeyFile = from_bytes(&bytes, SERVER_KEY_LIMIT)
                     .map_err(|e| GatewayError::Corrupt { what: "stored server key".into(), reason: e.to_string() })?;
-                let program = compile_for_key(&model.compiled.model, DEFAULT_PARAMS, &key)
-                    .map_err(|e| GatewayError::invalid("model", format!("this model cannot run encrypted: {e}")))?;
+                let program = program_of(&model.compiled.model, Some(&key))?;
                 Server::new(&program, &key).map_err(|e| GatewayError::invalid("key_id", e.to_string()))
             })
             .await
