@@ -15,8 +15,20 @@ pub const POOL: &str = "pool_i64";
 pub const LUT: &str = "lut_i64";
 pub const RANGE_CHECK: &str = "range_check_i64";
 pub const BINARY: &str = "binary_i64";
+pub const WIDEN_I16: &str = "widen_i16";
+pub const WIDEN_I32: &str = "widen_i32";
 /// Every kernel in [`SOURCE`].
-pub const ALL: [&str; 7] = [DENSE, CONV2D, RELU, POOL, LUT, RANGE_CHECK, BINARY];
+pub const ALL: [&str; 9] = [
+    DENSE,
+    CONV2D,
+    RELU,
+    POOL,
+    LUT,
+    RANGE_CHECK,
+    BINARY,
+    WIDEN_I16,
+    WIDEN_I32,
+];
 
 /// Compiles [`SOURCE`] to PTX for compute capability `major.minor` (no GPU needed, only NVRTC).
 pub fn compile(major: u32, minor: u32) -> Result<Ptx> {

@@ -1,13 +1,15 @@
 //! One launch per op over the whole batch, on buffers that stay on the device:
-//! Dense, Conv, ReLU, pooling, table lookups and range checks. A model's
-//! constants go up once ([`Launcher::upload`]); shapes are checked on the host
-//! first, because a kernel reading past a buffer poisons the whole context.
+//! Dense, Conv (each with an optional fused ReLU), ReLU, pooling, table lookups,
+//! broadcast arithmetic and range checks. Every kernel range-checks what it
+//! stores into one device flag. A model's constants go up once
+//! ([`Launcher::upload`]); shapes are checked on the host first, because a
+//! kernel reading past a buffer poisons the whole context.
 
 use crate::error::{CudaError, Result};
 use cipherproof_model::graph::broadcast::{broadcast_indices, broadcast_shape};
 use cipherproof_model::quant::model::{QNode, QOp, QuantModel};
 use cudarc::driver::{
-    CudaFunction, CudaSlice, CudaStream, LaunchArgs, LaunchConfig, PushKernelArg,
+    CudaFunction, CudaSlice, CudaStream, DeviceRepr, LaunchArgs, LaunchConfig, PushKernelArg,
 };
 use std::sync::Arc;
 
@@ -21,6 +23,35 @@ pub(crate) struct Kernels {
     pub lut: CudaFunction,
     pub range_check: CudaFunction,
     pub binary: CudaFunction,
+    pub widen_i16: CudaFunction,
+    pub widen_i32: CudaFunction,
+}
+
+/// A value's signed range `[lo, hi]`: what a kernel checks before it stores.
+pub(crate) type Range = (i64, i64);
+
+/// How a Dense or Conv ends: its own output's range and, when a ReLU that only
+/// it feeds is fused in, the ReLU output's range (the ReLU is then stored instead).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Epilogue {
+    pub range: Range,
+    pub relu: Option<Range>,
+}
+
+impl Epilogue {
+    /// The kernel's `lo, hi, relu, rlo, rhi` arguments.
+    fn args(&self) -> (i64, i64, u32, i64, i64) {
+        let (rlo, rhi) = self.relu.unwrap_or((0, 0));
+        (self.range.0, self.range.1, u32::from(self.relu.is_some()), rlo, rhi)
+    }
+}
+
+/// The batch's inputs packed as narrowly as the input's range allows (the
+/// values already checked against it on the host), for a smaller upload.
+pub(crate) enum Packed {
+    I16(Vec<i16>),
+    I32(Vec<i32>),
+    I64(Vec<i64>),
 }
 
 /// A device buffer of `i64`s.
@@ -269,6 +300,39 @@ fn go(launch: &mut LaunchArgs<'_>, threads: usize) -> Result<()> {
 }
 
 impl Launcher<'_> {
+    /// A buffer for `n` kernel outputs, without the zero fill: every kernel that
+    /// writes one stores each of its `n` elements.
+    fn output(&self, n: usize) -> Result<Buf> {
+        // SAFETY: the buffer is only handed to a kernel launched over `n`
+        // threads, each of which stores its element (none returns before its
+        // store except the threads past `n`); nothing reads it before that.
+        #[allow(unsafe_code)]
+        let out = unsafe { self.stream.alloc::<i64>(n)? };
+        Ok(out)
+    }
+
+    /// The packed inputs on the device as `i64`s: one copy up, one widening launch.
+    pub fn inputs(&self, packed: &Packed) -> Result<Buf> {
+        match packed {
+            Packed::I16(v) => self.widen(v, &self.k.widen_i16),
+            Packed::I32(v) => self.widen(v, &self.k.widen_i32),
+            Packed::I64(v) => Ok(self.stream.clone_htod(v)?),
+        }
+    }
+
+    fn widen<T: DeviceRepr>(&self, v: &[T], kernel: &CudaFunction) -> Result<Buf> {
+        // Freed when dropped: the free is queued on the stream, after the launch.
+        let narrow = self.stream.clone_htod(v)?;
+        let n = v.len();
+        let mut out = self.output(n)?;
+        let n64 = n as u64;
+        // widen_i16 / widen_i32(x, out, n)
+        let mut l = self.stream.launch_builder(kernel);
+        l.arg(&narrow).arg(&mut out).arg(&n64);
+        go(&mut l, n)?;
+        Ok(out)
+    }
+
     /// Checks a node's batch-independent shapes and uploads its constants.
     pub fn upload(&self, m: &QuantModel, node: &QNode) -> Result<Consts> {
         let s = &self.stream;
@@ -331,15 +395,18 @@ impl Launcher<'_> {
     }
 
     /// Add, Sub, Mul (`b` the second operand) or AddConst, MulConst (`b` None:
-    /// the uploaded constant), broadcasting as the model crate does.
+    /// the uploaded constant), broadcasting as the model crate does; a result
+    /// outside `range` sets `bad`.
+    #[allow(clippy::too_many_arguments)]
     pub fn binary(
         &self,
         m: &QuantModel,
         node: &QNode,
         c: &Consts,
-        a: &Buf,
-        b: Option<&Buf>,
+        (a, b): (&Buf, Option<&Buf>),
         batch: usize,
+        (lo, hi): Range,
+        bad: &mut CudaSlice<u32>,
     ) -> Result<Buf> {
         let (mode, align, shift, b_shape) = binary_params(m, node)?;
         let a_per = m.values[node.inputs[0]].numel();
@@ -361,17 +428,21 @@ impl Launcher<'_> {
         }
         let (ia, ib) = (constant(node, &c.index_a)?, constant(node, &c.index_b)?);
         let total = per_out * batch;
-        let mut out = self.stream.alloc_zeros::<i64>(total)?;
+        let mut out = self.output(total)?;
         let (per64, a64, b64, batch64) = (per_out as u64, a_per as u64, b_per as u64, batch as u64);
-        // binary_i64(a, b, out, ia, ib, per_out, a_per, b_per, batch, mode, align_a, align_b, shift)
+        // binary_i64(a, b, out, ia, ib, per_out, a_per, b_per, batch, mode, align_a, align_b,
+        //            shift, lo, hi, bad)
         let mut l = self.stream.launch_builder(&self.k.binary);
         l.arg(a).arg(b).arg(&mut out).arg(ia).arg(ib);
         l.arg(&per64).arg(&a64).arg(&b64).arg(&batch64);
         l.arg(&mode).arg(&align[0]).arg(&align[1]).arg(&shift);
+        l.arg(&lo).arg(&hi).arg(bad);
         go(&mut l, total)?;
         Ok(out)
     }
 
+    /// A Dense over the batch, ending in `epilogue`; a value outside its range sets `bad`.
+    #[allow(clippy::too_many_arguments)]
     pub fn dense(
         &self,
         m: &QuantModel,
@@ -379,6 +450,8 @@ impl Launcher<'_> {
         c: &Consts,
         x: &Buf,
         batch: usize,
+        epilogue: Epilogue,
+        bad: &mut CudaSlice<u32>,
     ) -> Result<Buf> {
         let (o, i, rows_per_sample) = dense_shape(m, node)?;
         let QOp::Dense { shift, .. } = &node.op else {
@@ -392,16 +465,20 @@ impl Launcher<'_> {
         }
         let (w, b) = (constant(node, &c.weight)?, constant(node, &c.bias)?);
         let rows = rows_per_sample * batch;
-        let mut out = self.stream.alloc_zeros::<i64>(rows * o)?;
+        let mut out = self.output(rows * o)?;
         let (rows32, in32, out32) = (u32_of("rows", rows)?, u32_of("in", i)?, u32_of("out", o)?);
-        // dense_i64(x, w, bias, out, rows, in, out, shift)
+        let (lo, hi, relu, rlo, rhi) = epilogue.args();
+        // dense_i64(x, w, bias, out, rows, in, out, shift, lo, hi, relu, rlo, rhi, bad)
         let mut l = self.stream.launch_builder(&self.k.dense);
         l.arg(x).arg(w).arg(b).arg(&mut out);
         l.arg(&rows32).arg(&in32).arg(&out32).arg(shift);
+        l.arg(&lo).arg(&hi).arg(&relu).arg(&rlo).arg(&rhi).arg(bad);
         go(&mut l, rows * o)?;
         Ok(out)
     }
 
+    /// A Conv over the batch, ending in `epilogue`; a value outside its range sets `bad`.
+    #[allow(clippy::too_many_arguments)]
     pub fn conv(
         &self,
         m: &QuantModel,
@@ -409,6 +486,8 @@ impl Launcher<'_> {
         c: &Consts,
         x: &Buf,
         batch: usize,
+        epilogue: Epilogue,
+        bad: &mut CudaSlice<u32>,
     ) -> Result<Buf> {
         let QOp::Conv { shift, .. } = &node.op else {
             return Err(invalid(node, "not Conv"));
@@ -431,27 +510,32 @@ impl Launcher<'_> {
             constant(node, &c.geometry)?,
         );
         let total = images * os[1] * os[2] * os[3];
-        let mut out = self.stream.alloc_zeros::<i64>(total)?;
+        let mut out = self.output(total)?;
         let images32 = u32_of("images", images)?;
-        // conv2d_i64(x, w, bias, out, geo[14], batch, shift)
+        let (lo, hi, relu, rlo, rhi) = epilogue.args();
+        // conv2d_i64(x, w, bias, out, geo[14], batch, shift, lo, hi, relu, rlo, rhi, bad)
         let mut l = self.stream.launch_builder(&self.k.conv);
         l.arg(x).arg(w).arg(b).arg(&mut out);
         l.arg(g).arg(&images32).arg(shift);
+        l.arg(&lo).arg(&hi).arg(&relu).arg(&rlo).arg(&rhi).arg(bad);
         go(&mut l, total)?;
         Ok(out)
     }
 
-    pub fn relu(&self, x: &Buf) -> Result<Buf> {
+    /// max(x, 0); a result outside `range` sets `bad`.
+    pub fn relu(&self, x: &Buf, (lo, hi): Range, bad: &mut CudaSlice<u32>) -> Result<Buf> {
         let n = x.len();
-        let mut out = self.stream.alloc_zeros::<i64>(n)?;
+        let mut out = self.output(n)?;
         let n64 = n as u64;
-        // relu_i64(x, out, n)
+        // relu_i64(x, out, n, lo, hi, bad)
         let mut l = self.stream.launch_builder(&self.k.relu);
-        l.arg(x).arg(&mut out).arg(&n64);
+        l.arg(x).arg(&mut out).arg(&n64).arg(&lo).arg(&hi).arg(bad);
         go(&mut l, n)?;
         Ok(out)
     }
 
+    /// Max or average pooling; a result outside `range` sets `bad`.
+    #[allow(clippy::too_many_arguments)]
     pub fn pool(
         &self,
         m: &QuantModel,
@@ -459,6 +543,8 @@ impl Launcher<'_> {
         c: &Consts,
         x: &Buf,
         batch: usize,
+        (lo, hi): Range,
+        bad: &mut CudaSlice<u32>,
     ) -> Result<Buf> {
         let mode: u32 = match &node.op {
             QOp::MaxPool { .. } => 0,
@@ -483,17 +569,25 @@ impl Launcher<'_> {
         }
         let g = constant(node, &c.geometry)?;
         let total = planes * os[2] * os[3];
-        let mut out = self.stream.alloc_zeros::<i64>(total)?;
+        let mut out = self.output(total)?;
         let planes64 = planes as u64;
-        // pool_i64(x, out, geo[12], planes, mode)
+        // pool_i64(x, out, geo[12], planes, mode, lo, hi, bad)
         let mut l = self.stream.launch_builder(&self.k.pool);
         l.arg(x).arg(&mut out).arg(g).arg(&planes64).arg(&mode);
+        l.arg(&lo).arg(&hi).arg(bad);
         go(&mut l, total)?;
         Ok(out)
     }
 
-    /// A table lookup; an index outside the table sets `bad`.
-    pub fn lut(&self, node: &QNode, c: &Consts, x: &Buf, bad: &mut CudaSlice<u32>) -> Result<Buf> {
+    /// A table lookup; an index outside the table, or an entry outside `range`, sets `bad`.
+    pub fn lut(
+        &self,
+        node: &QNode,
+        c: &Consts,
+        x: &Buf,
+        (lo, hi): Range,
+        bad: &mut CudaSlice<u32>,
+    ) -> Result<Buf> {
         let QOp::Lut {
             in_shift,
             offset,
@@ -505,12 +599,12 @@ impl Launcher<'_> {
         };
         let t = constant(node, &c.weight)?;
         let n = x.len();
-        let mut out = self.stream.alloc_zeros::<i64>(n)?;
+        let mut out = self.output(n)?;
         let (n64, len64) = (n as u64, table.len() as u64);
-        // lut_i64(x, out, n, table, table_len, in_shift, offset, bad)
+        // lut_i64(x, out, n, table, table_len, in_shift, offset, lo, hi, bad)
         let mut l = self.stream.launch_builder(&self.k.lut);
         l.arg(x).arg(&mut out).arg(&n64).arg(t).arg(&len64);
-        l.arg(in_shift).arg(offset).arg(bad);
+        l.arg(in_shift).arg(offset).arg(&lo).arg(&hi).arg(bad);
         go(&mut l, n)?;
         Ok(out)
     }
@@ -519,7 +613,7 @@ impl Launcher<'_> {
     pub fn range_check(
         &self,
         x: &Buf,
-        (lo, hi): (i64, i64),
+        (lo, hi): Range,
         bad: &mut CudaSlice<u32>,
     ) -> Result<()> {
         let n = x.len();

@@ -1,20 +1,22 @@
 //! The integer witness of a quantized model for a batch of inputs on the GPU:
 //! Dense, Conv, ReLU, pooling, table lookups and broadcast arithmetic as one
-//! launch each over the whole batch ([`crate::launch`]), values kept on the
-//! device between ops; the rarer ops (transposes, global pooling, leaky ReLU)
-//! per sample on the host with the model crate's own reference. Results equal `IntegerRunner` bit for bit,
-//! range checks included.
+//! launch each over the whole batch ([`crate::launch`]), a ReLU that only a
+//! Dense or Conv feeds fused into it, values kept on the device between ops;
+//! the rarer ops (transposes, global pooling, leaky ReLU) per sample on the
+//! host with the model crate's own reference. Results equal `IntegerRunner`
+//! bit for bit, range checks included.
 
 use crate::error::{CudaError, Result};
 use crate::kernels::{self, compile};
-use crate::launch::{Buf, Consts, Kernels, Launcher};
+use crate::launch::{Buf, Consts, Epilogue, Kernels, Launcher, Packed, Range};
 use crate::probe::{DeviceInfo, describe, open};
 use cipherproof_model::exec::integer::{IntegerRunner, OpInput, check_range, eval_op};
 use cipherproof_model::quant::fixed::signed_range;
-use cipherproof_model::quant::model::{QNode, QOp, QuantModel};
+use cipherproof_model::quant::model::{QNode, QOp, QValue, QuantModel};
 use cudarc::driver::CudaContext;
 use cudarc::driver::CudaStream;
 use rayon::prelude::*;
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// The witness of a batch on the CPU: one [`IntegerRunner`] run per sample, in parallel.
@@ -31,6 +33,62 @@ pub fn cpu_batch(model: &QuantModel, inputs: &[Vec<i64>]) -> Result<Vec<Vec<i64>
 pub struct DeviceModel<'m> {
     model: &'m QuantModel,
     consts: Vec<Consts>,
+    /// Per node: a Dense or Conv whose output only the next node, a ReLU, reads
+    /// (and that is not the model's output): the ReLU runs in its kernel.
+    fuses_relu: Vec<bool>,
+}
+
+/// Which Dense and Conv nodes take the ReLU after them into their kernel: those
+/// whose output nothing else reads, so it never needs storing.
+fn relu_fusions(model: &QuantModel) -> Vec<bool> {
+    let mut readers = vec![0usize; model.values.len()];
+    for v in model.nodes.iter().flat_map(|n| &n.inputs).chain([&model.output]) {
+        if let Some(r) = readers.get_mut(*v) {
+            *r += 1;
+        }
+    }
+    let numel = |v: usize| model.values.get(v).map(QValue::numel);
+    model
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, node)| {
+            matches!(node.op, QOp::Dense { .. } | QOp::Conv { .. })
+                && readers.get(node.output) == Some(&1)
+                && model.nodes.get(i + 1).is_some_and(|next| {
+                    matches!(next.op, QOp::Relu)
+                        && next.inputs == [node.output]
+                        && numel(next.output) == numel(node.output)
+                })
+        })
+        .collect()
+}
+
+/// The batch packed as narrowly as the input's `range` allows, or `None` when a
+/// value lies outside it.
+fn pack(inputs: &[Vec<i64>], (lo, hi): Range) -> Option<Packed> {
+    fn narrow<T>(inputs: &[Vec<i64>], (lo, hi): Range, cast: impl Fn(i64) -> T) -> Option<Vec<T>> {
+        let mut out = Vec::with_capacity(inputs.iter().map(Vec::len).sum());
+        for x in inputs {
+            // min/max over the sample vectorizes; a per-value branch does not.
+            let (min, max) = x.iter().fold((i64::MAX, i64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+            if !x.is_empty() && (min < lo || max > hi) {
+                return None;
+            }
+            out.extend(x.iter().map(|&v| cast(v)));
+        }
+        Some(out)
+    }
+    let fits = |min: i64, max: i64| lo >= min && hi <= max;
+    // The casts are exact: every value lies in [lo, hi], inside the target type.
+    #[allow(clippy::cast_possible_truncation)]
+    Some(if fits(i16::MIN.into(), i16::MAX.into()) {
+        Packed::I16(narrow(inputs, (lo, hi), |v| v as i16)?)
+    } else if fits(i32::MIN.into(), i32::MAX.into()) {
+        Packed::I32(narrow(inputs, (lo, hi), |v| v as i32)?)
+    } else {
+        Packed::I64(narrow(inputs, (lo, hi), |v| v)?)
+    })
 }
 
 /// A device with the witness kernels loaded.
@@ -46,6 +104,13 @@ impl GpuWitness {
     /// Opens device `ordinal` and compiles the kernels for its compute capability.
     pub fn open(ordinal: usize) -> Result<Self> {
         let ctx = open(ordinal)?;
+        // SAFETY: this context's buffers are only ever used on its default
+        // stream, so cudarc's cross-stream event tracking (two events created
+        // and destroyed per buffer) guards nothing here.
+        #[allow(unsafe_code)]
+        unsafe {
+            ctx.disable_event_tracking();
+        }
         let info = describe(&ctx)?;
         let (major, minor) = info.compute_capability;
         let module = ctx.load_module(compile(major, minor)?)?;
@@ -57,6 +122,8 @@ impl GpuWitness {
             lut: module.load_function(kernels::LUT)?,
             range_check: module.load_function(kernels::RANGE_CHECK)?,
             binary: module.load_function(kernels::BINARY)?,
+            widen_i16: module.load_function(kernels::WIDEN_I16)?,
+            widen_i32: module.load_function(kernels::WIDEN_I32)?,
         };
         Ok(Self {
             stream: ctx.default_stream(),
@@ -79,7 +146,11 @@ impl GpuWitness {
             .iter()
             .map(|node| gpu.upload(model, node))
             .collect::<Result<_>>()?;
-        Ok(DeviceModel { model, consts })
+        Ok(DeviceModel {
+            model,
+            consts,
+            fuses_relu: relu_fusions(model),
+        })
     }
 
     fn launcher(&self) -> Launcher<'_> {
@@ -97,10 +168,12 @@ impl GpuWitness {
 
     /// The model output for every input, the model's constants already on the device.
     ///
-    /// The batch goes up once and its outputs come down once: every value stays
-    /// on the device between ops, and range checks (and table indices) raise one
-    /// device flag. When the flag is up, the CPU reference reruns the batch for
-    /// the exact error (the first failing sample's node and value).
+    /// The batch goes up once (packed into 16 or 32 bits where the input's
+    /// range allows) and its outputs come down once: every value stays on the
+    /// device between ops, and range checks (and table indices) raise one device
+    /// flag in the kernels that store the values. When the flag is up, the CPU
+    /// reference reruns the batch for the exact error (the first failing
+    /// sample's node and value).
     pub fn run_uploaded(&self, dm: &DeviceModel, inputs: &[Vec<i64>]) -> Result<Vec<Vec<i64>>> {
         let model = dm.model;
         let batch = inputs.len();
@@ -114,50 +187,70 @@ impl GpuWitness {
                 x.len()
             )));
         }
-        for (i, x) in inputs.iter().enumerate() {
-            check_range(model, 0, x, &format!("input {i}"))?;
-        }
+        let range_of = |v: usize| signed_range(model.values[v].bits);
+        let Some(packed) = pack(inputs, range_of(0)) else {
+            return Err(input_error(model, inputs));
+        };
         let s = &self.stream;
         let gpu = self.launcher();
-        // values[v]: the batch's integers of value v, sample after sample, on the device.
-        let mut values: Vec<Option<Buf>> = (0..model.values.len()).map(|_| None).collect();
-        values[0] = Some(s.clone_htod(&inputs.concat())?);
+        // values[v]: the batch's integers of value v, sample after sample, on the
+        // device (a reshape shares its input's buffer).
+        let mut values: Vec<Option<Rc<Buf>>> = (0..model.values.len()).map(|_| None).collect();
+        values[0] = Some(Rc::new(gpu.inputs(&packed)?));
         let mut bad = s.alloc_zeros::<u32>(1)?;
-        for (node, c) in model.nodes.iter().zip(&dm.consts) {
+        let mut i = 0;
+        while let Some(node) = model.nodes.get(i) {
+            let c = &dm.consts[i];
+            let fused = dm.fuses_relu[i].then(|| &model.nodes[i + 1]);
+            // Where the result goes: the fused ReLU's output, else the node's.
+            let target = fused.map_or(node.output, |relu| relu.output);
+            let range = range_of(node.output);
+            let epilogue = Epilogue {
+                range,
+                relu: fused.map(|relu| range_of(relu.output)),
+            };
             let x = || operand(node, &values, 0);
             let out = match &node.op {
-                QOp::Dense { .. } => gpu.dense(model, node, c, x()?, batch)?,
-                QOp::Conv { .. } => gpu.conv(model, node, c, x()?, batch)?,
-                QOp::Relu => gpu.relu(x()?)?,
-                QOp::Reshape => s.clone_dtod(x()?)?,
-                QOp::MaxPool { .. } | QOp::AvgPool { .. } => {
-                    gpu.pool(model, node, c, x()?, batch)?
+                QOp::Dense { .. } => gpu.dense(model, node, c, x()?, batch, epilogue, &mut bad)?,
+                QOp::Conv { .. } => gpu.conv(model, node, c, x()?, batch, epilogue, &mut bad)?,
+                QOp::Relu => gpu.relu(x()?, range, &mut bad)?,
+                QOp::Reshape => {
+                    let input = *node.inputs.first().ok_or_else(|| {
+                        CudaError::Invalid(format!("{}: missing operand 0", node.name))
+                    })?;
+                    let shared = Rc::clone(operand_value(&values, input, &node.name)?);
+                    // Already checked at its input's width; only a narrower output needs a check.
+                    if model.values[node.output].bits < model.values[input].bits {
+                        gpu.range_check(&shared, range, &mut bad)?;
+                    }
+                    store((model, &mut values), node, target, shared, batch)?;
+                    i += 1;
+                    continue;
                 }
-                QOp::Lut { .. } => gpu.lut(node, c, x()?, &mut bad)?,
+                QOp::MaxPool { .. } | QOp::AvgPool { .. } => {
+                    gpu.pool(model, node, c, x()?, batch, range, &mut bad)?
+                }
+                QOp::Lut { .. } => gpu.lut(node, c, x()?, range, &mut bad)?,
                 QOp::Add { .. } | QOp::Sub { .. } | QOp::Mul { .. } => {
                     let y = operand(node, &values, 1)?;
-                    gpu.binary(model, node, c, x()?, Some(y), batch)?
+                    gpu.binary(model, node, c, (x()?, Some(y)), batch, range, &mut bad)?
                 }
                 QOp::AddConst { .. } | QOp::MulConst { .. } => {
-                    gpu.binary(model, node, c, x()?, None, batch)?
+                    gpu.binary(model, node, c, (x()?, None), batch, range, &mut bad)?
                 }
-                _ => self.host_op(model, node, &values, batch)?,
+                _ => {
+                    let out = self.host_op(model, node, &values, batch)?;
+                    gpu.range_check(&out, range, &mut bad)?;
+                    out
+                }
             };
-            let per = model.values[node.output].numel();
-            if out.len() != per * batch {
-                return Err(CudaError::Invalid(format!(
-                    "{}: {} values for {batch} samples of {per}",
-                    node.name,
-                    out.len()
-                )));
-            }
-            gpu.range_check(&out, signed_range(model.values[node.output].bits), &mut bad)?;
-            values[node.output] = Some(out);
+            store((model, &mut values), node, target, Rc::new(out), batch)?;
+            i += if fused.is_some() { 2 } else { 1 };
         }
+        let out = s.clone_dtoh(operand_value(&values, model.output, "the output")?.as_ref())?;
         if s.clone_dtoh(&bad)?[0] != 0 {
             return Err(first_error(model, inputs));
         }
-        let out = s.clone_dtoh(operand_value(&values, model.output, "the output")?)?;
         let per = model.output_info().numel();
         Ok(out.chunks(per.max(1)).map(<[i64]>::to_vec).collect())
     }
@@ -168,14 +261,14 @@ impl GpuWitness {
         &self,
         m: &QuantModel,
         node: &QNode,
-        values: &[Option<Buf>],
+        values: &[Option<Rc<Buf>>],
         batch: usize,
     ) -> Result<Buf> {
         let mut host: Vec<Vec<i64>> = vec![Vec::new(); m.values.len()];
         for &v in &node.inputs {
             host[v] = self
                 .stream
-                .clone_dtoh(operand_value(values, v, &node.name)?)?;
+                .clone_dtoh(operand_value(values, v, &node.name)?.as_ref())?;
         }
         let out = host_op(m, node, &host, batch)?;
         Ok(self.stream.clone_htod(&out)?)
@@ -205,19 +298,54 @@ fn first_error(model: &QuantModel, inputs: &[Vec<i64>]) -> CudaError {
     CudaError::Invalid("the GPU flagged a value out of range that the CPU reference accepts".into())
 }
 
-fn operand_value<'v>(values: &'v [Option<Buf>], v: usize, node: &str) -> Result<&'v Buf> {
+/// Keeps `out` as value `target` (written by `node`) after checking its length.
+fn store(
+    (model, values): (&QuantModel, &mut [Option<Rc<Buf>>]),
+    node: &QNode,
+    target: usize,
+    out: Rc<Buf>,
+    batch: usize,
+) -> Result<()> {
+    let per = model.values[target].numel();
+    if out.len() != per * batch {
+        return Err(CudaError::Invalid(format!(
+            "{}: {} values for {batch} samples of {per}",
+            node.name,
+            out.len()
+        )));
+    }
+    values[target] = Some(out);
+    Ok(())
+}
+
+/// The error for a batch with an input outside the input's range: the first
+/// such input's, as the CPU path words it.
+fn input_error(model: &QuantModel, inputs: &[Vec<i64>]) -> CudaError {
+    for (i, x) in inputs.iter().enumerate() {
+        if let Err(e) = check_range(model, 0, x, &format!("input {i}")) {
+            return e.into();
+        }
+    }
+    CudaError::Invalid("an input lies outside the range the CPU reference accepts".into())
+}
+
+fn operand_value<'v>(
+    values: &'v [Option<Rc<Buf>>],
+    v: usize,
+    node: &str,
+) -> Result<&'v Rc<Buf>> {
     values
         .get(v)
         .and_then(Option::as_ref)
         .ok_or_else(|| CudaError::Invalid(format!("{node}: value {v} not computed")))
 }
 
-fn operand<'v>(node: &QNode, values: &'v [Option<Buf>], i: usize) -> Result<&'v Buf> {
+fn operand<'v>(node: &QNode, values: &'v [Option<Rc<Buf>>], i: usize) -> Result<&'v Buf> {
     let v = node
         .inputs
         .get(i)
         .ok_or_else(|| CudaError::Invalid(format!("{}: missing operand {i}", node.name)))?;
-    operand_value(values, *v, &node.name)
+    Ok(operand_value(values, *v, &node.name)?)
 }
 
 /// A cheap op per sample with the model crate's reference, the samples in parallel.
@@ -250,4 +378,104 @@ fn host_op(m: &QuantModel, node: &QNode, values: &[Vec<i64>], batch: usize) -> R
         .map(per_sample)
         .collect::<Result<_>>()?;
     Ok(parts.concat())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use cipherproof_model::quant::QuantConfig;
+
+    fn value(bits: u32, numel: usize) -> QValue {
+        QValue {
+            name: "v".into(),
+            shape: vec![1, numel],
+            scale: 8,
+            bits,
+            calibrated_max: 1.0,
+        }
+    }
+
+    fn node(op: QOp, inputs: Vec<usize>, output: usize) -> QNode {
+        QNode {
+            name: format!("n{output}"),
+            op,
+            inputs,
+            output,
+        }
+    }
+
+    fn dense() -> QOp {
+        QOp::Dense {
+            weight: vec![1; 4],
+            weight_shape: [2, 2],
+            bias: vec![0; 2],
+            weight_scale: 0,
+            shift: 0,
+        }
+    }
+
+    /// x -> Dense -> ReLU -> Dense -> ReLU (-> Add of both ReLU inputs when `shared`).
+    fn chain(shared: bool) -> QuantModel {
+        let mut nodes = vec![
+            node(dense(), vec![0], 1),
+            node(QOp::Relu, vec![1], 2),
+            node(dense(), vec![2], 3),
+            node(QOp::Relu, vec![3], 4),
+        ];
+        let mut output = 4;
+        if shared {
+            let add = QOp::Add {
+                align: [0, 0],
+                shift: 0,
+            };
+            nodes.push(node(add, vec![3, 4], 5));
+            output = 5;
+        }
+        QuantModel {
+            config: QuantConfig::default(),
+            values: (0..=output).map(|_| value(16, 2)).collect(),
+            nodes,
+            output,
+            softmax_dropped: false,
+        }
+    }
+
+    #[test]
+    fn a_relu_is_fused_only_into_the_op_that_alone_feeds_it() {
+        assert_eq!(relu_fusions(&chain(false)), [true, false, true, false]);
+        // The second Dense's output is also read by the Add: it must be stored.
+        assert_eq!(relu_fusions(&chain(true)), [true, false, false, false, false]);
+        // A Dense that is the model's output keeps its value even when a ReLU follows.
+        let mut m = chain(false);
+        m.output = 3;
+        assert_eq!(relu_fusions(&m), [true, false, false, false]);
+    }
+
+    #[test]
+    fn inputs_pack_into_the_narrowest_type_their_range_allows() {
+        let inputs = vec![vec![-32768, 0, 32767], vec![1, 2, 3]];
+        match pack(&inputs, signed_range(16)) {
+            Some(Packed::I16(v)) => assert_eq!(v, [-32768, 0, 32767, 1, 2, 3]),
+            _ => panic!("16-bit inputs pack into i16"),
+        }
+        match pack(&inputs, signed_range(17)) {
+            Some(Packed::I32(v)) => assert_eq!(v, [-32768, 0, 32767, 1, 2, 3]),
+            _ => panic!("17-bit inputs pack into i32"),
+        }
+        match pack(&[vec![1 << 40]], signed_range(48)) {
+            Some(Packed::I64(v)) => assert_eq!(v, [1 << 40]),
+            _ => panic!("48-bit inputs stay i64"),
+        }
+        // One value past the range, in the last sample, refuses the batch.
+        assert!(pack(&[vec![0], vec![1, 128]], signed_range(8)).is_none());
+        assert!(pack(&[vec![-129]], signed_range(8)).is_none());
+    }
+
+    #[test]
+    fn an_input_outside_its_range_is_named_as_the_cpu_path_names_it() {
+        let m = chain(false);
+        let err = input_error(&m, &[vec![0, 0], vec![1 << 20, 0]]).to_string();
+        assert!(err.contains("input 1"), "{err}");
+    }
 }

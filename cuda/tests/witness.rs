@@ -150,6 +150,13 @@ fn gpu_witness_rejects_a_wrong_shape_and_leaks_no_memory() {
         "free memory {before} -> {after}"
     );
     assert!(gpu.run_batch(&model, &[]).unwrap().is_empty());
+    // An input outside the input's range: the CPU path's error, naming it.
+    let (lo, _) = cipherproof_model::quant::fixed::signed_range(model.input().bits);
+    inputs[5][7] = lo - 1;
+    let want = cpu_batch(&model, &inputs).unwrap_err().to_string();
+    let err = gpu.run_batch(&model, &inputs).unwrap_err().to_string();
+    assert!(err.contains("input 5"), "{err}");
+    assert!(want.contains(&(lo - 1).to_string()), "{want}");
     inputs[3].pop();
     let err = gpu.run_batch(&model, &inputs).unwrap_err().to_string();
     assert!(err.contains("input 3"), "{err}");
@@ -384,4 +391,82 @@ fn gpu_overflows_are_the_cpu_errors() {
         let got = gpu.run_batch(&model, &inputs).unwrap_err().to_string();
         assert_eq!(got, want, "{name}");
     }
+}
+
+/// x [1, 4] -> Dense (weights `w`, one output per row of `w`) -> ReLU, and,
+/// when `shared`, Add(Dense, ReLU): the Dense output read twice.
+fn dense_relu(w: Vec<i64>, outs: usize, shared: bool) -> QuantModel {
+    let value = |name: &str, numel: usize| QValue {
+        name: name.into(),
+        shape: vec![1, numel],
+        scale: 8,
+        bits: 24,
+        calibrated_max: 1.0,
+    };
+    let node = |name: &str, op: QOp, inputs: Vec<usize>, output: usize| QNode {
+        name: name.into(),
+        op,
+        inputs,
+        output,
+    };
+    let mut nodes = vec![
+        node(
+            "dense",
+            QOp::Dense {
+                weight: w,
+                weight_shape: [outs, 4],
+                bias: vec![3; outs],
+                weight_scale: 8,
+                shift: 2,
+            },
+            vec![0],
+            1,
+        ),
+        node("relu", QOp::Relu, vec![1], 2),
+    ];
+    if shared {
+        let add = QOp::Add {
+            align: [0, 0],
+            shift: 1,
+        };
+        nodes.push(node("add", add, vec![1, 2], 3));
+    }
+    let output = nodes.len();
+    QuantModel {
+        config: QuantConfig::default(),
+        values: (0..=output)
+            .map(|v| value(&format!("v{v}"), if v == 0 { 4 } else { outs }))
+            .collect(),
+        nodes,
+        output,
+        softmax_dropped: false,
+    }
+}
+
+/// A ReLU fused into the Dense before it still checks the Dense's own range (a
+/// large negative value the ReLU would hide is the CPU's error), and a Dense
+/// whose output is read twice keeps it.
+#[test]
+fn gpu_fused_relu_equals_the_cpu_and_keeps_the_dense_range_check() {
+    let inputs: Vec<Vec<i64>> = (0..6).map(|b| ints(4, 1 << 10, 20 + b)).collect();
+    let sound: Vec<_> = [false, true]
+        .into_iter()
+        .map(|shared| {
+            let model = dense_relu(ints(3 * 4, 500, 5), 3, shared);
+            let want = cpu_batch(&model, &inputs).unwrap();
+            (shared, model, want)
+        })
+        .collect();
+    // Only sample 2 overflows the Dense's 24 bits, on the negative side: the
+    // ReLU's output (0) is in range, the Dense's value is not.
+    let overflow = dense_relu(vec![1 << 20; 4], 1, false);
+    let mut big = vec![vec![1, 1, 1, 1]; 4];
+    big[2] = vec![-1000; 4];
+    let want = cpu_batch(&overflow, &big).unwrap_err().to_string();
+    assert!(want.contains("dense") && want.contains("-1048575999"), "{want}");
+    let Some(gpu) = gpu() else { return };
+    for (shared, model, want) in sound {
+        assert_eq!(gpu.run_batch(&model, &inputs).unwrap(), want, "shared: {shared}");
+    }
+    assert_eq!(gpu.run_batch(&overflow, &big).unwrap_err().to_string(), want);
 }
