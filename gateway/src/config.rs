@@ -44,6 +44,8 @@ pub struct GatewayConfig {
     pub api_keys: Option<PathBuf>,
     /// Concurrent proofs.
     pub workers: usize,
+    /// Where proofs run: the CPU, the GPU, or the GPU when there is one ([`crate::engines`]).
+    pub prove_backend: cipherproof_cuda::Backend,
     /// Queued proof jobs beyond which PROVEN requests get RESOURCE_EXHAUSTED.
     pub max_queue: usize,
     /// Requests served at once beyond which new ones get RESOURCE_EXHAUSTED.
@@ -72,6 +74,7 @@ impl GatewayConfig {
             metrics: None,
             api_keys: None,
             workers: 1,
+            prove_backend: cipherproof_cuda::Backend::Auto,
             max_queue: 256,
             max_in_flight: 512,
             max_model_bytes: 64 << 20,

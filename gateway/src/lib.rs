@@ -12,6 +12,8 @@
 //! * [`store`]: the durable job store (SQLite by default, Postgres when
 //!   configured, one schema) with leases, so a killed gateway's jobs re-run.
 //! * [`worker`]: proof workers: claim, prove, verify, store, post on-chain.
+//! * [`engines`]: where they prove (`serve --backend cpu|cuda|auto`): the CPU
+//!   or, in a `--features cuda` build with a device, the GPU.
 //! * [`blobs`]: content-addressed artifact storage (proof files, FHE keys,
 //!   study ciphertexts and shares).
 //! * [`auth`]: API keys per tenant; [`metrics`]: Prometheus `/metrics`;
@@ -23,6 +25,7 @@ pub mod auth;
 pub mod blobs;
 pub mod chain;
 pub mod config;
+pub mod engines;
 pub mod error;
 pub mod metrics;
 pub mod proto;

@@ -14,6 +14,7 @@ pub struct Metrics {
     pub queue_depth: IntGauge,
     pub in_flight: IntGauge,
     proofs: HistogramVec,
+    proofs_by_engine: IntCounterVec,
     pub proof_failures: IntCounterVec,
 }
 
@@ -44,6 +45,11 @@ impl Metrics {
             &["model"],
         )
         .map_err(reg_err)?;
+        let proofs_by_engine = IntCounterVec::new(
+            Opts::new("proofs_total", "proofs made, by engine (cpu or cuda)"),
+            &["engine"],
+        )
+        .map_err(reg_err)?;
         let proof_failures = IntCounterVec::new(
             Opts::new("proof_failures_total", "failed proof jobs by stage"),
             &["stage"],
@@ -55,6 +61,7 @@ impl Metrics {
             Box::new(queue_depth.clone()),
             Box::new(in_flight.clone()),
             Box::new(proofs.clone()),
+            Box::new(proofs_by_engine.clone()),
             Box::new(proof_failures.clone()),
         ] {
             registry.register(c).map_err(reg_err)?;
@@ -66,6 +73,7 @@ impl Metrics {
             queue_depth,
             in_flight,
             proofs,
+            proofs_by_engine,
             proof_failures,
         })
     }
@@ -80,9 +88,11 @@ impl Metrics {
             .observe(started.elapsed().as_secs_f64());
     }
 
-    pub fn proof(&self, model_id: &str, seconds: f64) {
+    /// A proof of `model_id` made by `engine` ("cpu" or "cuda") in `seconds`.
+    pub fn proof(&self, model_id: &str, engine: &str, seconds: f64) {
         let short = &model_id[..model_id.len().min(16)];
         self.proofs.with_label_values(&[short]).observe(seconds);
+        self.proofs_by_engine.with_label_values(&[engine]).inc();
     }
 
     pub fn render(&self) -> String {

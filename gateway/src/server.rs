@@ -6,6 +6,7 @@ use crate::auth::Auth;
 use crate::blobs::BlobStore;
 use crate::chain::ChainPoster;
 use crate::config::GatewayConfig;
+use crate::engines::Engines;
 use crate::error::{GatewayError, Result};
 use crate::metrics::Metrics;
 use crate::proto::inference::grpc_inference_service_server::GrpcInferenceServiceServer;
@@ -42,6 +43,8 @@ pub struct Shared {
     pub instance: String,
     /// Expanded FHE server keys of recent `InferEncrypted` calls.
     pub fhe_servers: crate::services::fhe::ServerCache,
+    /// Where the workers prove.
+    pub engines: Engines,
 }
 
 impl Shared {
@@ -84,6 +87,8 @@ impl Gateway {
             Some(p) => Auth::from_file(p)?,
             None => Auth::open(),
         };
+        let engines = Engines::new(config.prove_backend)?;
+        tracing::info!(backend = engines.name(), device = %engines.describe(), "proof workers");
         let store = JobStore::connect(&config.database_url()).await?;
         let requeued = store.requeue_expired(store.is_sqlite()).await?;
         if requeued > 0 {
@@ -113,6 +118,7 @@ impl Gateway {
             blobs,
             poster,
             fhe_servers: Default::default(),
+            engines,
         });
         let metrics_addr = match shared.config.metrics {
             Some(a) => Some(shared.metrics.serve(a, stopped(stop_rx.clone())).await?),

@@ -3,11 +3,12 @@
 //! out), proves, verifies natively, stores the proof file content-addressed,
 //! and, with chain posting on, submits it to the registry.
 
+use crate::engines::EngineName;
 use crate::error::{GatewayError, Result};
 use crate::server::Shared;
 use crate::store::{JobRecord, JobState};
 use cipherproof_prover::artifact::ProofFile;
-use cipherproof_prover::{prove, verify};
+use cipherproof_prover::verify;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -79,16 +80,17 @@ async fn prove_job(shared: &Arc<Shared>, owner: &str, job: &JobRecord) -> Result
     })?;
     let cache = shared.registry.cache_dir().to_path_buf();
     let m = model.clone();
+    let on = shared.clone();
     let started = Instant::now();
-    let proof = tokio::task::spawn_blocking(move || -> Result<ProofFile> {
+    let proof = tokio::task::spawn_blocking(move || -> Result<(ProofFile, EngineName)> {
         let keys = m.keys(&cache)?;
-        let proof = prove::prove(&m.compiled, &keys.params, &keys.pk, &input)?;
+        let (proof, engine) = on.engines.prove(&m.compiled, &keys, &input)?;
         verify::verify(&m.compiled, &keys.params, &proof)?;
-        Ok(proof)
+        Ok((proof, engine))
     })
     .await
     .map_err(|e| GatewayError::Internal(format!("prover task: {e}")))?;
-    let proof = match proof {
+    let (proof, engine) = match proof {
         Ok(p) => p,
         Err(e) => {
             shared.metrics.proof_failures.with_label_values(&["prove"]).inc();
@@ -96,7 +98,8 @@ async fn prove_job(shared: &Arc<Shared>, owner: &str, job: &JobRecord) -> Result
         }
     };
     let seconds = started.elapsed().as_secs_f64();
-    shared.metrics.proof(&job.model_id, seconds);
+    shared.metrics.proof(&job.model_id, engine, seconds);
+    tracing::debug!(job_id = %job.id, engine, seconds, "proved");
     let bytes = serde_json::to_vec(&proof).map_err(|e| GatewayError::Internal(e.to_string()))?;
     let blob = shared.blobs.put(&bytes)?;
     let next = if shared.poster.is_some() {

@@ -221,3 +221,21 @@ fn bad_inputs_fail_with_a_clear_message_and_exit_1() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// `serve --backend cuda` in a build without the CUDA prover stops at once with
+/// the reason (exit 1, nothing bound); a backend name it does not know is a usage error.
+#[test]
+fn serve_with_a_backend_it_cannot_run_says_why() {
+    if cipherproof_prover::prove::HAS_CUDA_PROVER {
+        eprintln!("SKIP: this build has the CUDA prover");
+        return;
+    }
+    let data = std::env::temp_dir().join(format!("cipherproof-cli-serve-{}", std::process::id()));
+    let data = data.to_string_lossy().into_owned();
+    let serve = ["serve", "--listen", "127.0.0.1:0", "--data", &data, "--backend"];
+    fails_with(&[&serve[..], &["cuda"]].concat(), "build it with `--features cuda`");
+    let out = cipherproof(&[&serve[..], &["gpu"]].concat());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("expected cpu, cuda or auto"), "{stderr}");
+}

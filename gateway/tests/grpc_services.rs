@@ -7,6 +7,7 @@ mod common;
 use cipherproof_gateway::proto::inference::infer_parameter::ParameterChoice;
 use cipherproof_gateway::proto::inference::model_infer_request::InferInputTensor;
 use cipherproof_gateway::proto::inference::*;
+use cipherproof_gateway::Gateway;
 use cipherproof_gateway::proto::v1::*;
 use cipherproof_model::exec::integer;
 use cipherproof_model::import_onnx;
@@ -29,7 +30,9 @@ fn reference(x: &[f32]) -> Vec<i64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_infer_prove_and_fetch_the_proof() {
-    let gw = start(config("e2e")).await;
+    let mut cfg = config("e2e");
+    cfg.metrics = Some("127.0.0.1:0".parse().unwrap());
+    let gw = start(cfg).await;
     let mut c = clients(&gw, None).await;
     let info = register(&mut c, "digits", DIGITS).await.unwrap();
     assert_eq!(info.name, "digits");
@@ -87,7 +90,42 @@ async fn register_infer_prove_and_fetch_the_proof() {
     let word = cipherproof_circuits::packing::pack(&forged.quantized_outputs, bits).unwrap();
     forged.instances[0][0] = cipherproof_prover::artifact::fr_to_hex(&word[0]);
     assert!(verify::verify(&compiled, &params, &forged).is_err());
+    // The proof is counted under the engine that made it (the CPU without a GPU build).
+    let text = http_get(gw.metrics_addr.unwrap(), "/metrics").await;
+    let counted = format!("cipherproof_proofs_total{{engine=\"{}\"}} 1", gw.shared.engines.name());
+    assert!(text.contains(&counted), "{counted} missing from {text}");
 
+    gw.shutdown().await.unwrap();
+}
+
+/// `serve --backend cuda` where the binary has no CUDA prover, or the machine
+/// no device, does not start (rather than proving on the CPU unasked); `auto`
+/// then proves on the CPU.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cuda_backend_that_cannot_run_refuses_to_start() {
+    use cipherproof_cuda::Backend;
+    use cipherproof_prover::prove::HAS_CUDA_PROVER;
+    let mut cfg = config("cuda");
+    cfg.prove_backend = Backend::Cuda;
+    match Gateway::start(cfg).await {
+        Ok(gw) => {
+            let started_as = gw.shared.engines.name();
+            assert!(HAS_CUDA_PROVER && started_as == "cuda", "--backend cuda started proving on {started_as}");
+            gw.shutdown().await.unwrap();
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            let why = if HAS_CUDA_PROVER { "CUDA" } else { "--features cuda" };
+            assert!(msg.contains(why), "{msg}");
+        }
+    }
+    let mut cfg = config("auto");
+    cfg.prove_backend = Backend::Auto;
+    let gw = start(cfg).await;
+    if !HAS_CUDA_PROVER {
+        assert_eq!(gw.shared.engines.name(), "cpu");
+        assert!(gw.shared.engines.describe().starts_with("CPU"), "{}", gw.shared.engines.describe());
+    }
     gw.shutdown().await.unwrap();
 }
 

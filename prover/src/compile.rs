@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 pub const FORMAT_VERSION: u32 = 4;
 
 /// Where the SRS comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "path", rename_all = "kebab-case")]
 pub enum SrsSource {
     /// The public-seed development SRS: proofs can be forged.

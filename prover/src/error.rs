@@ -30,6 +30,11 @@ pub enum ProverError {
     #[error("halo2 {stage} failed: {reason}")]
     Halo2 { stage: &'static str, reason: String },
 
+    /// The CUDA prover failed (no device, out of device memory, a CUDA error or
+    /// a panic inside it): the same proof may still succeed on the CPU.
+    #[error("GPU {stage} failed: {reason}")]
+    Gpu { stage: &'static str, reason: String },
+
     /// This CPU cannot run this build's field arithmetic (see [`crate::cpu`]).
     #[error("unsupported CPU: {0}")]
     CpuUnsupported(String),

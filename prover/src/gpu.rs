@@ -9,6 +9,7 @@
 //! proofs.
 
 use crate::error::{ProverError, Result};
+use crate::prove::panic_reason;
 use cipherproof_circuits::ModelCircuit;
 use halo2_axiom_gpu::SerdeFormat;
 use halo2_axiom_gpu::plonk::create_proof;
@@ -42,10 +43,10 @@ impl GpuProver {
         let mut bytes = Vec::new();
         params
             .write_custom(&mut bytes, SerdeFormat::RawBytesUnchecked)
-            .map_err(|e| gpu_err("GPU params", e))?;
+            .map_err(|e| gpu_err("params", e))?;
         let params =
             GpuParams::<Bn256>::read_custom(&mut bytes.as_slice(), SerdeFormat::RawBytesUnchecked)
-                .map_err(|e| gpu_err("GPU params", e))?;
+                .map_err(|e| gpu_err("params", e))?;
         Ok(Self { params })
     }
 
@@ -74,22 +75,16 @@ impl GpuProver {
                 OsRng,
                 &mut transcript,
             )
-            .map_err(|e| gpu_err("GPU create_proof", format!("{e:?}")))?;
+            .map_err(|e| gpu_err("create_proof", format!("{e:?}")))?;
             Ok(transcript.finalize())
         };
-        catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|panic| {
-            let reason = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "the CUDA prover panicked".into());
-            Err(gpu_err("GPU create_proof", reason))
-        })
+        catch_unwind(AssertUnwindSafe(run))
+            .unwrap_or_else(|panic| Err(gpu_err("create_proof", panic_reason(panic.as_ref()))))
     }
 }
 
 fn gpu_err(stage: &'static str, e: impl std::fmt::Display) -> ProverError {
-    ProverError::Halo2 {
+    ProverError::Gpu {
         stage,
         reason: e.to_string(),
     }

@@ -182,7 +182,7 @@ fn create_on_cpu(
 }
 
 /// The message of a caught panic.
-fn panic_reason(panic: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_reason(panic: &(dyn std::any::Any + Send)) -> String {
     panic
         .downcast_ref::<String>()
         .cloned()

@@ -3,6 +3,7 @@
 
 use anyhow::Result;
 use cipherproof_cuda::Backend;
+use cipherproof_gateway::engines::{cpu_device, cuda_device, cuda_engine};
 use cipherproof_prover::artifact::ProofFile;
 use cipherproof_prover::prove::{Engine, HAS_CUDA_PROVER};
 use halo2_base::halo2_proofs::halo2curves::bn256::Bn256;
@@ -12,10 +13,14 @@ use std::time::Instant;
 
 /// The engine `backend` resolves to here, and the device it runs on in words.
 pub fn engine(backend: Backend, params: &ParamsKZG<Bn256>) -> Result<(Engine, String)> {
+    let cuda = || -> Result<(Engine, String)> {
+        let device = cuda_device()?;
+        Ok((cuda_engine(params)?, device))
+    };
     match backend {
         Backend::Cpu => Ok((Engine::Cpu, cpu_device())),
-        Backend::Cuda => cuda_engine(params),
-        Backend::Auto => cuda_engine(params).or_else(|e| {
+        Backend::Cuda => cuda(),
+        Backend::Auto => cuda().or_else(|e| {
             // A default build has no CUDA prover: auto is the CPU without a word.
             if HAS_CUDA_PROVER {
                 eprintln!("proving on the CPU: {e:#}");
@@ -23,26 +28,6 @@ pub fn engine(backend: Backend, params: &ParamsKZG<Bn256>) -> Result<(Engine, St
             Ok((Engine::Cpu, cpu_device()))
         }),
     }
-}
-
-fn cpu_device() -> String {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    format!("CPU, {threads} threads")
-}
-
-#[cfg(feature = "cuda")]
-fn cuda_engine(params: &ParamsKZG<Bn256>) -> Result<(Engine, String)> {
-    let devices = cipherproof_cuda::probe::devices()?;
-    let Some(device) = devices.first() else {
-        anyhow::bail!("the CUDA driver loads but reports no device");
-    };
-    let gpu = cipherproof_prover::gpu::GpuProver::new(params)?;
-    Ok((Engine::Cuda(Box::new(gpu)), device.describe()))
-}
-
-#[cfg(not(feature = "cuda"))]
-fn cuda_engine(_params: &ParamsKZG<Bn256>) -> Result<(Engine, String)> {
-    anyhow::bail!("this binary has no CUDA prover: build it with `--features cuda` (docs/GPU.md)")
 }
 
 /// The proofs of `prove --repeat`: the last proof, each one's seconds, and on a

@@ -28,6 +28,11 @@ pub struct ServeArgs {
     /// Concurrent proof workers.
     #[arg(long, default_value_t = 1)]
     pub workers: usize,
+    /// Where proofs run: cpu, cuda (a `--features cuda` build and a device, else
+    /// the gateway does not start) or auto (the GPU when both are there; a job
+    /// the GPU fails is proved on the CPU).
+    #[arg(long, default_value = "auto")]
+    pub backend: cipherproof_cuda::Backend,
     /// Post every verified proof to the InferenceRegistry on this JSON-RPC chain.
     #[arg(long)]
     pub chain_rpc: Option<String>,
@@ -74,6 +79,7 @@ impl ServeArgs {
         c.api_keys = self.api_keys.clone();
         c.database_url = self.database.clone();
         c.workers = self.workers;
+        c.prove_backend = self.backend;
         c.max_queue = self.max_queue;
         c.max_in_flight = self.max_in_flight;
         c.max_model_bytes = self.max_model_bytes;
