@@ -311,12 +311,19 @@ impl Launcher<'_> {
         Ok(out)
     }
 
-    /// The packed inputs on the device as `i64`s: one copy up, one widening launch.
-    pub fn inputs(&self, packed: &Packed) -> Result<Buf> {
+    /// `packed[part]` on the device as `i64`s: one copy up, one widening launch.
+    pub fn inputs(&self, packed: &Packed, part: std::ops::Range<usize>) -> Result<Buf> {
+        let slice = |len: usize| -> Result<std::ops::Range<usize>> {
+            if part.start <= part.end && part.end <= len {
+                Ok(part.clone())
+            } else {
+                Err(CudaError::Invalid(format!("inputs {part:?} of a batch of {len} values")))
+            }
+        };
         match packed {
-            Packed::I16(v) => self.widen(v, &self.k.widen_i16),
-            Packed::I32(v) => self.widen(v, &self.k.widen_i32),
-            Packed::I64(v) => Ok(self.stream.clone_htod(v)?),
+            Packed::I16(v) => self.widen(&v[slice(v.len())?], &self.k.widen_i16),
+            Packed::I32(v) => self.widen(&v[slice(v.len())?], &self.k.widen_i32),
+            Packed::I64(v) => Ok(self.stream.clone_htod(&v[slice(v.len())?])?),
         }
     }
 

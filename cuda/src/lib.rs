@@ -9,6 +9,9 @@
 //!   values kept on the GPU from the input to the output (Dense, Conv, ReLU,
 //!   pooling, tables, range checks as kernels), bit-exact with the model crate's
 //!   reference ([`witness::cpu_batch`] is the CPU path).
+//!   A host-side plan per model (`plan`) fuses ReLUs, frees each value after
+//!   its last reader and splits a batch into chunks that fit the device's
+//!   memory budget.
 //! - [`backend`]: `cpu | cuda | auto`, resolved against the machine.
 //!
 //! The GPU halo2 prover is `cipherproof-prover`'s `gpu` module (feature `cuda`,
@@ -18,6 +21,7 @@ pub mod backend;
 pub mod error;
 pub mod kernels;
 mod launch;
+mod plan;
 pub mod probe;
 pub mod witness;
 

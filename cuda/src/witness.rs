@@ -8,11 +8,12 @@
 
 use crate::error::{CudaError, Result};
 use crate::kernels::{self, compile};
-use crate::launch::{Buf, Consts, Epilogue, Kernels, Launcher, Packed, Range};
+use crate::launch::{Buf, Consts, Epilogue, Kernels, Launcher, Packed};
+use crate::plan::{Plan, pack};
 use crate::probe::{DeviceInfo, describe, open};
 use cipherproof_model::exec::integer::{IntegerRunner, OpInput, check_range, eval_op};
 use cipherproof_model::quant::fixed::signed_range;
-use cipherproof_model::quant::model::{QNode, QOp, QValue, QuantModel};
+use cipherproof_model::quant::model::{QNode, QOp, QuantModel};
 use cudarc::driver::CudaContext;
 use cudarc::driver::CudaStream;
 use rayon::prelude::*;
@@ -28,68 +29,24 @@ pub fn cpu_batch(model: &QuantModel, inputs: &[Vec<i64>]) -> Result<Vec<Vec<i64>
         .collect()
 }
 
-/// A model's constants on the device ([`GpuWitness::upload`]).
+/// A model's constants on the device and its run plan ([`GpuWitness::upload`]).
 #[derive(Debug)]
 pub struct DeviceModel<'m> {
     model: &'m QuantModel,
     consts: Vec<Consts>,
-    /// Per node: a Dense or Conv whose output only the next node, a ReLU, reads
-    /// (and that is not the model's output): the ReLU runs in its kernel.
-    fuses_relu: Vec<bool>,
+    plan: Plan,
 }
 
-/// Which Dense and Conv nodes take the ReLU after them into their kernel: those
-/// whose output nothing else reads, so it never needs storing.
-fn relu_fusions(model: &QuantModel) -> Vec<bool> {
-    let mut readers = vec![0usize; model.values.len()];
-    for v in model.nodes.iter().flat_map(|n| &n.inputs).chain([&model.output]) {
-        if let Some(r) = readers.get_mut(*v) {
-            *r += 1;
-        }
+impl DeviceModel<'_> {
+    /// Device bytes one sample of a batch needs at the peak of a run.
+    pub fn peak_bytes_per_sample(&self) -> u64 {
+        self.plan.peak_bytes_per_sample
     }
-    let numel = |v: usize| model.values.get(v).map(QValue::numel);
-    model
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(i, node)| {
-            matches!(node.op, QOp::Dense { .. } | QOp::Conv { .. })
-                && readers.get(node.output) == Some(&1)
-                && model.nodes.get(i + 1).is_some_and(|next| {
-                    matches!(next.op, QOp::Relu)
-                        && next.inputs == [node.output]
-                        && numel(next.output) == numel(node.output)
-                })
-        })
-        .collect()
 }
 
-/// The batch packed as narrowly as the input's `range` allows, or `None` when a
-/// value lies outside it.
-fn pack(inputs: &[Vec<i64>], (lo, hi): Range) -> Option<Packed> {
-    fn narrow<T>(inputs: &[Vec<i64>], (lo, hi): Range, cast: impl Fn(i64) -> T) -> Option<Vec<T>> {
-        let mut out = Vec::with_capacity(inputs.iter().map(Vec::len).sum());
-        for x in inputs {
-            // min/max over the sample vectorizes; a per-value branch does not.
-            let (min, max) = x.iter().fold((i64::MAX, i64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
-            if !x.is_empty() && (min < lo || max > hi) {
-                return None;
-            }
-            out.extend(x.iter().map(|&v| cast(v)));
-        }
-        Some(out)
-    }
-    let fits = |min: i64, max: i64| lo >= min && hi <= max;
-    // The casts are exact: every value lies in [lo, hi], inside the target type.
-    #[allow(clippy::cast_possible_truncation)]
-    Some(if fits(i16::MIN.into(), i16::MAX.into()) {
-        Packed::I16(narrow(inputs, (lo, hi), |v| v as i16)?)
-    } else if fits(i32::MIN.into(), i32::MAX.into()) {
-        Packed::I32(narrow(inputs, (lo, hi), |v| v as i32)?)
-    } else {
-        Packed::I64(narrow(inputs, (lo, hi), |v| v)?)
-    })
-}
+/// The share of the device memory free at a batch's start that the batch may
+/// use, unless [`GpuWitness::set_memory_budget`] says otherwise.
+const FREE_MEMORY_SHARE: (u64, u64) = (3, 4);
 
 /// A device with the witness kernels loaded.
 #[derive(Debug)]
@@ -98,6 +55,8 @@ pub struct GpuWitness {
     stream: Arc<CudaStream>,
     kernels: Kernels,
     info: DeviceInfo,
+    /// Device bytes a batch may use; `None`: a share of what is free at its start.
+    memory_budget: Option<u64>,
 }
 
 impl GpuWitness {
@@ -130,11 +89,32 @@ impl GpuWitness {
             kernels,
             ctx,
             info,
+            memory_budget: None,
         })
     }
 
     pub fn device(&self) -> &DeviceInfo {
         &self.info
+    }
+
+    /// Caps the device memory a batch's values may take (`None`: three
+    /// quarters of what is free when the batch starts). A batch whose values do
+    /// not fit runs in chunks of as many samples as do, one after another.
+    pub fn set_memory_budget(&mut self, bytes: Option<u64>) {
+        self.memory_budget = bytes;
+    }
+
+    /// Samples per chunk for `dm` within the memory budget.
+    fn chunk_samples(&self, dm: &DeviceModel) -> Result<usize> {
+        let budget = match self.memory_budget {
+            Some(b) => b,
+            None => {
+                self.ctx.bind_to_thread()?;
+                let free = cudarc::driver::result::mem_get_info()?.0 as u64;
+                free / FREE_MEMORY_SHARE.1 * FREE_MEMORY_SHARE.0
+            }
+        };
+        Ok(dm.plan.chunk_samples(budget))
     }
 
     /// Uploads a model's constants (weights, biases, tables, window geometry)
@@ -149,7 +129,7 @@ impl GpuWitness {
         Ok(DeviceModel {
             model,
             consts,
-            fuses_relu: relu_fusions(model),
+            plan: Plan::of(model),
         })
     }
 
@@ -170,10 +150,11 @@ impl GpuWitness {
     ///
     /// The batch goes up once (packed into 16 or 32 bits where the input's
     /// range allows) and its outputs come down once: every value stays on the
-    /// device between ops, and range checks (and table indices) raise one device
-    /// flag in the kernels that store the values. When the flag is up, the CPU
-    /// reference reruns the batch for the exact error (the first failing
-    /// sample's node and value).
+    /// device between ops (freed after its last reader), and range checks (and
+    /// table indices) raise one device flag in the kernels that store the
+    /// values. When the flag is up, the CPU reference reruns the batch for the
+    /// exact error (the first failing sample's node and value). A batch larger
+    /// than the memory budget allows runs in chunks, one after another.
     pub fn run_uploaded(&self, dm: &DeviceModel, inputs: &[Vec<i64>]) -> Result<Vec<Vec<i64>>> {
         let model = dm.model;
         let batch = inputs.len();
@@ -187,21 +168,43 @@ impl GpuWitness {
                 x.len()
             )));
         }
-        let range_of = |v: usize| signed_range(model.values[v].bits);
-        let Some(packed) = pack(inputs, range_of(0)) else {
+        let Some(packed) = pack(inputs, signed_range(model.input().bits)) else {
             return Err(input_error(model, inputs));
         };
+        let per_chunk = self.chunk_samples(dm)?;
+        let mut outputs = Vec::with_capacity(batch);
+        for start in (0..batch).step_by(per_chunk) {
+            let samples = start..(start + per_chunk).min(batch);
+            let packed_values = samples.start * numel..samples.end * numel;
+            let out = self.run_chunk(dm, &packed, packed_values, &inputs[samples])?;
+            outputs.extend(out);
+        }
+        Ok(outputs)
+    }
+
+    /// [`GpuWitness::run_uploaded`] on one chunk: `inputs`, packed in
+    /// `packed[packed_values]`.
+    fn run_chunk(
+        &self,
+        dm: &DeviceModel,
+        packed: &Packed,
+        packed_values: std::ops::Range<usize>,
+        inputs: &[Vec<i64>],
+    ) -> Result<Vec<Vec<i64>>> {
+        let model = dm.model;
+        let batch = inputs.len();
+        let range_of = |v: usize| signed_range(model.values[v].bits);
         let s = &self.stream;
         let gpu = self.launcher();
         // values[v]: the batch's integers of value v, sample after sample, on the
-        // device (a reshape shares its input's buffer).
+        // device, until its last reader has run (a reshape shares its input's buffer).
         let mut values: Vec<Option<Rc<Buf>>> = (0..model.values.len()).map(|_| None).collect();
-        values[0] = Some(Rc::new(gpu.inputs(&packed)?));
+        values[0] = Some(Rc::new(gpu.inputs(packed, packed_values)?));
         let mut bad = s.alloc_zeros::<u32>(1)?;
         let mut i = 0;
         while let Some(node) = model.nodes.get(i) {
             let c = &dm.consts[i];
-            let fused = dm.fuses_relu[i].then(|| &model.nodes[i + 1]);
+            let fused = dm.plan.fuses_relu[i].then(|| &model.nodes[i + 1]);
             // Where the result goes: the fused ReLU's output, else the node's.
             let target = fused.map_or(node.output, |relu| relu.output);
             let range = range_of(node.output);
@@ -211,9 +214,13 @@ impl GpuWitness {
             };
             let x = || operand(node, &values, 0);
             let out = match &node.op {
-                QOp::Dense { .. } => gpu.dense(model, node, c, x()?, batch, epilogue, &mut bad)?,
-                QOp::Conv { .. } => gpu.conv(model, node, c, x()?, batch, epilogue, &mut bad)?,
-                QOp::Relu => gpu.relu(x()?, range, &mut bad)?,
+                QOp::Dense { .. } => {
+                    Rc::new(gpu.dense(model, node, c, x()?, batch, epilogue, &mut bad)?)
+                }
+                QOp::Conv { .. } => {
+                    Rc::new(gpu.conv(model, node, c, x()?, batch, epilogue, &mut bad)?)
+                }
+                QOp::Relu => Rc::new(gpu.relu(x()?, range, &mut bad)?),
                 QOp::Reshape => {
                     let input = *node.inputs.first().ok_or_else(|| {
                         CudaError::Invalid(format!("{}: missing operand 0", node.name))
@@ -223,29 +230,35 @@ impl GpuWitness {
                     if model.values[node.output].bits < model.values[input].bits {
                         gpu.range_check(&shared, range, &mut bad)?;
                     }
-                    store((model, &mut values), node, target, shared, batch)?;
-                    i += 1;
-                    continue;
+                    shared
                 }
                 QOp::MaxPool { .. } | QOp::AvgPool { .. } => {
-                    gpu.pool(model, node, c, x()?, batch, range, &mut bad)?
+                    Rc::new(gpu.pool(model, node, c, x()?, batch, range, &mut bad)?)
                 }
-                QOp::Lut { .. } => gpu.lut(node, c, x()?, range, &mut bad)?,
+                QOp::Lut { .. } => Rc::new(gpu.lut(node, c, x()?, range, &mut bad)?),
                 QOp::Add { .. } | QOp::Sub { .. } | QOp::Mul { .. } => {
                     let y = operand(node, &values, 1)?;
-                    gpu.binary(model, node, c, (x()?, Some(y)), batch, range, &mut bad)?
+                    let pair = (x()?, Some(y));
+                    Rc::new(gpu.binary(model, node, c, pair, batch, range, &mut bad)?)
                 }
                 QOp::AddConst { .. } | QOp::MulConst { .. } => {
-                    gpu.binary(model, node, c, (x()?, None), batch, range, &mut bad)?
+                    Rc::new(gpu.binary(model, node, c, (x()?, None), batch, range, &mut bad)?)
                 }
                 _ => {
                     let out = self.host_op(model, node, &values, batch)?;
                     gpu.range_check(&out, range, &mut bad)?;
-                    out
+                    Rc::new(out)
                 }
             };
-            store((model, &mut values), node, target, Rc::new(out), batch)?;
-            i += if fused.is_some() { 2 } else { 1 };
+            store((model, &mut values), node, target, out, batch)?;
+            let done = i + usize::from(fused.is_some());
+            // Operands past their last reader go (their frees queue on the stream).
+            for &v in &node.inputs {
+                if dm.plan.free_after(v, done) {
+                    values[v] = None;
+                }
+            }
+            i = done + 1;
         }
         let out = s.clone_dtoh(operand_value(&values, model.output, "the output")?.as_ref())?;
         if s.clone_dtoh(&bad)?[0] != 0 {
@@ -382,100 +395,12 @@ fn host_op(m: &QuantModel, node: &QNode, values: &[Vec<i64>], batch: usize) -> R
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
-    use cipherproof_model::quant::QuantConfig;
-
-    fn value(bits: u32, numel: usize) -> QValue {
-        QValue {
-            name: "v".into(),
-            shape: vec![1, numel],
-            scale: 8,
-            bits,
-            calibrated_max: 1.0,
-        }
-    }
-
-    fn node(op: QOp, inputs: Vec<usize>, output: usize) -> QNode {
-        QNode {
-            name: format!("n{output}"),
-            op,
-            inputs,
-            output,
-        }
-    }
-
-    fn dense() -> QOp {
-        QOp::Dense {
-            weight: vec![1; 4],
-            weight_shape: [2, 2],
-            bias: vec![0; 2],
-            weight_scale: 0,
-            shift: 0,
-        }
-    }
-
-    /// x -> Dense -> ReLU -> Dense -> ReLU (-> Add of both ReLU inputs when `shared`).
-    fn chain(shared: bool) -> QuantModel {
-        let mut nodes = vec![
-            node(dense(), vec![0], 1),
-            node(QOp::Relu, vec![1], 2),
-            node(dense(), vec![2], 3),
-            node(QOp::Relu, vec![3], 4),
-        ];
-        let mut output = 4;
-        if shared {
-            let add = QOp::Add {
-                align: [0, 0],
-                shift: 0,
-            };
-            nodes.push(node(add, vec![3, 4], 5));
-            output = 5;
-        }
-        QuantModel {
-            config: QuantConfig::default(),
-            values: (0..=output).map(|_| value(16, 2)).collect(),
-            nodes,
-            output,
-            softmax_dropped: false,
-        }
-    }
-
-    #[test]
-    fn a_relu_is_fused_only_into_the_op_that_alone_feeds_it() {
-        assert_eq!(relu_fusions(&chain(false)), [true, false, true, false]);
-        // The second Dense's output is also read by the Add: it must be stored.
-        assert_eq!(relu_fusions(&chain(true)), [true, false, false, false, false]);
-        // A Dense that is the model's output keeps its value even when a ReLU follows.
-        let mut m = chain(false);
-        m.output = 3;
-        assert_eq!(relu_fusions(&m), [true, false, false, false]);
-    }
-
-    #[test]
-    fn inputs_pack_into_the_narrowest_type_their_range_allows() {
-        let inputs = vec![vec![-32768, 0, 32767], vec![1, 2, 3]];
-        match pack(&inputs, signed_range(16)) {
-            Some(Packed::I16(v)) => assert_eq!(v, [-32768, 0, 32767, 1, 2, 3]),
-            _ => panic!("16-bit inputs pack into i16"),
-        }
-        match pack(&inputs, signed_range(17)) {
-            Some(Packed::I32(v)) => assert_eq!(v, [-32768, 0, 32767, 1, 2, 3]),
-            _ => panic!("17-bit inputs pack into i32"),
-        }
-        match pack(&[vec![1 << 40]], signed_range(48)) {
-            Some(Packed::I64(v)) => assert_eq!(v, [1 << 40]),
-            _ => panic!("48-bit inputs stay i64"),
-        }
-        // One value past the range, in the last sample, refuses the batch.
-        assert!(pack(&[vec![0], vec![1, 128]], signed_range(8)).is_none());
-        assert!(pack(&[vec![-129]], signed_range(8)).is_none());
-    }
 
     #[test]
     fn an_input_outside_its_range_is_named_as_the_cpu_path_names_it() {
-        let m = chain(false);
-        let err = input_error(&m, &[vec![0, 0], vec![1 << 20, 0]]).to_string();
+        let m = crate::plan::tests::chain(false);
+        let err = input_error(&m, &[vec![0; 4], vec![1 << 20, 0, 0, 0]]).to_string();
         assert!(err.contains("input 1"), "{err}");
     }
 }

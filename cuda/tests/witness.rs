@@ -470,3 +470,27 @@ fn gpu_fused_relu_equals_the_cpu_and_keeps_the_dense_range_check() {
     }
     assert_eq!(gpu.run_batch(&overflow, &big).unwrap_err().to_string(), want);
 }
+
+/// A batch past the memory budget runs in chunks with the same outputs, and a
+/// value out of range in a later chunk is the CPU reference's error.
+#[test]
+fn gpu_batches_past_the_memory_budget_run_in_chunks() {
+    let (model, inputs) = fixture("digits_cnn", 100);
+    let want = cpu_batch(&model, &inputs).unwrap();
+    let overflow = dense_relu(vec![1 << 20; 4], 1, false);
+    let mut big = vec![vec![1, 1, 1, 1]; 6];
+    big[4] = vec![-1000; 4];
+    let overflow_error = cpu_batch(&overflow, &big).unwrap_err().to_string();
+    let Some(mut gpu) = gpu() else { return };
+    let per_sample = gpu.upload(&model).unwrap().peak_bytes_per_sample();
+    assert!(per_sample > 0);
+    // Seven samples per chunk: fourteen chunks, the last of two.
+    gpu.set_memory_budget(Some(per_sample * 7));
+    assert_eq!(gpu.run_batch(&model, &inputs).unwrap(), want);
+    // One sample per chunk: the fifth chunk fails.
+    gpu.set_memory_budget(Some(1));
+    let got = gpu.run_batch(&overflow, &big).unwrap_err().to_string();
+    assert_eq!(got, overflow_error);
+    gpu.set_memory_budget(None);
+    assert_eq!(gpu.run_batch(&model, &inputs).unwrap(), want);
+}

@@ -55,6 +55,10 @@ pub struct WitnessArgs {
     /// Also run the CPU reference on one core: check equality and report the speed-up.
     #[arg(long)]
     pub compare: bool,
+    /// Device memory the batch's values may take, in MiB (default: three quarters of what is
+    /// free); a batch that needs more runs in chunks.
+    #[arg(long)]
+    pub memory_budget_mib: Option<u64>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -149,7 +153,10 @@ fn witness(args: &WitnessArgs) -> Result<()> {
         Resolved::Cpu { .. } if backend == Backend::Cpu => cpu(None)?,
         Resolved::Cpu { reason } => cpu(Some(reason))?,
         Resolved::Cuda { ordinal } => match GpuWitness::open(ordinal) {
-            Ok(gpu) => gpu_run(&gpu, &model, &inputs, repeat)?,
+            Ok(mut gpu) => {
+                gpu.set_memory_budget(args.memory_budget_mib.map(|mib| mib << 20));
+                gpu_run(&gpu, &model, &inputs, repeat)?
+            }
             // `auto` still falls back when the kernels cannot be compiled or loaded here.
             Err(e) if backend == Backend::Auto => cpu(Some(e.to_string()))?,
             Err(e) => return Err(e.into()),
