@@ -118,25 +118,6 @@ for t in "$bindir"/test-*; do
   log "$(basename "$t"): $(grep -E '^test result' "$out/tests.txt" | tail -1)"
 done
 # 5. The gateway proving on the GPU.
-gateway_check() {
-  local data=$work/gateway port=50951 addr=http://127.0.0.1:50951 pid line i
-  "$bin" serve --backend cuda --listen 127.0.0.1:$port --metrics 127.0.0.1:50952 --data "$data" \
-    > "$work/serve.out" 2>> "$out/gateway.txt" &
-  pid=$!
-  for i in $(seq 60); do grep -q "listening on" "$work/serve.out" 2>/dev/null && break; sleep 0.5; done
-  grep "listening on" "$work/serve.out" >> "$out/gateway.txt" || { kill $pid; return 1; }
-  "$bin" client register --addr $addr --model "${onnx[digits_mlp]}" --name digits \
-    --calibration "${calibration[digits_mlp]}" >> "$out/gateway.txt" || { kill $pid; return 1; }
-  one_input "${input[digits_mlp]}" "$work/gw.input.json"
-  for i in 1 2 3; do
-    "$bin" client infer --addr $addr --model digits --input "$work/gw.input.json" --prove --wait \
-      --proof-out "$work/gw.proof.json" >> "$out/gateway.txt" || { kill $pid; return 1; }
-  done
-  python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:50952/metrics").read().decode())' \
-    | grep -E 'cipherproof_proofs_total|cipherproof_proof_seconds_(sum|count)' | tee -a "$out/gateway.txt"
-  kill $pid; wait $pid 2>/dev/null
-  grep -q 'cipherproof_proofs_total{engine="cuda"} 3' "$out/gateway.txt"
-}
-try gateway_check
+try scripts/gateway-proof-check.sh "$bin" "$out/gateway.txt" cuda
 log "gateway on the GPU: $(grep 'proofs_total' "$out/gateway.txt" | tr '\n' ' ')"
 exit $failed

@@ -12,6 +12,9 @@ scripts/node-tools.sh
 LD_LIBRARY_PATH="$(scripts/nvrtc.sh)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export LD_LIBRARY_PATH
 export CIPHERPROOF_REQUIRE_NVRTC=1
+# The same kernels compiled for the CPU by the C++ compiler and checked against
+# the model crate's reference (cuda/src/emulator.rs): required here too.
+export CIPHERPROOF_REQUIRE_KERNEL_EMULATION=1
 # One build for everything: the test binaries and the cipherproof binary they (and the cross-check) run.
 cargo test --workspace --no-run
 if [ "${CIPHERPROOF_SKIP_PYTHON:-0}" = "1" ]; then

@@ -69,7 +69,7 @@ pub(crate) struct Consts {
 }
 
 /// A binary op's kernel mode, alignments and shift, and its second operand's shape.
-fn binary_params<'n>(
+pub(crate) fn binary_params<'n>(
     m: &'n QuantModel,
     node: &'n QNode,
 ) -> Result<(u32, [u32; 2], u32, &'n [usize])> {
@@ -95,7 +95,7 @@ fn binary_params<'n>(
 }
 
 /// Per-sample broadcast index maps of a binary op's two operands into its output.
-fn binary_indices(m: &QuantModel, node: &QNode) -> Result<(Vec<u32>, Vec<u32>)> {
+pub(crate) fn binary_indices(m: &QuantModel, node: &QNode) -> Result<(Vec<u32>, Vec<u32>)> {
     let (_, _, _, b_shape) = binary_params(m, node)?;
     let a_shape = &m.values[node.inputs[0]].shape;
     let out = &m.values[node.output].shape;
@@ -166,7 +166,7 @@ fn check_shift(node: &QNode, shift: u32) -> Result<()> {
 }
 
 /// Dense's `(out, in, rows per sample)` after checking the weights against the input.
-fn dense_shape(m: &QuantModel, node: &QNode) -> Result<(usize, usize, usize)> {
+pub(crate) fn dense_shape(m: &QuantModel, node: &QNode) -> Result<(usize, usize, usize)> {
     let QOp::Dense {
         weight,
         weight_shape: [o, i],
@@ -193,7 +193,7 @@ fn dense_shape(m: &QuantModel, node: &QNode) -> Result<(usize, usize, usize)> {
 }
 
 /// `conv2d_i64`'s 14 geometry words after checking weights, bias and shapes.
-fn conv_geometry(m: &QuantModel, node: &QNode) -> Result<Vec<u32>> {
+pub(crate) fn conv_geometry(m: &QuantModel, node: &QNode) -> Result<Vec<u32>> {
     let QOp::Conv {
         weight,
         weight_shape,
@@ -251,7 +251,7 @@ fn conv_geometry(m: &QuantModel, node: &QNode) -> Result<Vec<u32>> {
 }
 
 /// `pool_i64`'s 12 geometry words after checking the shapes.
-fn pool_geometry(m: &QuantModel, node: &QNode) -> Result<Vec<u32>> {
+pub(crate) fn pool_geometry(m: &QuantModel, node: &QNode) -> Result<Vec<u32>> {
     let window = match &node.op {
         QOp::MaxPool { window } | QOp::AvgPool { window, .. } => window,
         _ => return Err(invalid(node, "not a pool")),

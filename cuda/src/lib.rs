@@ -20,6 +20,8 @@
 pub mod backend;
 pub mod error;
 pub mod kernels;
+#[cfg(test)]
+mod emulator;
 mod launch;
 mod plan;
 pub mod probe;
