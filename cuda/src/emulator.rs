@@ -14,9 +14,9 @@
 use crate::kernels::SOURCE;
 use crate::launch::{binary_indices, binary_params, conv_geometry, dense_shape, pool_geometry};
 use cipherproof_model::exec::integer::{OpInput, eval_op};
-use cipherproof_model::graph::geometry::Window;
+use crate::test_models::{awkward_conv, dense_rows, ints, one_node, pool_window};
 use cipherproof_model::quant::fixed::signed_range;
-use cipherproof_model::quant::{LutFunction, QNode, QOp, QValue, QuantConfig, QuantModel};
+use cipherproof_model::quant::{LutFunction, QOp, QuantModel};
 use libloading::{Library, Symbol};
 use std::process::Command;
 
@@ -118,53 +118,6 @@ fn finish(mut out: Vec<i64>, n: usize) -> Vec<i64> {
     out
 }
 
-fn value(name: &str, shape: &[usize]) -> QValue {
-    QValue {
-        name: name.into(),
-        shape: shape.to_vec(),
-        scale: 8,
-        bits: 24,
-        calibrated_max: 1.0,
-    }
-}
-
-/// A one-node model from a value of shape `x` (and `y` for a second operand) to one of shape `out`.
-fn one_node(op: QOp, x: &[usize], y: Option<&[usize]>, out: &[usize]) -> QuantModel {
-    let mut values = vec![value("x", x)];
-    let mut inputs = vec![0];
-    if let Some(y) = y {
-        values.push(value("y", y));
-        inputs.push(1);
-    }
-    values.push(value("out", out));
-    let output = values.len() - 1;
-    QuantModel {
-        config: QuantConfig::default(),
-        values,
-        nodes: vec![QNode {
-            name: "n".into(),
-            op,
-            inputs,
-            output,
-        }],
-        output,
-        softmax_dropped: false,
-    }
-}
-
-/// Small deterministic integers in [-m, m].
-fn ints(n: usize, m: i64, seed: u64) -> Vec<i64> {
-    let mut s = seed | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s % (2 * m as u64 + 1)) as i64 - m
-        })
-        .collect()
-}
-
 /// The model crate's result of the model's node on each sample, concatenated.
 fn reference(m: &QuantModel, samples: &[Vec<Vec<i64>>]) -> Vec<i64> {
     let node = &m.nodes[0];
@@ -186,6 +139,15 @@ fn reference(m: &QuantModel, samples: &[Vec<Vec<i64>>]) -> Vec<i64> {
         .collect()
 }
 
+/// `batch` random single-operand samples for `m`'s node (values in
+/// [-m_abs, m_abs]): the batch as the kernel reads it, and the reference outputs.
+fn single_operand_batch(m: &QuantModel, batch: u64, m_abs: i64, seed: u64) -> (Vec<i64>, Vec<i64>) {
+    let n = m.values[m.nodes[0].inputs[0]].numel();
+    let samples: Vec<Vec<Vec<i64>>> = (0..batch).map(|b| vec![ints(n, m_abs, seed + b)]).collect();
+    let x = samples.iter().flat_map(|s| s[0].clone()).collect();
+    (x, reference(m, &samples))
+}
+
 /// Whether any value lies outside `[lo, hi]`: what the kernel's flag must say.
 fn outside(v: &[i64], (lo, hi): (i64, i64)) -> u32 {
     u32::from(v.iter().any(|x| *x < lo || *x > hi))
@@ -199,25 +161,12 @@ type DenseFn = unsafe extern "C" fn(
 fn dense_with_and_without_a_fused_relu_equals_the_reference_and_flags_its_ranges() {
     let Some(emu) = Emulator::build() else { return };
     let dense: Symbol<'_, DenseFn> = emu.kernel("dense_i64");
-    let m = one_node(
-        QOp::Dense {
-            weight: ints(5 * 4, 500, 3),
-            weight_shape: [5, 4],
-            bias: ints(5, 1 << 12, 4),
-            weight_scale: 8,
-            shift: 6,
-        },
-        &[1, 3, 4],
-        None,
-        &[1, 3, 5],
-    );
+    let m = dense_rows();
     let node = &m.nodes[0];
     let (o, i, rows_per_sample) = dense_shape(&m, node).unwrap();
     let QOp::Dense { weight, bias, shift, .. } = &node.op else { unreachable!() };
     let batch = 7;
-    let samples: Vec<Vec<Vec<i64>>> = (0..batch).map(|b| vec![ints(12, 1 << 10, 10 + b)]).collect();
-    let x: Vec<i64> = samples.iter().flat_map(|s| s[0].clone()).collect();
-    let want = reference(&m, &samples);
+    let (x, want) = single_operand_batch(&m, batch, 1 << 10, 10);
     let relu: Vec<i64> = want.iter().map(|v| (*v).max(0)).collect();
     let rows = rows_per_sample * batch as usize;
     let n = rows * o;
@@ -258,33 +207,12 @@ type ConvFn = unsafe extern "C" fn(
 fn conv_over_awkward_windows_equals_the_reference() {
     let Some(emu) = Emulator::build() else { return };
     let conv: Symbol<'_, ConvFn> = emu.kernel("conv2d_i64");
-    let window = Window {
-        kernel: [3, 2],
-        strides: [2, 1],
-        pads: [1, 0, 2, 1],
-        dilations: [1, 2],
-    };
-    let [oh, ow] = window.output_hw(7, 6).unwrap();
-    let m = one_node(
-        QOp::Conv {
-            weight: ints(3 * 2 * 3 * 2, 500, 1),
-            weight_shape: [3, 2, 3, 2],
-            bias: ints(3, 1 << 12, 2),
-            window,
-            weight_scale: 8,
-            shift: 7,
-        },
-        &[2, 2, 7, 6],
-        None,
-        &[2, 3, oh, ow],
-    );
+    let m = awkward_conv();
     let node = &m.nodes[0];
     let geo = conv_geometry(&m, node).unwrap();
     let QOp::Conv { weight, bias, shift, .. } = &node.op else { unreachable!() };
     let batch = 3;
-    let samples: Vec<Vec<Vec<i64>>> = (0..batch).map(|b| vec![ints(2 * 2 * 7 * 6, 1 << 10, 20 + b)]).collect();
-    let x: Vec<i64> = samples.iter().flat_map(|s| s[0].clone()).collect();
-    let want = reference(&m, &samples);
+    let (x, want) = single_operand_batch(&m, batch, 1 << 10, 20);
     let images = 2 * batch as usize;
     let n = want.len();
     for fuse in [0, 1] {
@@ -309,13 +237,7 @@ type PoolFn = unsafe extern "C" fn(*const i64, *mut i64, *const u32, u64, u32, i
 fn pools_equal_the_reference_with_the_padding_counted_or_not() {
     let Some(emu) = Emulator::build() else { return };
     let pool: Symbol<'_, PoolFn> = emu.kernel("pool_i64");
-    let window = Window {
-        kernel: [3, 2],
-        strides: [2, 2],
-        pads: [1, 1, 1, 1],
-        dilations: [1, 1],
-    };
-    let [oh, ow] = window.output_hw(7, 6).unwrap();
+    let (window, [oh, ow]) = pool_window();
     let ops = [
         (0, QOp::MaxPool { window: window.clone() }),
         (1, QOp::AvgPool { window: window.clone(), count_include_pad: true }),
@@ -325,9 +247,7 @@ fn pools_equal_the_reference_with_the_padding_counted_or_not() {
         let m = one_node(op, &[1, 2, 7, 6], None, &[1, 2, oh, ow]);
         let geo = pool_geometry(&m, &m.nodes[0]).unwrap();
         let batch = 3;
-        let samples: Vec<Vec<Vec<i64>>> = (0..batch).map(|b| vec![ints(84, 1 << 10, 30 + b)]).collect();
-        let x: Vec<i64> = samples.iter().flat_map(|s| s[0].clone()).collect();
-        let want = reference(&m, &samples);
+        let (x, want) = single_operand_batch(&m, batch, 1 << 10, 30);
         let n = want.len();
         let mut out = output(n);
         let mut bad = 0u32;
@@ -359,9 +279,7 @@ fn table_lookups_equal_the_reference_and_flag_an_index_outside_the_table() {
         None,
         &[1, 40],
     );
-    let samples: Vec<Vec<Vec<i64>>> = (0..3).map(|b| vec![ints(40, 500, 40 + b)]).collect();
-    let x: Vec<i64> = samples.iter().flat_map(|s| s[0].clone()).collect();
-    let want = reference(&m, &samples);
+    let (x, want) = single_operand_batch(&m, 3, 500, 40);
     let (lo, hi) = signed_range(24);
     let run = |x: &[i64]| {
         let n = x.len();

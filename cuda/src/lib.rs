@@ -25,6 +25,8 @@ mod emulator;
 mod launch;
 mod plan;
 pub mod probe;
+#[cfg(test)]
+mod test_models;
 pub mod witness;
 
 pub use backend::{Backend, Resolved};

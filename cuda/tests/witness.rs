@@ -9,7 +9,6 @@ use cipherproof_cuda::kernels::{ALL, compile};
 use cipherproof_cuda::probe::{devices, driver_library, nvrtc_library};
 use cipherproof_cuda::{Backend, CudaError, GpuWitness, Resolved, cpu_batch};
 use cipherproof_model::exec::integer::IntegerRunner;
-use cipherproof_model::graph::geometry::Window;
 use cipherproof_model::import_onnx;
 use cipherproof_model::quant::{QNode, QOp, QValue, QuantConfig, QuantModel, quantize};
 use cipherproof_testkit::{fixture as testdata, samples};
@@ -162,76 +161,20 @@ fn gpu_witness_rejects_a_wrong_shape_and_leaks_no_memory() {
     assert!(err.contains("input 3"), "{err}");
 }
 
+#[path = "../src/test_models.rs"]
+mod test_models;
+use test_models::{awkward_conv, dense_rows, ints, pool_window};
+
 /// A one-node model: `op` from a value of shape `x` to one of shape `y`.
 fn one_node(op: QOp, x: &[usize], y: &[usize]) -> QuantModel {
-    let value = |name: &str, shape: &[usize]| QValue {
-        name: name.into(),
-        shape: shape.to_vec(),
-        scale: 8,
-        bits: 24,
-        calibrated_max: 1.0,
-    };
-    QuantModel {
-        config: QuantConfig::default(),
-        values: vec![value("x", x), value("y", y)],
-        nodes: vec![QNode {
-            name: "n".into(),
-            op,
-            inputs: vec![0],
-            output: 1,
-        }],
-        output: 1,
-        softmax_dropped: false,
-    }
-}
-
-/// Small deterministic integers in [-m, m].
-fn ints(n: usize, m: i64, seed: u64) -> Vec<i64> {
-    let mut s = seed | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s % (2 * m as u64 + 1)) as i64 - m
-        })
-        .collect()
+    test_models::one_node(op, x, None, y)
 }
 
 /// Shapes the fixtures do not reach: two images per sample, unequal pads,
 /// strides and dilations per axis, and a Dense over several rows per sample.
 #[test]
 fn gpu_witness_equals_the_cpu_on_awkward_shapes() {
-    let window = Window {
-        kernel: [3, 2],
-        strides: [2, 1],
-        pads: [1, 0, 2, 1],
-        dilations: [1, 2],
-    };
-    let [oh, ow] = window.output_hw(7, 6).unwrap();
-    let conv = one_node(
-        QOp::Conv {
-            weight: ints(3 * 2 * 3 * 2, 500, 1),
-            weight_shape: [3, 2, 3, 2],
-            bias: ints(3, 1 << 12, 2),
-            window,
-            weight_scale: 8,
-            shift: 7,
-        },
-        &[2, 2, 7, 6],
-        &[2, 3, oh, ow],
-    );
-    let dense = one_node(
-        QOp::Dense {
-            weight: ints(5 * 4, 500, 3),
-            weight_shape: [5, 4],
-            bias: ints(5, 1 << 12, 4),
-            weight_scale: 8,
-            shift: 6,
-        },
-        &[1, 3, 4],
-        &[1, 3, 5],
-    );
+    let (conv, dense) = (awkward_conv(), dense_rows());
     // The hand-built models are checked on the CPU everywhere, so a GPU session runs sound cases.
     let cases: Vec<_> = [("conv", conv), ("dense", dense)]
         .into_iter()
@@ -254,13 +197,7 @@ fn gpu_witness_equals_the_cpu_on_awkward_shapes() {
 /// on the GPU.
 #[test]
 fn gpu_pooling_tables_and_arithmetic_equal_the_cpu() {
-    let window = Window {
-        kernel: [3, 2],
-        strides: [2, 2],
-        pads: [1, 1, 1, 1],
-        dilations: [1, 1],
-    };
-    let [oh, ow] = window.output_hw(7, 6).unwrap();
+    let (window, [oh, ow]) = pool_window();
     let pool = |op| one_node(op, &[1, 2, 7, 6], &[1, 2, oh, ow]);
     let pool_shaped = |op| one_node(op, &[1, 2, 7, 6], &[1, 2, 7, 6]);
     // x op x: both operands from the one input value.
