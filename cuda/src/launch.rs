@@ -313,17 +313,15 @@ impl Launcher<'_> {
 
     /// `packed[part]` on the device as `i64`s: one copy up, one widening launch.
     pub fn inputs(&self, packed: &Packed, part: std::ops::Range<usize>) -> Result<Buf> {
-        let slice = |len: usize| -> Result<std::ops::Range<usize>> {
-            if part.start <= part.end && part.end <= len {
-                Ok(part.clone())
-            } else {
-                Err(CudaError::Invalid(format!("inputs {part:?} of a batch of {len} values")))
-            }
-        };
+        fn part_of<T>(v: &[T], part: std::ops::Range<usize>) -> Result<&[T]> {
+            let len = v.len();
+            v.get(part.clone())
+                .ok_or_else(|| CudaError::Invalid(format!("inputs {part:?} of a batch of {len} values")))
+        }
         match packed {
-            Packed::I16(v) => self.widen(&v[slice(v.len())?], &self.k.widen_i16),
-            Packed::I32(v) => self.widen(&v[slice(v.len())?], &self.k.widen_i32),
-            Packed::I64(v) => Ok(self.stream.clone_htod(&v[slice(v.len())?])?),
+            Packed::I16(v) => self.widen(part_of(v, part)?, &self.k.widen_i16),
+            Packed::I32(v) => self.widen(part_of(v, part)?, &self.k.widen_i32),
+            Packed::I64(v) => Ok(self.stream.clone_htod(part_of(v, part)?)?),
         }
     }
 

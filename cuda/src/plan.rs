@@ -13,28 +13,24 @@ pub(crate) struct Plan {
     /// Per node: a Dense or Conv whose output only the next node, a ReLU, reads
     /// (and that is not the model's output): the ReLU runs in its kernel.
     pub fuses_relu: Vec<bool>,
-    /// Per value: the last node that reads it (`None`: no node; the model's
-    /// output is kept to the end whatever reads it).
-    pub last_read: Vec<Option<usize>>,
+    /// Per node: the values no longer needed once it has run, which the run
+    /// frees then: the operands it is the last to read, and its own output
+    /// when nothing reads it. The model's output is never among them.
+    pub frees: Vec<Vec<usize>>,
     /// Device bytes one sample needs at the peak of a run: the values alive at
-    /// once (inputs freed after their last reader), counted without fusion.
+    /// once, freed as `frees` says, counted without fusion.
     pub peak_bytes_per_sample: u64,
 }
 
 impl Plan {
     pub fn of(model: &QuantModel) -> Self {
-        let last_read = last_reads(model);
-        let peak_bytes_per_sample = peak_values(model, &last_read) as u64 * 8;
+        let frees = frees(model);
+        let peak_bytes_per_sample = peak_values(model, &frees) as u64 * 8;
         Self {
             fuses_relu: relu_fusions(model),
-            last_read,
+            frees,
             peak_bytes_per_sample,
         }
-    }
-
-    /// Whether value `v` is no longer needed once node `done` has run.
-    pub fn free_after(&self, v: usize, done: usize) -> bool {
-        self.last_read.get(v).copied().flatten().is_some_and(|last| last <= done)
     }
 
     /// Samples per chunk for a run within `budget` device bytes: at least one
@@ -50,9 +46,10 @@ fn numel(model: &QuantModel, v: usize) -> usize {
     model.values.get(v).map_or(0, QValue::numel)
 }
 
-/// Per value, the index of the last node reading it; the model's output never
-/// has one (it is read after the last node).
-fn last_reads(model: &QuantModel) -> Vec<Option<usize>> {
+/// Per node, the values to free once it has run ([`Plan::frees`]), each once.
+fn frees(model: &QuantModel) -> Vec<Vec<usize>> {
+    // The last node reading each value; the model's output has none (it is
+    // read after the last node).
     let mut last = vec![None; model.values.len()];
     for (i, node) in model.nodes.iter().enumerate() {
         for &v in &node.inputs {
@@ -64,35 +61,37 @@ fn last_reads(model: &QuantModel) -> Vec<Option<usize>> {
     if let Some(l) = last.get_mut(model.output) {
         *l = None;
     }
-    last
+    let last_read = |v: usize| last.get(v).copied().flatten();
+    model
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, node)| {
+            let mut f: Vec<usize> = node.inputs.iter().copied().filter(|&v| last_read(v) == Some(i)).collect();
+            if last_read(node.output).is_none() && node.output != model.output {
+                f.push(node.output);
+            }
+            f.sort_unstable();
+            f.dedup();
+            f
+        })
+        .collect()
 }
 
 /// The most `i64`s per sample alive at once: the input (and its packed copy,
 /// counted as a second input while it widens), then each node's output added
-/// and its operands dropped after their last reader; a value nothing reads
-/// (other than the output) is dropped as soon as it is made.
-fn peak_values(model: &QuantModel, last_read: &[Option<usize>]) -> usize {
+/// and the values it frees dropped.
+fn peak_values(model: &QuantModel, frees: &[Vec<usize>]) -> usize {
     let mut live = 2 * numel(model, 0);
     let mut peak = live;
-    for (i, node) in model.nodes.iter().enumerate() {
+    for (i, (node, freed)) in model.nodes.iter().zip(frees).enumerate() {
         live += numel(model, node.output);
         peak = peak.max(live);
-        let mut freed: Vec<usize> = node
-            .inputs
-            .iter()
-            .copied()
-            .filter(|&v| last_read.get(v).copied().flatten() == Some(i))
-            .collect();
-        freed.dedup();
         if i == 0 {
             live -= numel(model, 0); // the packed copy
         }
-        for v in freed {
-            live -= numel(model, v);
-        }
-        let unread = last_read.get(node.output).copied().flatten().is_none();
-        if unread && node.output != model.output {
-            live -= numel(model, node.output);
+        for &v in freed {
+            live = live.saturating_sub(numel(model, v));
         }
     }
     peak
@@ -228,14 +227,35 @@ pub(crate) mod tests {
     #[test]
     fn values_are_freed_after_their_last_reader_and_the_output_never() {
         let p = Plan::of(&chain(true));
-        assert_eq!(p.last_read, [Some(0), Some(1), Some(2), Some(4), Some(4), None]);
-        assert!(p.free_after(0, 0) && !p.free_after(3, 3) && p.free_after(3, 4));
-        assert!(!p.free_after(5, usize::MAX), "the output stays");
+        // x after the first Dense, each ReLU input after its ReLU, the second
+        // Dense's output (read by its ReLU and the Add) only after the Add, and
+        // the output (5) never.
+        let empty: Vec<usize> = Vec::new();
+        assert_eq!(p.frees, [vec![0], vec![1], vec![2], empty, vec![3, 4]]);
         // The peak is at the first Dense: x, its packed copy and the Dense's
         // output, 4 + 4 + 3 = 11 values, 88 bytes.
         assert_eq!(p.peak_bytes_per_sample, 88);
         assert_eq!(p.chunk_samples(880), 10);
         assert_eq!(p.chunk_samples(10), 1, "one sample runs even past the budget");
+    }
+
+    #[test]
+    fn an_operand_read_twice_is_freed_once_and_an_unread_value_at_once() {
+        // The plan looks only at which values a node reads: the second Dense
+        // reads the first ReLU's output twice, not side by side, and x.
+        let mut m = chain(false);
+        m.nodes[2].inputs = vec![2, 0, 2];
+        let p = Plan::of(&m);
+        let empty: Vec<usize> = Vec::new();
+        assert_eq!(p.frees, [empty, vec![1], vec![0, 2], vec![3]]);
+        // x now lives until the second Dense, but the first Dense's step is
+        // still the largest: x, its packed copy and that Dense's output, 11 values.
+        assert_eq!(p.peak_bytes_per_sample, 88);
+        // A value nothing reads (the second Dense's, once its ReLU reads the
+        // first ReLU's output instead) is freed as soon as it is made.
+        let mut dead = chain(false);
+        dead.nodes[3].inputs = vec![2];
+        assert_eq!(Plan::of(&dead).frees, [vec![0], vec![1], vec![3], vec![2]]);
     }
 
     #[test]

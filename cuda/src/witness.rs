@@ -252,11 +252,9 @@ impl GpuWitness {
             };
             store((model, &mut values), node, target, out, batch)?;
             let done = i + usize::from(fused.is_some());
-            // Operands past their last reader go (their frees queue on the stream).
-            for &v in &node.inputs {
-                if dm.plan.free_after(v, done) {
-                    values[v] = None;
-                }
+            // What the plan frees after these nodes goes (the frees queue on the stream).
+            for &v in dm.plan.frees[i..=done].iter().flatten() {
+                values[v] = None;
             }
             i = done + 1;
         }
