@@ -2,7 +2,7 @@
 //! fixed-point semantics (`round_shift`, `round_div`).
 
 use super::Chip;
-use crate::field::{Fr, fr_i64, i64_fr, pow2};
+use crate::field::{Fr, fr_i64, i64_fr, inv_pow2, pow2};
 use halo2_base::AssignedValue;
 use halo2_base::QuantumCell::{self, Constant, Existing, Witness};
 use halo2_base::gates::{GateInstructions, RangeInstructions};
@@ -148,7 +148,7 @@ impl Chip<'_> {
             vec![Existing(out)]
         };
         let first = self.ctx.advice.len() + cells.len();
-        let inv = inverse(pow2(d + e));
+        let inv = inv_pow2(d + e);
         let mut gates = Vec::with_capacity(limbs.len() + 1);
         let mut acc = out_fr;
         for (i, &l) in limbs.iter().enumerate() {
@@ -160,8 +160,8 @@ impl Chip<'_> {
         gates.push(cells.len() as isize - 1);
         cells.extend([
             v,
-            Constant(-inverse(pow2(d))),
-            Constant(inverse(Fr::from(2u64))),
+            Constant(-inv_pow2(d)),
+            Constant(inv_pow2(1)),
         ]);
         self.ctx.assign_region(cells, gates);
         for i in 0..limbs.len() {
@@ -290,11 +290,6 @@ struct OffsetSplit {
     limbs: Vec<Fr>,
     x: i64,
     out: i64,
-}
-
-/// `1/x` of a non-zero field element (0 for 0, never asked for here).
-fn inverse(x: Fr) -> Fr {
-    Option::from(x.invert()).unwrap_or(Fr::zero())
 }
 
 /// The `n` limbs of `lb` bits of `value`'s low `n·lb` bits, lowest first.
