@@ -3,8 +3,9 @@
 //! `cuda`) and a device is present. A GPU prover keeps its SRS's bases on the
 //! device, so there is one per SRS and circuit size, built on a job's first
 //! use and kept for the process; the device proves one job at a time, however
-//! many `--workers` there are. Both engines prove with the same keys, and the
-//! worker verifies every proof on the CPU either way.
+//! many `--workers` there are, while their witnesses are made on the CPU
+//! outside that lock. Both engines prove with the same keys, and the worker
+//! verifies every proof on the CPU either way.
 
 use crate::error::{GatewayError, Result};
 use crate::registry::ProverKeys;
@@ -20,6 +21,26 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 /// "cpu" or "cuda": which engine made a proof.
 pub type EngineName = &'static str;
+
+/// A job's proof and how it was made.
+#[derive(Debug)]
+pub struct Proved {
+    pub proof: ProofFile,
+    /// The engine that made the proof.
+    pub engine: EngineName,
+    /// Under `auto`: why the GPU failed this job, which the CPU then proved.
+    pub gpu_failure: Option<String>,
+}
+
+impl Proved {
+    fn by(engine: EngineName, proof: ProofFile) -> Self {
+        Self {
+            proof,
+            engine,
+            gpu_failure: None,
+        }
+    }
+}
 
 /// A GPU prover, locked while it proves.
 type SharedEngine = Arc<Mutex<Engine>>;
@@ -111,29 +132,33 @@ impl Engines {
         self.gpu.clone().unwrap_or_else(cpu_device)
     }
 
-    /// A proof of `input` with `keys`, and the engine that made it. Under
-    /// `auto`, a job the GPU fails (device error, out of device memory) is
-    /// proved again on the CPU; errors of the input or the model are not retried.
-    pub fn prove(
-        &self,
-        c: &Compiled,
-        keys: &ProverKeys,
-        input: &[i64],
-    ) -> Result<(ProofFile, EngineName)> {
+    /// A proof of `input` with `keys`, and the engine that made it. The
+    /// witness is made before the device is taken, so with several workers
+    /// one job's witness overlaps another's GPU proof. Under `auto`, a job
+    /// the GPU fails (device error, out of device memory) is proved again on
+    /// the CPU; errors of the input or the model are not retried.
+    pub fn prove(&self, c: &Compiled, keys: &ProverKeys, input: &[i64]) -> Result<Proved> {
+        let witness = prove::witness(c, input)?;
         if self.gpu.is_none() {
-            return Ok((prove::prove(c, &keys.params, &keys.pk, input)?, "cpu"));
+            let proof = witness.prove(&Engine::Cpu, &keys.params, &keys.pk)?;
+            return Ok(Proved::by("cpu", proof));
         }
         let on_gpu = self
             .gpu_prover(&c.circuit.srs, c.circuit.shape.k(), &keys.params)
             .and_then(|engine| {
                 let engine = engine.lock().unwrap_or_else(PoisonError::into_inner);
-                Ok(prove::prove_on(&engine, c, &keys.params, &keys.pk, input)?)
+                Ok(witness.prove(&engine, &keys.params, &keys.pk)?)
             });
         match on_gpu {
-            Ok(proof) => Ok((proof, "cuda")),
+            Ok(proof) => Ok(Proved::by("cuda", proof)),
             Err(GatewayError::Prover(e @ ProverError::Gpu { .. })) if self.cpu_fallback => {
                 tracing::warn!(error = %e, model = %c.circuit.model_id, "proving on the CPU instead");
-                Ok((prove::prove(c, &keys.params, &keys.pk, input)?, "cpu"))
+                // The GPU consumed the witness: the CPU makes it again.
+                let proof = prove::prove(c, &keys.params, &keys.pk, input)?;
+                Ok(Proved {
+                    gpu_failure: Some(e.to_string()),
+                    ..Proved::by("cpu", proof)
+                })
             }
             Err(e) => Err(e),
         }

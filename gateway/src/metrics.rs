@@ -1,7 +1,7 @@
 //! Prometheus metrics and the `/metrics` HTTP endpoint.
 
 use crate::error::{GatewayError, Result};
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 use std::net::SocketAddr;
 use std::time::Instant;
 use tonic::Code;
@@ -16,6 +16,8 @@ pub struct Metrics {
     proofs: HistogramVec,
     proofs_by_engine: IntCounterVec,
     pub proof_failures: IntCounterVec,
+    /// Jobs the GPU failed and the CPU then proved (`serve --backend auto`).
+    pub gpu_fallbacks: IntCounter,
 }
 
 fn reg_err(e: prometheus::Error) -> GatewayError {
@@ -55,6 +57,11 @@ impl Metrics {
             &["stage"],
         )
         .map_err(reg_err)?;
+        let gpu_fallbacks = IntCounter::new(
+            "gpu_fallbacks_total",
+            "jobs the GPU failed and the CPU then proved (--backend auto)",
+        )
+        .map_err(reg_err)?;
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -63,6 +70,7 @@ impl Metrics {
             Box::new(proofs.clone()),
             Box::new(proofs_by_engine.clone()),
             Box::new(proof_failures.clone()),
+            Box::new(gpu_fallbacks.clone()),
         ] {
             registry.register(c).map_err(reg_err)?;
         }
@@ -75,6 +83,7 @@ impl Metrics {
             proofs,
             proofs_by_engine,
             proof_failures,
+            gpu_fallbacks,
         })
     }
 

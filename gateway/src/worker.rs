@@ -3,7 +3,7 @@
 //! out), proves, verifies natively, stores the proof file content-addressed,
 //! and, with chain posting on, submits it to the registry.
 
-use crate::engines::EngineName;
+use crate::engines::Proved;
 use crate::error::{GatewayError, Result};
 use crate::server::Shared;
 use crate::store::{JobRecord, JobState};
@@ -82,15 +82,19 @@ async fn prove_job(shared: &Arc<Shared>, owner: &str, job: &JobRecord) -> Result
     let m = model.clone();
     let on = shared.clone();
     let started = Instant::now();
-    let proof = tokio::task::spawn_blocking(move || -> Result<(ProofFile, EngineName)> {
+    let proved = tokio::task::spawn_blocking(move || -> Result<Proved> {
         let keys = m.keys(&cache)?;
-        let (proof, engine) = on.engines.prove(&m.compiled, &keys, &input)?;
-        verify::verify(&m.compiled, &keys.params, &proof)?;
-        Ok((proof, engine))
+        let proved = on.engines.prove(&m.compiled, &keys, &input)?;
+        verify::verify(&m.compiled, &keys.params, &proved.proof)?;
+        Ok(proved)
     })
     .await
     .map_err(|e| GatewayError::Internal(format!("prover task: {e}")))?;
-    let (proof, engine) = match proof {
+    let Proved {
+        proof,
+        engine,
+        gpu_failure,
+    } = match proved {
         Ok(p) => p,
         Err(e) => {
             shared.metrics.proof_failures.with_label_values(&["prove"]).inc();
@@ -99,6 +103,9 @@ async fn prove_job(shared: &Arc<Shared>, owner: &str, job: &JobRecord) -> Result
     };
     let seconds = started.elapsed().as_secs_f64();
     shared.metrics.proof(&job.model_id, engine, seconds);
+    if gpu_failure.is_some() {
+        shared.metrics.gpu_fallbacks.inc();
+    }
     tracing::debug!(job_id = %job.id, engine, seconds, "proved");
     let bytes = serde_json::to_vec(&proof).map_err(|e| GatewayError::Internal(e.to_string()))?;
     let blob = shared.blobs.put(&bytes)?;

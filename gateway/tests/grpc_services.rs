@@ -94,6 +94,8 @@ async fn register_infer_prove_and_fetch_the_proof() {
     let text = http_get(gw.metrics_addr.unwrap(), "/metrics").await;
     let counted = format!("cipherproof_proofs_total{{engine=\"{}\"}} 1", gw.shared.engines.name());
     assert!(text.contains(&counted), "{counted} missing from {text}");
+    // No job went from the GPU to the CPU.
+    assert!(text.contains("cipherproof_gpu_fallbacks_total 0"), "{text}");
 
     gw.shutdown().await.unwrap();
 }

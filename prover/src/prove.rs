@@ -54,7 +54,8 @@ pub fn prove(
     prove_on(&Engine::Cpu, c, params, pk, input)
 }
 
-/// Proves the model on an already quantized input with `engine`.
+/// Proves the model on an already quantized input with `engine`: its
+/// [`witness`], then the proof.
 pub fn prove_on(
     engine: &Engine,
     c: &Compiled,
@@ -62,6 +63,33 @@ pub fn prove_on(
     pk: &ProvingKey<G1Affine>,
     input: &[i64],
 ) -> Result<ProofFile> {
+    witness(c, input)?.prove(engine, params, pk)
+}
+
+/// One input's witness, ready to prove: the circuit with every cell assigned,
+/// its public instances, and what the proof file says of the outputs. Made
+/// on the CPU, apart from the proof, so a caller that shares one GPU among
+/// several jobs (the gateway) can make the next job's witness while the
+/// device proves another's.
+pub struct Witnessed {
+    circuit: ModelCircuit,
+    instances: Vec<Fr>,
+    file: ProofFile,
+}
+
+impl std::fmt::Debug for Witnessed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Witnessed")
+            .field("model_id", &self.file.model_id)
+            .field("instances", &self.instances.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The witness of `input` (already quantized) for the compiled model: the
+/// integer reference first, for clear errors on out-of-range inputs, then the
+/// circuit's cells, whose outputs must equal that reference.
+pub fn witness(c: &Compiled, input: &[i64]) -> Result<Witnessed> {
     let reference = IntegerRunner::new(&c.model)?.run(input)?;
     let (circuit, witness) = prover_circuit(
         &c.model,
@@ -92,19 +120,40 @@ pub fn prove_on(
                 .unwrap_or_default(),
         },
     };
-    let proof = create(engine, params, pk, circuit, &instances)?;
-    Ok(ProofFile {
+    let file = ProofFile {
         version: PROOF_VERSION,
         model_id: c.circuit.model_id.clone(),
         k: c.circuit.shape.k(),
-        proof: format!("0x{}", hex::encode(proof)),
+        proof: String::new(),
         instances: vec![instances.iter().map(fr_to_hex).collect()],
         dequantized_outputs: dequantize_output(&c.model, &reference),
         argmax: argmax(&reference).unwrap_or(0),
         quantized_outputs: reference,
         srs: c.circuit.srs.clone(),
         input: claim,
+    };
+    Ok(Witnessed {
+        circuit,
+        instances,
+        file,
     })
+}
+
+impl Witnessed {
+    /// The proof of this witness with `engine`, under the compiled model's
+    /// keys.
+    pub fn prove(
+        self,
+        engine: &Engine,
+        params: &ParamsKZG<Bn256>,
+        pk: &ProvingKey<G1Affine>,
+    ) -> Result<ProofFile> {
+        let proof = create(engine, params, pk, self.circuit, &self.instances)?;
+        Ok(ProofFile {
+            proof: format!("0x{}", hex::encode(proof)),
+            ..self.file
+        })
+    }
 }
 
 /// The public instances of a laid-out model: the input's, then its outputs
