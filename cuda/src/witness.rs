@@ -222,12 +222,9 @@ impl GpuWitness {
                 }
                 QOp::Relu => Rc::new(gpu.relu(x()?, range, &mut bad)?),
                 QOp::Reshape => {
-                    let input = *node.inputs.first().ok_or_else(|| {
-                        CudaError::Invalid(format!("{}: missing operand 0", node.name))
-                    })?;
-                    let shared = Rc::clone(operand_value(&values, input, &node.name)?);
+                    let shared = Rc::clone(shared_operand(node, &values, 0)?);
                     // Already checked at its input's width; only a narrower output needs a check.
-                    if model.values[node.output].bits < model.values[input].bits {
+                    if model.values[node.output].bits < model.values[node.inputs[0]].bits {
                         gpu.range_check(&shared, range, &mut bad)?;
                     }
                     shared
@@ -351,12 +348,21 @@ fn operand_value<'v>(
         .ok_or_else(|| CudaError::Invalid(format!("{node}: value {v} not computed")))
 }
 
-fn operand<'v>(node: &QNode, values: &'v [Option<Rc<Buf>>], i: usize) -> Result<&'v Buf> {
+/// Operand `i` of `node`, as the buffer a reshape can share.
+fn shared_operand<'v>(
+    node: &QNode,
+    values: &'v [Option<Rc<Buf>>],
+    i: usize,
+) -> Result<&'v Rc<Buf>> {
     let v = node
         .inputs
         .get(i)
         .ok_or_else(|| CudaError::Invalid(format!("{}: missing operand {i}", node.name)))?;
-    Ok(operand_value(values, *v, &node.name)?)
+    operand_value(values, *v, &node.name)
+}
+
+fn operand<'v>(node: &QNode, values: &'v [Option<Rc<Buf>>], i: usize) -> Result<&'v Buf> {
+    Ok(shared_operand(node, values, i)?)
 }
 
 /// A cheap op per sample with the model crate's reference, the samples in parallel.

@@ -28,8 +28,9 @@ pub struct Proved {
     pub proof: ProofFile,
     /// The engine that made the proof.
     pub engine: EngineName,
-    /// Under `auto`: why the GPU failed this job, which the CPU then proved.
-    pub gpu_failure: Option<String>,
+    /// Under `auto`: the GPU failed this job (the reason is logged) and the
+    /// CPU then proved it.
+    pub gpu_failed: bool,
 }
 
 impl Proved {
@@ -37,7 +38,7 @@ impl Proved {
         Self {
             proof,
             engine,
-            gpu_failure: None,
+            gpu_failed: false,
         }
     }
 }
@@ -156,7 +157,7 @@ impl Engines {
                 // The GPU consumed the witness: the CPU makes it again.
                 let proof = prove::prove(c, &keys.params, &keys.pk, input)?;
                 Ok(Proved {
-                    gpu_failure: Some(e.to_string()),
+                    gpu_failed: true,
                     ..Proved::by("cpu", proof)
                 })
             }

@@ -93,7 +93,7 @@ async fn prove_job(shared: &Arc<Shared>, owner: &str, job: &JobRecord) -> Result
     let Proved {
         proof,
         engine,
-        gpu_failure,
+        gpu_failed,
     } = match proved {
         Ok(p) => p,
         Err(e) => {
@@ -103,7 +103,7 @@ async fn prove_job(shared: &Arc<Shared>, owner: &str, job: &JobRecord) -> Result
     };
     let seconds = started.elapsed().as_secs_f64();
     shared.metrics.proof(&job.model_id, engine, seconds);
-    if gpu_failure.is_some() {
+    if gpu_failed {
         shared.metrics.gpu_fallbacks.inc();
     }
     tracing::debug!(job_id = %job.id, engine, seconds, "proved");

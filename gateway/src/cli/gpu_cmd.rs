@@ -154,7 +154,7 @@ fn witness(args: &WitnessArgs) -> Result<()> {
         Resolved::Cpu { reason } => cpu(Some(reason))?,
         Resolved::Cuda { ordinal } => match GpuWitness::open(ordinal) {
             Ok(mut gpu) => {
-                gpu.set_memory_budget(args.memory_budget_mib.map(|mib| mib << 20));
+                gpu.set_memory_budget(args.memory_budget_mib.map(|mib| mib.saturating_mul(1 << 20)));
                 gpu_run(&gpu, &model, &inputs, repeat)?
             }
             // `auto` still falls back when the kernels cannot be compiled or loaded here.
