@@ -100,9 +100,15 @@ for m in "${models[@]}"; do
     try "$bin" verify --model "$work/$m" --proof "$work/$m.$b.proof.json" > "$work/v.txt" 2>&1
     sed "s/^/$m $b proof: /" "$work/v.txt" | tee -a "$out/verify.txt"
   done
-  instances() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["instances"])' "$1"; }
-  [ "$(instances "$work/$m.cpu.proof.json")" = "$(instances "$work/$m.cuda.proof.json")" ] \
-    && echo "$m: CPU and GPU proofs have the same public instances" | tee -a "$out/verify.txt"
+  # Compared only when both proofs exist (two missing files must not read as equal).
+  instances() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["instances"])' "$1" 2>/dev/null; }
+  cpu_inst=$(instances "$work/$m.cpu.proof.json") gpu_inst=$(instances "$work/$m.cuda.proof.json")
+  if [ -n "$cpu_inst" ] && [ "$cpu_inst" = "$gpu_inst" ]; then
+    echo "$m: CPU and GPU proofs have the same public instances" | tee -a "$out/verify.txt"
+  else
+    log "FAILED: $m: the CPU and GPU proofs' public instances differ or a proof is missing" | tee -a "$out/verify.txt"
+    failed=1
+  fi
 done
 if [ "${SKIP_PROVE:-0}" != 1 ]; then
   try cp "$work/digits_mlp.cuda.proof.json" "$out/digits_mlp.cuda.proof.json"
