@@ -2,11 +2,14 @@
 # Installs (once) a CUDA 13.0 toolkit good enough to BUILD the `cuda` feature
 # (halo2-axiom-gpu's kernels, compiled by nvcc) on a machine without a GPU or a
 # system CUDA: NVIDIA's pinned wheels from PyPI (nvcc, crt, nvvm, runtime, cccl)
-# unpacked into one folder, plus a link-time stub of the driver library
-# (libcuda.so, built from cuda.h's declarations; the real driver is used at run
-# time). Prints the folder; put its bin/ on PATH and set CUDA_PATH to it:
+# unpacked into one folder. Its link/lib/ holds what `-lcudart` and `-lcuda`
+# link instead of the shared libraries: the static CUDA runtime (which opens
+# the driver itself when first used) and scripts/cuda-driver-loader.c (the
+# driver functions the build calls directly, resolved at their first call).
+# So the binary starts on machines without an NVIDIA driver, and proves on the
+# CPU there. Prints the folder; put its bin/ on PATH and set CUDA_PATH to it:
 #   tk=$(scripts/cuda-toolkit.sh); PATH=$tk/bin:$PATH CUDA_PATH=$tk CUDA_ARCH=90 \
-#     LIBRARY_PATH=$tk/lib:$tk/lib/stubs cargo build --release -p cipherproof-gateway --features cuda
+#     LIBRARY_PATH=$tk/link/lib cargo build --release -p cipherproof-gateway --features cuda
 # (LIBRARY_PATH, not RUSTFLAGS, so the other crates' build cache stays valid.)
 # A machine with a CUDA toolkit (nvcc on PATH) does not need this.
 set -euo pipefail
@@ -25,13 +28,20 @@ if [ "$(cat "$dest/.pins" 2>/dev/null)" != "${pins[*]}" ]; then
   cp -a "$tmp/x/nvidia/cu13/." "$dest/"
   chmod +x "$dest"/bin/* "$dest"/nvvm/bin/* 2>/dev/null || true
   ln -sf libcudart.so.13 "$dest/lib/libcudart.so"
-  # Link-time stub of libcuda.so.1: every driver entry point cuda.h declares
-  # (after its _v2 renames), as empty functions. Never loaded at run time.
-  mkdir -p "$dest/lib/stubs"
-  gcc -E -I"$dest/include" "$dest/include/cuda.h" \
-    | grep -oE '\bcu[A-Z][A-Za-z0-9_]*[[:space:]]*\(' | tr -d ' (' | sort -u \
-    | sed 's/.*/void &(void) {}/' > "$tmp/stub.c"
-  gcc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$dest/lib/stubs/libcuda.so" "$tmp/stub.c"
   echo "${pins[*]}" > "$dest/.pins"
 fi
+# link/lib/: rebuilt on every call (one small C file), so a change to the
+# loader reaches the next build. Linker scripts named libcudart.so and
+# libcuda.so, found first through LIBRARY_PATH, pull in the static archives;
+# libcudart_static.a (which cc-rs's CUDA builds name) is linked beside them.
+# Not under lib/: gcc also searches LIBRARY_PATH's `DIR/../lib`, which must
+# not reach the toolkit's shared libcudart.so.
+link=$dest/link/lib
+rm -rf "$dest/link" && mkdir -p "$link"
+src=$(cd "$(dirname "$0")" && pwd)/cuda-driver-loader.c
+gcc -std=c11 -O2 -fPIC -Wall -Wextra -Werror -I"$dest/include" -c "$src" -o "$link/driver_loader.o"
+ar rcs "$link/libcuda_driver_loader.a" "$link/driver_loader.o"
+ln -s "$dest/lib/libcudart_static.a" "$link/libcudart_static.a"
+echo "INPUT($link/libcuda_driver_loader.a -ldl)" > "$link/libcuda.so"
+echo "INPUT($link/libcudart_static.a -ldl -lrt -lpthread)" > "$link/libcudart.so"
 echo "$dest"

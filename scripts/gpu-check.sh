@@ -41,7 +41,6 @@ if [ -z "$bin" ]; then
     python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' \
       "$f" "$bindir/$(basename "${f%.xz}")" && chmod +x "$bindir/$(basename "${f%.xz}")"
   done
-  cp gpu-bin/*.so* "$bindir/" 2>/dev/null
   bin=$bindir/cipherproof
 fi
 # NVRTC (the witness kernels): cudarc opens libnvrtc.so or libnvrtc.so.12; link
@@ -52,11 +51,10 @@ if [ -n "$found" ]; then
   mkdir -p /tmp/cipherproof-nvrtc && ln -sf "$found" /tmp/cipherproof-nvrtc/libnvrtc.so
   export LD_LIBRARY_PATH="/tmp/cipherproof-nvrtc:$(dirname "$found")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
-# The CUDA runtime the `cuda` build links: the machine's, else the one beside the binary.
-export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$(dirname "$bin")"
+# The CUDA runtime is linked statically (scripts/cuda-toolkit.sh); the driver is the machine's.
 export CIPHERPROOF_CACHE=${CIPHERPROOF_CACHE:-/tmp/cipherproof-gpu-cache}
 repeat=${REPEAT:-3}
-{ nvidia-smi; echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"; ldd "$bin"; echo "cores: $(nproc)"; } > "$out/env.txt" 2>&1
+{ nvidia-smi; echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"; ldd "$bin"; echo "cores: $(nproc)"; } > "$out/env.txt" 2>&1
 try "$bin" gpu info --json >> "$out/env.txt"
 tail -1 "$out/env.txt"
 

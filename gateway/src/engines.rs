@@ -69,8 +69,10 @@ pub fn cuda_device() -> Result<String> {
     if !HAS_CUDA_PROVER {
         return Err(no_cuda_prover());
     }
-    let devices = cipherproof_cuda::probe::devices()
-        .map_err(|e| GatewayError::Config(format!("CUDA: {e}")))?;
+    let cuda = |e: cipherproof_cuda::CudaError| GatewayError::Config(format!("CUDA: {e}"));
+    // The driver first: `devices` reads a missing driver as no devices.
+    cipherproof_cuda::probe::driver_library().map_err(cuda)?;
+    let devices = cipherproof_cuda::probe::devices().map_err(cuda)?;
     devices
         .first()
         .map(|d| d.describe())

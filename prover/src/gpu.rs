@@ -12,6 +12,7 @@ use crate::error::{ProverError, Result};
 use crate::prove::panic_reason;
 use cipherproof_circuits::ModelCircuit;
 use halo2_axiom_gpu::SerdeFormat;
+use halo2_axiom_gpu::cuda::utils::HALO2_GPU_CTX;
 use halo2_axiom_gpu::plonk::create_proof;
 use halo2_axiom_gpu::poly::kzg::commitment::{
     KZGCommitmentScheme as GpuScheme, ParamsKZG as GpuParams,
@@ -38,7 +39,8 @@ impl std::fmt::Debug for GpuProver {
 }
 
 impl GpuProver {
-    /// Copies `params` into halo2-axiom-gpu's type (same bytes, same points).
+    /// Copies `params` into halo2-axiom-gpu's type (same bytes, same points) and
+    /// binds the CUDA device.
     pub fn new(params: &ParamsKZG<Bn256>) -> Result<Self> {
         let mut bytes = Vec::new();
         params
@@ -47,6 +49,12 @@ impl GpuProver {
         let params =
             GpuParams::<Bn256>::read_custom(&mut bytes.as_slice(), SerdeFormat::RawBytesUnchecked)
                 .map_err(|e| gpu_err("params", e))?;
+        // The CUDA context and halo2-axiom-gpu's stream, made here (engine setup,
+        // reported apart from the proofs) rather than inside the first proof; a device
+        // that cannot be bound fails here, as an error. Its memory pool is made at the
+        // first allocation (vendor/README.md).
+        catch_unwind(AssertUnwindSafe(|| HALO2_GPU_CTX.device_id))
+            .map_err(|panic| gpu_err("device", panic_reason(panic.as_ref())))?;
         Ok(Self { params })
     }
 
