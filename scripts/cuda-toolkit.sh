@@ -44,4 +44,8 @@ ar rcs "$link/libcuda_driver_loader.a" "$link/driver_loader.o"
 ln -s "$dest/lib/libcudart_static.a" "$link/libcudart_static.a"
 echo "INPUT($link/libcuda_driver_loader.a -ldl)" > "$link/libcuda.so"
 echo "INPUT($link/libcudart_static.a -ldl -lrt -lpthread)" > "$link/libcudart.so"
+# The loader, linked as the build links it, answers as it should on this machine.
+gcc -std=c11 -Wall -Werror -I"$dest/include" "$(dirname "$src")/cuda-driver-loader-check.c" \
+  -L"$link" -lcuda -o "$link/loader-check"
+"$link/loader-check"
 echo "$dest"
