@@ -27,7 +27,6 @@ if [ "$(cat "$dest/.pins" 2>/dev/null)" != "${pins[*]}" ]; then
   rm -rf "$dest" && mkdir -p "$dest"
   cp -a "$tmp/x/nvidia/cu13/." "$dest/"
   chmod +x "$dest"/bin/* "$dest"/nvvm/bin/* 2>/dev/null || true
-  ln -sf libcudart.so.13 "$dest/lib/libcudart.so"
   echo "${pins[*]}" > "$dest/.pins"
 fi
 # link/lib/: rebuilt on every call (one small C file), so a change to the
@@ -35,7 +34,8 @@ fi
 # libcuda.so, found first through LIBRARY_PATH, pull in the static archives;
 # libcudart_static.a (which cc-rs's CUDA builds name) is linked beside them.
 # Not under lib/: gcc also searches LIBRARY_PATH's `DIR/../lib`, which must
-# not reach the toolkit's shared libcudart.so.
+# not reach a shared libcudart.so (the wheel has none; a toolkit made by an
+# earlier version of this script linked one there).
 link=$dest/link/lib
 rm -rf "$dest/link" && mkdir -p "$link"
 src=$(cd "$(dirname "$0")" && pwd)/cuda-driver-loader.c
