@@ -121,9 +121,14 @@ impl GatewayError {
 fn field_of(e: &GatewayError) -> &str {
     match e {
         GatewayError::InvalidArgument { field, .. } => field,
-        GatewayError::Model(ModelError::MalformedOnnx(_) | ModelError::UnsupportedOp { .. }) => {
-            "onnx"
-        }
+        GatewayError::Model(
+            ModelError::MalformedOnnx(_)
+            | ModelError::UnsupportedOp { .. }
+            | ModelError::UnsupportedAttribute { .. }
+            | ModelError::InvalidGraph { .. }
+            | ModelError::DynamicShape { .. }
+            | ModelError::NonFiniteWeight { .. },
+        ) => "onnx",
         _ => "input",
     }
 }

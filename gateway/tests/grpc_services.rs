@@ -243,6 +243,13 @@ async fn malformed_requests_get_invalid_argument_with_details() {
     let e = c.models.register_model(tokio_stream::iter(register_messages("junk", b"not an onnx file", 16))).await.unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
     assert_eq!(violations(&e)[0].0, "onnx");
+    // A valid protobuf declaring a tensor of 2^63 values: refused by name, nothing allocated.
+    let mut hostile = cipherproof_model::onnx::decode_model(&onnx(DIGITS)).unwrap();
+    hostile.graph.as_mut().unwrap().initializer[0].dims = vec![i64::MAX, 2];
+    let hostile = prost::Message::encode_to_vec(&hostile);
+    let e = c.models.register_model(tokio_stream::iter(register_messages("hostile", &hostile, 4096))).await.unwrap_err();
+    assert_eq!(violations(&e)[0].0, "onnx", "{e:?}");
+    assert!(e.message().contains("limit per tensor"), "{}", e.message());
     let big = vec![0u8; 100 << 10];
     let e = c.models.register_model(tokio_stream::iter(register_messages("big", &big, 32 << 10))).await.unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);

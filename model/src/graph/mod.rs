@@ -32,6 +32,25 @@ impl ValueInfo {
     }
 }
 
+/// The most values one tensor may hold (2^26, 512 MiB as `i64`): beyond any model a
+/// circuit or a ciphertext batch can take, small enough that every size computed from
+/// a checked shape (a sub-shape's count, a byte length) fits a `usize`, and a bound on
+/// what a hostile file can make the executors allocate.
+pub const MAX_TENSOR_VALUES: usize = 1 << 26;
+
+/// The most values all of a graph's runtime tensors may hold together (2^28).
+pub const MAX_GRAPH_VALUES: usize = 1 << 28;
+
+/// The number of values of `shape`, or `None` when its non-zero dimensions multiply
+/// past [`MAX_TENSOR_VALUES`] (so no part of the shape overflows either).
+pub fn checked_numel(shape: &[usize]) -> Option<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d.max(1)))
+        .filter(|&n| n <= MAX_TENSOR_VALUES)?;
+    Some(shape.iter().product())
+}
+
 /// An operation of the IR.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Op {

@@ -42,7 +42,17 @@ impl<'a> Attributes<'a> {
     pub fn float(&self, name: &str, default: f32) -> Result<f32> {
         match self.find(name) {
             None => Ok(default),
-            Some(a) if a.r#type() == AttributeType::Float || a.f.is_some() => Ok(a.f()),
+            Some(a) if a.r#type() == AttributeType::Float || a.f.is_some() => {
+                let v = a.f();
+                if v.is_finite() {
+                    Ok(v)
+                } else {
+                    Err(ModelError::invalid(
+                        node_label(self.node),
+                        format!("attribute '{name}' is {v}"),
+                    ))
+                }
+            }
             Some(_) => Err(self.wrong_type(name, "a float")),
         }
     }

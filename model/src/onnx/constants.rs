@@ -105,6 +105,7 @@ pub fn fold(node: &NodeProto, inputs: &[Option<&Const>], opset: i64) -> Result<C
                 .iter()
                 .map(|&d| d.max(0) as usize)
                 .collect();
+            let shape = super::import::check_shape(&label, shape)?;
             let n = shape.iter().product();
             let value = attrs
                 .tensor("value")?
@@ -202,6 +203,9 @@ fn concat(inputs: &[Option<&Const>], axis: i64, label: &str) -> Result<Const> {
         .first()
         .ok_or_else(|| ModelError::invalid(label, "Concat of nothing"))?;
     let rank = first.shape.len();
+    if rank == 0 {
+        return Err(ModelError::invalid(label, "Concat of scalars"));
+    }
     let axis = normalize_axis(axis, rank, label)?;
     for p in &parts {
         let same =
@@ -248,7 +252,10 @@ fn interleave<T: Copy>(parts: &[Vec<T>], chunks: &[usize], outer: usize) -> Vec<
 
 fn gather(data: &Const, indices: &Const, axis: i64, label: &str) -> Result<Const> {
     let axis = normalize_axis(axis, data.shape.len(), label)?;
-    let dim = data.shape[axis] as i64;
+    let dim = *data
+        .shape
+        .get(axis)
+        .ok_or_else(|| ModelError::invalid(label, "Gather from a scalar"))? as i64;
     let idx = indices
         .to_i64(label)?
         .iter()
@@ -269,6 +276,7 @@ fn gather(data: &Const, indices: &Const, axis: i64, label: &str) -> Result<Const
     let mut shape = data.shape[..axis].to_vec();
     shape.extend_from_slice(&indices.shape);
     shape.extend_from_slice(&data.shape[axis + 1..]);
+    let shape = super::import::check_shape(label, shape)?;
     let mut order = Vec::with_capacity(outer * idx.len() * inner);
     for o in 0..outer {
         for &i in &idx {

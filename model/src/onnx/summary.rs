@@ -68,8 +68,13 @@ fn summarize_model(model: &ModelProto) -> ModelSummary {
     let parameter_count = graph
         .initializer
         .iter()
-        .map(|t| t.dims.iter().product::<i64>().max(0) as usize)
-        .sum();
+        .map(|t| {
+            // Saturating: a damaged file's dims must not overflow a summary.
+            t.dims
+                .iter()
+                .fold(1usize, |n, &d| n.saturating_mul(d.max(0) as usize))
+        })
+        .fold(0usize, usize::saturating_add);
     let (shapes, import_error) = match import_model(model) {
         Ok(g) => (
             g.values

@@ -3,6 +3,7 @@
 use super::proto::{TensorProto, tensor_proto::DataType};
 use crate::error::{ModelError, Result};
 use crate::graph::constant::{Const, ConstData};
+use crate::graph::{MAX_TENSOR_VALUES, checked_numel};
 
 /// Decodes a tensor, rejecting external data, unsupported element types and non-finite floats.
 pub fn decode_tensor(t: &TensorProto, context: &str) -> Result<Const> {
@@ -17,7 +18,14 @@ pub fn decode_tensor(t: &TensorProto, context: &str) -> Result<Const> {
         .map(|&d| usize::try_from(d))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|_| ModelError::invalid(name, format!("negative dimension in {:?}", t.dims)))?;
-    let numel: usize = shape.iter().product();
+    let numel = checked_numel(&shape).ok_or_else(|| {
+        ModelError::invalid(
+            name,
+            format!(
+                "shape {shape:?} holds more than {MAX_TENSOR_VALUES} values, the limit per tensor"
+            ),
+        )
+    })?;
     if !t.external_data.is_empty()
         || t.data_location() == super::proto::tensor_proto::DataLocation::External
     {

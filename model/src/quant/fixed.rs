@@ -45,12 +45,16 @@ pub fn fitting_scale(max_abs: f64, bits: u32, headroom_bits: u32) -> Option<i32>
         return None;
     }
     let limit = ((1i64 << (bits - 1)) - 1) as f64;
-    Some(
-        (limit / (max_abs * 2f64.powi(headroom_bits as i32)))
-            .log2()
-            .floor() as i32,
-    )
+    let scale = (limit / (max_abs * 2f64.powi(headroom_bits as i32)))
+        .log2()
+        .floor();
+    // A subnormal or huge `max_abs` would give ±inf (as i32: i32::MAX/MIN, which
+    // overflows every sum of scales); no fixed-point value needs beyond ±MAX_SCALE.
+    Some(scale.clamp(-f64::from(MAX_SCALE), f64::from(MAX_SCALE)) as i32)
 }
+
+/// The finest and the coarsest power-of-two scale a value is given: `2^±126`.
+pub const MAX_SCALE: i32 = 126;
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,13 @@ use crate::graph::{Graph, Node, Op};
 /// Accumulators stay below 2^53 so the f64 matmuls of the reference are exact.
 const EXACT_F64_BITS: u32 = 53;
 
+/// The largest rescale (`2^-62`): with accumulators below 2^53, `round_shift`'s
+/// half-up offset cannot overflow an `i64`.
+const MAX_SHIFT: i32 = 62;
+
+/// The finest scale of a LeakyRelu slope: `alpha · 2^-24`.
+const MAX_ALPHA_SCALE: i32 = 24;
+
 /// Quantizes `graph`, calibrating scales on `samples` (flat input vectors).
 pub fn quantize(graph: &Graph, samples: &[Vec<f32>], config: &QuantConfig) -> Result<QuantModel> {
     validate(config)?;
@@ -185,7 +192,7 @@ impl Lowering<'_> {
 
     /// Output scale after an exact result at `work` scale: as fine as the calibrated
     /// range allows, never finer than `work` (so the rescale shift is ≥ 0).
-    fn out_scale(&self, work: i32) -> (i32, u32) {
+    fn out_scale(&self, work: i32) -> Result<(i32, u32)> {
         let c = self.config;
         let fit = fitting_scale(
             f64::from(self.ranges[self.node.output]),
@@ -193,7 +200,19 @@ impl Lowering<'_> {
             c.headroom_bits,
         );
         let scale = fit.map_or(work, |f| f.min(work));
-        (scale, (work - scale) as u32)
+        Ok((scale, self.shift(work - scale)?))
+    }
+
+    /// A rescale by `2^-d`, refused past [`MAX_SHIFT`] (values this far apart in scale
+    /// come from weights or ranges no fixed-point model can hold).
+    fn shift(&self, d: i32) -> Result<u32> {
+        if d > MAX_SHIFT {
+            return Err(self.fail(format!(
+                "a rescale by 2^-{d} (more than 2^-{MAX_SHIFT}): the model's values span too \
+                 wide a range of magnitudes"
+            )));
+        }
+        Ok(d.max(0) as u32)
     }
 
     fn weight_scale(&self, w: &Weights) -> i32 {
@@ -223,7 +242,7 @@ impl Lowering<'_> {
         Ok(match &self.node.op {
             Op::Dense { weight, bias } => {
                 let (w, b, s_w) = self.quantize_layer(weight, bias, s_in)?;
-                let (scale, shift) = self.out_scale(s_in + s_w);
+                let (scale, shift) = self.out_scale(s_in + s_w)?;
                 let weight_shape = [weight.shape[0], weight.shape[1]];
                 (
                     QOp::Dense {
@@ -242,7 +261,7 @@ impl Lowering<'_> {
                 window,
             } => {
                 let (w, b, s_w) = self.quantize_layer(weight, bias, s_in)?;
-                let (scale, shift) = self.out_scale(s_in + s_w);
+                let (scale, shift) = self.out_scale(s_in + s_w)?;
                 let ws = &weight.shape;
                 let weight_shape = [ws[0], ws[1], ws[2], ws[3]];
                 (
@@ -283,7 +302,7 @@ impl Lowering<'_> {
                         "operand scales 2^{sa} and 2^{sb} are too far apart"
                     )));
                 }
-                let (scale, shift) = self.out_scale(work);
+                let (scale, shift) = self.out_scale(work)?;
                 let op = if matches!(self.node.op, Op::Add) {
                     QOp::Add { align, shift }
                 } else {
@@ -292,16 +311,26 @@ impl Lowering<'_> {
                 (op, scale)
             }
             Op::Mul => {
-                let (scale, shift) = self.out_scale(s_in + self.scale_of(1));
+                let (scale, shift) = self.out_scale(s_in + self.scale_of(1))?;
                 (QOp::Mul { shift }, scale)
             }
             Op::AddConst { c } => {
+                // The constant joins the input at its scale: its size bounds the sum.
+                let c_max = c.data.iter().fold(0f32, |m, &v| m.max(v.abs()));
+                if self.max_activation() + f64::from(c_max) * 2f64.powi(s_in)
+                    >= 2f64.powi(EXACT_F64_BITS as i32)
+                {
+                    return Err(self.fail(format!(
+                        "the added constant {c_max:e} at the input's scale 2^{s_in} exceeds \
+                         2^{EXACT_F64_BITS}"
+                    )));
+                }
                 let q: Vec<i64> = c
                     .data
                     .iter()
                     .map(|&v| quantize_scalar(f64::from(v), s_in))
                     .collect();
-                let (scale, shift) = self.out_scale(s_in);
+                let (scale, shift) = self.out_scale(s_in)?;
                 (
                     QOp::AddConst {
                         c: q,
@@ -318,7 +347,7 @@ impl Lowering<'_> {
                     .iter()
                     .map(|&v| quantize_scalar(f64::from(v), s_c))
                     .collect();
-                let (scale, shift) = self.out_scale(s_in + s_c);
+                let (scale, shift) = self.out_scale(s_in + s_c)?;
                 (
                     QOp::MulConst {
                         c: q,
@@ -331,19 +360,11 @@ impl Lowering<'_> {
             }
             Op::Relu => (QOp::Relu, s_in),
             Op::LeakyRelu { alpha } => {
-                let s = fitting_scale(f64::from(alpha.abs()), self.config.weight_bits, 0)
-                    .unwrap_or(0)
-                    .max(0);
-                (
-                    QOp::LeakyRelu {
-                        alpha: quantize_scalar(f64::from(*alpha), s),
-                        alpha_scale: s as u32,
-                    },
-                    s_in,
-                )
+                let (alpha, alpha_scale) = self.leaky_alpha(*alpha)?;
+                (QOp::LeakyRelu { alpha, alpha_scale }, s_in)
             }
-            Op::Sigmoid => self.lut(LutFunction::Sigmoid, s_in),
-            Op::Tanh => self.lut(LutFunction::Tanh, s_in),
+            Op::Sigmoid => self.lut(LutFunction::Sigmoid, s_in)?,
+            Op::Tanh => self.lut(LutFunction::Tanh, s_in)?,
             Op::Reshape => (QOp::Reshape, s_in),
             Op::Transpose { perm } => (QOp::Transpose { perm: perm.clone() }, s_in),
             Op::Softmax => {
@@ -354,6 +375,23 @@ impl Lowering<'_> {
                 ));
             }
         })
+    }
+
+    /// LeakyRelu's slope as `alpha · 2^-scale` with `alpha` within the weight bits. The scale
+    /// stops at [`MAX_ALPHA_SCALE`]: a slope below that precision rounds to what it holds
+    /// (a slope under 2^-25 is a ReLU). A slope too large for the weight bits is an error.
+    fn leaky_alpha(&self, alpha: f32) -> Result<(i64, u32)> {
+        let bits = self.config.weight_bits;
+        let s = fitting_scale(f64::from(alpha.abs()), bits, 0).unwrap_or(0);
+        if s < 0 || !alpha.is_finite() {
+            return Err(ModelError::unsupported_use(
+                "LeakyRelu",
+                &self.node.name,
+                format!("alpha {alpha} does not fit {bits}-bit weights"),
+            ));
+        }
+        let s = s.min(MAX_ALPHA_SCALE);
+        Ok((quantize_scalar(f64::from(alpha), s), s as u32))
     }
 
     /// Weights at their own power-of-two scale, bias at the accumulator's scale.
@@ -386,7 +424,7 @@ impl Lowering<'_> {
     /// A lookup table indexed by the input rescaled to the table's scale: the finest of the
     /// input's own scale, `lut_max_scale` and what `lut_bits` can span; then the fewest index
     /// bits that still span the input's range (with headroom) at that scale.
-    fn lut(&self, function: LutFunction, s_in: i32) -> (QOp, i32) {
+    fn lut(&self, function: LutFunction, s_in: i32) -> Result<(QOp, i32)> {
         let c = self.config;
         let in_range = f64::from(self.ranges[self.node.inputs[0]]);
         let s_t = fitting_scale(in_range, c.lut_bits, c.headroom_bits)
@@ -400,14 +438,14 @@ impl Lowering<'_> {
         let table = (0..(1i64 << bits))
             .map(|i| quantize_scalar(function.eval((i - offset) as f64 * 2f64.powi(-s_t)), s_out))
             .collect();
-        (
+        Ok((
             QOp::Lut {
                 function,
-                in_shift: (s_in - s_t) as u32,
+                in_shift: self.shift(s_in - s_t)?,
                 offset,
                 table,
             },
             s_out,
-        )
+        ))
     }
 }

@@ -174,6 +174,10 @@ pub(crate) fn conv(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) -> Resul
     Ok(b.push(ctx.label, op, vec![x], vec![xs[0], co, oh, ow]))
 }
 
+/// The largest kernel size, stride, dilation or padding of a window op (2^20): far
+/// beyond real models, and small enough that no window arithmetic overflows.
+const MAX_WINDOW: usize = 1 << 20;
+
 /// Strides, pads (explicit or `auto_pad`) and dilations of a 2-D window op.
 pub(crate) fn window_from_attrs(
     ctx: &Ctx,
@@ -181,11 +185,20 @@ pub(crate) fn window_from_attrs(
     hw: [usize; 2],
     allow_dilation: bool,
 ) -> Result<Window> {
+    if kernel.iter().any(|&k| k == 0 || k > MAX_WINDOW) {
+        return Err(ctx.invalid(format!(
+            "kernel {kernel:?} must be two values from 1 to {MAX_WINDOW}"
+        )));
+    }
     let pair = |name: &str| -> Result<[usize; 2]> {
         match ctx.attrs.usizes(name)? {
             None => Ok([1, 1]),
-            Some(v) if v.len() == 2 && v.iter().all(|&s| s > 0) => Ok([v[0], v[1]]),
-            Some(v) => Err(ctx.invalid(format!("{name} {v:?} must be two positive values"))),
+            Some(v) if v.len() == 2 && v.iter().all(|&s| s > 0 && s <= MAX_WINDOW) => {
+                Ok([v[0], v[1]])
+            }
+            Some(v) => Err(ctx.invalid(format!(
+                "{name} {v:?} must be two values from 1 to {MAX_WINDOW}"
+            ))),
         }
     };
     let strides = pair("strides")?;
@@ -200,14 +213,21 @@ pub(crate) fn window_from_attrs(
     let pads = match auto_pad.as_str() {
         "NOTSET" => match ctx.attrs.usizes("pads")? {
             None => [0; 4],
-            Some(p) if p.len() == 4 => [p[0], p[1], p[2], p[3]],
-            Some(p) => return Err(ctx.invalid(format!("pads {p:?} must have 4 values"))),
+            Some(p) if p.len() == 4 && p.iter().all(|&v| v <= MAX_WINDOW) => {
+                [p[0], p[1], p[2], p[3]]
+            }
+            Some(p) => {
+                return Err(ctx.invalid(format!(
+                    "pads {p:?} must be 4 values of at most {MAX_WINDOW}"
+                )));
+            }
         },
         "VALID" => [0; 4],
         "SAME_UPPER" | "SAME_LOWER" => {
             let total = |i: usize| {
                 let out = hw[i].div_ceil(strides[i]);
-                ((out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1).saturating_sub(hw[i])
+                (out.saturating_sub(1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1)
+                    .saturating_sub(hw[i])
             };
             let (th, tw) = (total(0), total(1));
             if auto_pad == "SAME_UPPER" {

@@ -16,7 +16,9 @@ use super::tensor::decode_tensor;
 use super::{decode_model, default_opset};
 use crate::error::{ModelError, Result};
 use crate::graph::constant::Const;
-use crate::graph::{Graph, Node, Op, ValueId, ValueInfo};
+use crate::graph::{
+    Graph, MAX_GRAPH_VALUES, MAX_TENSOR_VALUES, Node, Op, ValueId, ValueInfo, checked_numel,
+};
 use std::collections::HashMap;
 
 /// Operators the importer turns into IR ops (on runtime tensors).
@@ -276,6 +278,9 @@ impl Builder {
                 ));
             }
         };
+        for v in &self.graph.values[fresh.min(self.graph.values.len())..] {
+            check_shape(&label, v.shape.clone())?;
+        }
         let name = node
             .output
             .first()
@@ -388,6 +393,19 @@ impl Builder {
             )
         })?;
         self.graph.output = id;
+        let total = self
+            .graph
+            .values
+            .iter()
+            .fold(0usize, |t, v| t.saturating_add(v.numel()));
+        if total > MAX_GRAPH_VALUES {
+            return Err(ModelError::invalid(
+                "graph",
+                format!(
+                    "its tensors hold {total} values together, more than the limit of {MAX_GRAPH_VALUES}"
+                ),
+            ));
+        }
         if let Some(n) = self
             .graph
             .nodes
@@ -447,6 +465,19 @@ impl Ctx<'_> {
     }
 }
 
+/// `shape`, or an error naming `tensor` when it holds more than [`MAX_TENSOR_VALUES`].
+pub(crate) fn check_shape(tensor: &str, shape: Vec<usize>) -> Result<Vec<usize>> {
+    match checked_numel(&shape) {
+        Some(_) => Ok(shape),
+        None => Err(ModelError::invalid(
+            tensor,
+            format!(
+                "shape {shape:?} holds more than {MAX_TENSOR_VALUES} values, the limit per tensor"
+            ),
+        )),
+    }
+}
+
 fn input_shape(input: &ValueInfoProto) -> Result<Vec<usize>> {
     let name = input.name();
     let tensor = input
@@ -487,7 +518,8 @@ fn input_shape(input: &ValueInfoProto) -> Result<Vec<usize>> {
                 param: "?".into(),
             }),
         })
-        .collect()
+        .collect::<Result<Vec<usize>>>()
+        .and_then(|shape| check_shape(name, shape))
 }
 
 fn constant_node(node: &NodeProto) -> Result<Const> {

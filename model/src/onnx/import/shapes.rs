@@ -91,10 +91,10 @@ pub fn squeeze_shape(input: &[usize], axes: Option<&[i64]>, node: &str) -> Resul
                 .iter()
                 .map(|&a| normalize_axis(a, input.len(), node))
                 .collect::<Result<Vec<_>>>()?;
-            if let Some(&a) = axes.iter().find(|&&a| input[a] != 1) {
+            if let Some(&a) = axes.iter().find(|&&a| input.get(a) != Some(&1)) {
                 return Err(ModelError::invalid(
                     node,
-                    format!("Squeeze axis {a} has size {}", input[a]),
+                    format!("Squeeze axis {a} of shape {input:?} is not of size 1"),
                 ));
             }
             Ok(input
