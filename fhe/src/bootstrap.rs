@@ -21,7 +21,7 @@
 use crate::error::{FheError, Result};
 use crate::params::PbsParams;
 use crate::program::{BootstrapKey, Digit, EncLayer, Requant};
-use crate::wire::EvalKeys;
+use crate::wire::{EvalKeys, seed_starts_fresh};
 use tfhe::core_crypto::prelude::*;
 
 /// The server's expanded evaluation keys (Fourier bootstrapping key and keyswitching key).
@@ -83,6 +83,7 @@ pub fn check_keys(keys: &EvalKeys, params: &PbsParams, big_dimension: usize) -> 
             && b.decomposition_base_log().0 == base_log
             && b.decomposition_level_count().0 == level
             && b.ciphertext_modulus().is_native_modulus()
+            && seed_starts_fresh(&b.compression_seed())
     };
     let k = &keys.ksk;
     let ok = bsk_ok(&keys.bsk, params.pbs_base_log, params.pbs_level)
@@ -92,6 +93,7 @@ pub fn check_keys(keys: &EvalKeys, params: &PbsParams, big_dimension: usize) -> 
         && k.decomposition_base_log().0 == params.ks_base_log
         && k.decomposition_level_count().0 == params.ks_level
         && k.ciphertext_modulus().is_native_modulus()
+        && seed_starts_fresh(&k.compression_seed())
         && params.polynomial_size == big_dimension;
     if ok {
         Ok(())

@@ -73,3 +73,29 @@ fn timing_of_one_keyswitch_and_one_bootstrap() {
     let fast = t.elapsed().as_secs_f64() / n as f64;
     eprintln!("keyswitch {:.2} ms, bootstrap {:.2} ms (accurate key), {:.2} ms (fast key)", ks * 1e3, pbs * 1e3, fast * 1e3);
 }
+
+/// A server key whose keyswitching key's seed starts past the generator's buffer (what
+/// `tests/fuzz_wire.rs` found for ciphertexts: tfhe-csprng panicked on it) is refused by
+/// the key check, before anything is decompressed.
+#[test]
+fn a_key_seed_past_the_first_index_is_refused() {
+    use tfhe::core_crypto::commons::math::random::CompressionSeed;
+    use tfhe::core_crypto::prelude::*;
+    let program = compile(&tiny(1, -3), crate::params::DEFAULT_PARAMS).unwrap();
+    let (_, mut sk) = keys::keygen(&program);
+    assert!(sk.check(&program).is_ok());
+    let ksk = &mut sk.eval.as_mut().unwrap().ksk;
+    let seed = serde_json::to_string(&ksk.compression_seed()).unwrap();
+    let seed = seed.replace(r#""byte_index":0"#, r#""byte_index":562949953421312"#);
+    let seed: CompressionSeed = serde_json::from_str(&seed).unwrap();
+    *ksk = SeededLweKeyswitchKey::from_container(
+        ksk.as_ref().to_vec(),
+        ksk.decomposition_base_log(),
+        ksk.decomposition_level_count(),
+        ksk.output_key_lwe_dimension().to_lwe_size(),
+        seed,
+        ksk.ciphertext_modulus(),
+    );
+    assert!(matches!(sk.check(&program), Err(crate::FheError::Mismatch(_))));
+    assert!(server::Server::new(&program, &sk).is_err());
+}

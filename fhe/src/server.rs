@@ -8,7 +8,7 @@ use crate::encoding::encode;
 use crate::error::{FheError, Result};
 use crate::bootstrap::{Evaluator, LayerTables};
 use crate::program::{EncLayer, FheProgram};
-use crate::wire::{EncryptedInputs, EncryptedOutputs, ServerKeyFile};
+use crate::wire::{EncryptedInputs, EncryptedOutputs, ServerKeyFile, seed_starts_fresh};
 use rayon::prelude::*;
 use tfhe::core_crypto::algorithms::slice_algorithms::slice_wrapping_add_scalar_mul_assign;
 use tfhe::core_crypto::prelude::*;
@@ -37,6 +37,12 @@ fn check_inputs(program: &FheProgram, key_id: &str, input: &EncryptedInputs) -> 
             return Err(FheError::Mismatch(format!(
                 "sample {s}: {} ciphertexts; the model takes {chunks} GLWE ciphertext(s) of polynomial size {n}",
                 cts.len()
+            )));
+        }
+        if !cts.iter().all(|ct| seed_starts_fresh(&ct.compression_seed())) {
+            return Err(FheError::Mismatch(format!(
+                "sample {s}: a ciphertext's mask seed does not start at the generator's first index \
+                 (tampered ciphertext)"
             )));
         }
     }

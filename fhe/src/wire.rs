@@ -9,6 +9,7 @@
 use crate::error::{Result, corrupt};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use tfhe::core_crypto::commons::math::random::{CompressionSeed, Seed};
 use tfhe::core_crypto::prelude::*;
 use tfhe::named::Named;
 use tfhe::safe_serialization::{safe_deserialize, safe_serialize};
@@ -208,6 +209,15 @@ named!(ClientKeyFile, "cipherproof::fhe::ClientKey", CLIENT_KEY_LIMIT);
 named!(ServerKeyFile, "cipherproof::fhe::ServerKey", SERVER_KEY_LIMIT);
 versioned!(EncryptedInputs, EncryptedInputsVersions, "cipherproof::fhe::EncryptedInputs", CIPHERTEXT_LIMIT);
 versioned!(EncryptedOutputs, EncryptedOutputsVersions, "cipherproof::fhe::EncryptedOutputs", CIPHERTEXT_LIMIT);
+
+/// Whether a compression seed's mask generator starts at the first table index, as every
+/// seed our client and keygen make does. tfhe-csprng 0.10 indexes its output buffer with
+/// the deserialized index unchecked, so a tampered index panicked while the server
+/// decompressed a ciphertext or key (found by `tests/fuzz_wire.rs`); files are checked
+/// with this before anything is decompressed.
+pub fn seed_starts_fresh(seed: &CompressionSeed) -> bool {
+    seed.inner.first_index == CompressionSeed::from(Seed(0)).inner.first_index
+}
 
 /// Serializes `value` (refusing to write more than `limit` bytes).
 pub fn to_bytes<T: Serialize + Versionize + Named>(value: &T, limit: u64) -> Result<Vec<u8>> {
