@@ -8,6 +8,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod flip;
+
 use cipherproof_fhe::params::DEFAULT_PARAMS;
 use cipherproof_fhe::program::{FheProgram, compile};
 use cipherproof_fhe::wire::{
@@ -19,31 +21,10 @@ use cipherproof_model::exec::integer::quantize_input;
 use cipherproof_model::import_onnx;
 use cipherproof_model::quant::{QuantConfig, quantize};
 use cipherproof_testkit::{fixture, samples};
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use flip::{flip, iterations, panics_of};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tfhe::core_crypto::commons::math::random::CompressionSeed;
 use tfhe::core_crypto::prelude::SeededGlweCiphertext;
-
-/// Flips one to four bytes, half of the time within the first 256 (headers and lengths).
-fn flip(bytes: &[u8], seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    let mut out = bytes.to_vec();
-    for _ in 0..1 + next() % 4 {
-        let span = if next() % 2 == 0 {
-            out.len().min(256)
-        } else {
-            out.len()
-        };
-        let at = (next() % span as u64) as usize;
-        out[at] ^= 1 << (next() % 8);
-    }
-    out
-}
 
 /// The breast-cancer LR program, its keys and one encrypted sample.
 fn setup() -> (FheProgram, ClientKeyFile, ServerKeyFile, EncryptedInputs) {
@@ -86,49 +67,27 @@ fn flipped_ciphertexts_and_keys_never_panic() {
     let (program, ck, sk, ct) = setup();
     let ct = to_bytes(&ct, CIPHERTEXT_LIMIT).unwrap();
     let key = to_bytes(&sk, SERVER_KEY_LIMIT).unwrap();
-    let iters: u64 = std::env::var("CIPHERPROOF_FUZZ_ITERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
-
-    let mut panics = Vec::new();
-    let (mut read, mut evaluated) = (0, 0);
-    for seed in 0..iters {
-        let bad_ct = flip(&ct, seed);
-        let bad_key = flip(&key, seed + (1 << 40));
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            let mut steps = (0, 0);
-            if let Ok(input) = from_bytes::<EncryptedInputs>(&bad_ct, CIPHERTEXT_LIMIT) {
-                steps.0 += 1;
-                if let Ok(out) = server::evaluate(&program, &sk, &input) {
-                    steps.1 += 1;
-                    let _ = client::decrypt(&program, &ck, &out);
-                }
+    let iters = iterations(200);
+    let (read, evaluated) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let panics = panics_of(iters, |seed| {
+        if let Ok(input) = from_bytes::<EncryptedInputs>(&flip(&ct, seed), CIPHERTEXT_LIMIT) {
+            read.fetch_add(1, Ordering::Relaxed);
+            if let Ok(out) = server::evaluate(&program, &sk, &input) {
+                evaluated.fetch_add(1, Ordering::Relaxed);
+                let _ = client::decrypt(&program, &ck, &out);
             }
-            if let Ok(k) = from_bytes::<ServerKeyFile>(&bad_key, SERVER_KEY_LIMIT) {
-                steps.0 += 1;
-                let input = from_bytes::<EncryptedInputs>(&ct, CIPHERTEXT_LIMIT).unwrap();
-                if let Ok(out) = server::evaluate(&program, &k, &input) {
-                    steps.1 += 1;
-                    let _ = client::decrypt(&program, &ck, &out);
-                }
-            }
-            steps
-        }));
-        match outcome {
-            Ok((r, e)) => {
-                read += r;
-                evaluated += e;
-            }
-            Err(p) => panics.push(format!(
-                "seed {seed}: {}",
-                p.downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default()
-            )),
         }
-    }
+        let bad_key = flip(&key, seed + (1 << 40));
+        if let Ok(k) = from_bytes::<ServerKeyFile>(&bad_key, SERVER_KEY_LIMIT) {
+            read.fetch_add(1, Ordering::Relaxed);
+            let input = from_bytes::<EncryptedInputs>(&ct, CIPHERTEXT_LIMIT).unwrap();
+            if let Ok(out) = server::evaluate(&program, &k, &input) {
+                evaluated.fetch_add(1, Ordering::Relaxed);
+                let _ = client::decrypt(&program, &ck, &out);
+            }
+        }
+    });
+    let (read, evaluated) = (read.into_inner(), evaluated.into_inner());
     eprintln!("{iters} × 2 mutants: {read} read back, {evaluated} evaluated");
     assert!(
         panics.is_empty(),
