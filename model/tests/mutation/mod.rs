@@ -5,8 +5,9 @@
 //! and collects every panic with its seed, mutations and location.
 //!
 //! Deterministic (fixed seeds). `CIPHERPROOF_FUZZ_ITERS` sets the mutations per
-//! model, `CIPHERPROOF_FUZZ_BASE` the first seed; `CIPHERPROOF_FUZZ_SEED`
-//! replays one seed with the normal panic output.
+//! model, `CIPHERPROOF_FUZZ_BASE` the first seed, `CIPHERPROOF_FUZZ_MODELS`
+//! (comma-separated paths under `testdata/models/`) other models;
+//! `CIPHERPROOF_FUZZ_SEED` replays one seed with the normal panic output.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -277,6 +278,11 @@ pub fn campaign(
     let iters = env_u64("CIPHERPROOF_FUZZ_ITERS").unwrap_or(default_iters);
     let only = env_u64("CIPHERPROOF_FUZZ_SEED");
     let first = env_u64("CIPHERPROOF_FUZZ_BASE").unwrap_or(0);
+    let chosen = std::env::var("CIPHERPROOF_FUZZ_MODELS").ok();
+    let models: Vec<&str> = match &chosen {
+        Some(list) => list.split(',').collect(),
+        None => models.to_vec(),
+    };
     if only.is_none() {
         // Quiet, but keep where each panic happened for the report.
         std::panic::set_hook(Box::new(|info| {
