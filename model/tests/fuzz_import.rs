@@ -1,6 +1,7 @@
 //! Every mutated model (`mutation/mod.rs`: odd attribute values, changed
 //! dimensions, rewired inputs, swapped operators, missing nodes, truncated or
-//! extreme tensors) is summarized, imported, run in float, quantized and run in
+//! extreme tensors) is summarized, imported, run in float, quantized (calibrated,
+//! and from interval bounds as `compile` does without calibration) and run in
 //! integers without a panic: a typed error is fine. What it found is pinned in
 //! `hostile_models.rs`. `CIPHERPROOF_FUZZ_ITERS` (default 300 per model) runs a
 //! longer campaign.
@@ -13,7 +14,7 @@ use cipherproof_model::exec::float::FloatRunner;
 use cipherproof_model::exec::integer::IntegerRunner;
 use cipherproof_model::import_onnx;
 use cipherproof_model::onnx::summary::summarize;
-use cipherproof_model::quant::{QuantConfig, quantize};
+use cipherproof_model::quant::{QuantConfig, quantize, quantize_for_range};
 use mutation::{Rng, campaign};
 
 const MODELS: &[&str] = &[
@@ -62,6 +63,13 @@ fn exercise(bytes: &[u8], rng: &mut Rng) -> &'static str {
         .collect();
     if runner.run(&samples[1]).is_err() {
         return "float run error";
+    }
+    // `compile` without calibration: scales from interval bounds of the weights.
+    if let Ok(m) = quantize_for_range(&graph, 1.0, &QuantConfig::default())
+        && let Ok(ints) = IntegerRunner::new(&m)
+        && let Ok(x) = ints.quantize_input(0, &samples[1])
+    {
+        let _ = ints.run(&x);
     }
     let Ok(model) = quantize(&graph, &samples, &QuantConfig::default()) else {
         return "quantize error";
