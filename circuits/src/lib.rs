@@ -27,6 +27,7 @@ pub mod lut;
 pub mod packing;
 pub mod planner;
 pub mod public;
+pub mod size;
 pub mod visibility;
 
 pub use circuit::{ModelCircuit, ModelCircuitParams};

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use cipherproof_circuits::field::Fr;
+use cipherproof_circuits::size::{check_fits, min_advice_cells};
 use cipherproof_circuits::{CircuitError, InputVisibility, ModelCircuit};
 use cipherproof_model::exec::integer::IntegerRunner;
 use cipherproof_model::import_onnx;
@@ -447,4 +448,63 @@ fn the_commitment_depends_on_every_input_value() {
         x[i] += 1;
         assert_ne!(commit(&x), base, "input {i}");
     }
+}
+
+/// `size::min_advice_cells` is a lower bound: every fixture's layout, on halo2-base's gate
+/// and on the dot-product gate, holds at least that many cells (gate advice plus dot terms).
+#[test]
+fn the_size_bound_never_exceeds_a_real_layout() {
+    for name in [
+        "digits_mlp",
+        "digits_cnn",
+        "ops_zoo",
+        "ezkl/1l_conv",
+        "ezkl/3l_relu_conv_fc",
+        "ezkl/2l_relu_sigmoid_small",
+    ] {
+        let (model, inputs) = fixture(name, 1);
+        let bound = min_advice_cells(&model);
+        for width in [0, 6] {
+            let (b, _) = mock_builder_dot(&model, &inputs[0], width);
+            let gate = b.builder.statistics().gate.total_advice_per_phase[0];
+            let dot: usize = b.dots.iter().map(|j| j.inputs.len()).sum();
+            let cells = (gate + dot) as u128;
+            assert!(
+                bound <= cells,
+                "{name}, width {width}: bound {bound} > {cells} cells"
+            );
+            eprintln!(
+                "{name}, width {width}: bound {bound}, layout {cells} ({:.1}x)",
+                cells as f64 / bound as f64
+            );
+        }
+    }
+}
+
+/// A few hundred bytes of ONNX can declare billions of cells: 1l_conv's 1×1 convolution over
+/// a declared 3×4096×4096 input. It is refused from the model alone, before any layout.
+#[test]
+fn a_model_declaring_a_huge_circuit_is_refused_before_layout() {
+    use cipherproof_model::onnx::decode_model;
+    use cipherproof_model::onnx::proto::tensor_shape_proto::dimension::Value as Dim;
+    use cipherproof_model::onnx::proto::type_proto;
+    use cipherproof_model::quant::quantize_for_range;
+    let bytes = std::fs::read(testdata("ezkl/1l_conv/network.onnx")).unwrap();
+    let mut m = decode_model(&bytes).unwrap();
+    let input = &mut m.graph.as_mut().unwrap().input[0];
+    let Some(type_proto::Value::TensorType(t)) = input.r#type.as_mut().unwrap().value.as_mut()
+    else {
+        panic!("1l_conv's input is a tensor")
+    };
+    let dims = &mut t.shape.as_mut().unwrap().dim;
+    dims[2].value = Some(Dim::DimValue(4096));
+    dims[3].value = Some(Dim::DimValue(4096));
+    let graph = import_onnx(&prost::Message::encode_to_vec(&m)).unwrap();
+    let model = quantize_for_range(&graph, 1.0, &QuantConfig::default()).unwrap();
+    assert!(min_advice_cells(&model) > 100_000_000);
+    match check_fits(&model, 22, 8) {
+        Err(CircuitError::TooLarge { needed, max: 22 }) => assert!(needed >= 24, "{needed}"),
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    assert!(check_fits(&fixture("ezkl/1l_conv", 1).0, 22, 8).is_ok());
 }

@@ -150,6 +150,8 @@ pub fn plan(
     max_advice: usize,
 ) -> Result<Plan> {
     use cipherproof_circuits::planner::cheapest;
+    // Before any layout: a model declaring far more cells than max_k allows costs nothing to refuse.
+    cipherproof_circuits::size::check_fits(model, max_k, max_advice)?;
     let mut best: Option<(u128, Plan)> = None;
     let mut first_err = None;
     for lookup_bits in LIMB_CANDIDATES {
@@ -205,6 +207,7 @@ pub fn candidates(
     n: usize,
 ) -> Result<Vec<(u128, Plan)>> {
     use cipherproof_circuits::planner::choices;
+    cipherproof_circuits::size::check_fits(model, max_k, max_advice)?;
     let mut all: Vec<(u128, Plan)> = Vec::new();
     for lookup_bits in LIMB_CANDIDATES {
         if lookup_bits as u32 + 1 > max_k {
