@@ -92,31 +92,24 @@ fn dimensions_past_the_tensor_limit_are_refused() {
 
 #[test]
 fn window_attributes_out_of_bounds_are_named() {
-    let mut m = zoo();
-    attr(node(&mut m, "conv_b_dilated"), "dilations").ints = vec![1 << 40, 1];
-    let e = import_err(&m);
-    assert!(
-        e.contains("conv_b_dilated") && e.contains("dilations"),
-        "{e}"
-    );
-
-    let mut m = zoo();
-    attr(node(&mut m, "avgpool"), "kernel_shape").ints = vec![1 << 40, 3];
-    let e = import_err(&m);
-    assert!(
-        e.contains("avgpool") && e.contains("kernel [1099511627776, 3]"),
-        "{e}"
-    );
-
-    let mut m = zoo();
-    attr(node(&mut m, "maxpool"), "pads").ints = vec![0, 0, 1 << 40, 1];
-    let e = import_err(&m);
-    assert!(e.contains("maxpool") && e.contains("pads"), "{e}");
-
-    let mut m = zoo();
-    attr(node(&mut m, "avgpool"), "strides").ints = vec![i64::MAX, 2];
-    let e = import_err(&m);
-    assert!(e.contains("avgpool") && e.contains("strides"), "{e}");
+    // (node, int-list attribute, its new value, what the error must name besides the node)
+    let cases: [(&str, &str, Vec<i64>, &str); 4] = [
+        ("conv_b_dilated", "dilations", vec![1 << 40, 1], "dilations"),
+        (
+            "avgpool",
+            "kernel_shape",
+            vec![1 << 40, 3],
+            "kernel [1099511627776, 3]",
+        ),
+        ("maxpool", "pads", vec![0, 0, 1 << 40, 1], "pads"),
+        ("avgpool", "strides", vec![i64::MAX, 2], "strides"),
+    ];
+    for (name, attribute, ints, named) in cases {
+        let mut m = zoo();
+        attr(node(&mut m, name), attribute).ints = ints;
+        let e = import_err(&m);
+        assert!(e.contains(name) && e.contains(named), "{e}");
+    }
 }
 
 #[test]

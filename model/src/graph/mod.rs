@@ -10,6 +10,7 @@ pub mod broadcast;
 pub mod constant;
 pub mod geometry;
 
+use crate::error::{ModelError, Result};
 use constant::Weights;
 use geometry::Window;
 use serde::{Deserialize, Serialize};
@@ -49,6 +50,19 @@ pub fn checked_numel(shape: &[usize]) -> Option<usize> {
         .try_fold(1usize, |n, &d| n.checked_mul(d.max(1)))
         .filter(|&n| n <= MAX_TENSOR_VALUES)?;
     Some(shape.iter().product())
+}
+
+/// The number of values of `shape`, or an error naming `tensor` when it holds more
+/// than [`MAX_TENSOR_VALUES`]: the one check every declared or computed shape passes.
+pub(crate) fn check_shape(tensor: &str, shape: &[usize]) -> Result<usize> {
+    checked_numel(shape).ok_or_else(|| {
+        ModelError::invalid(
+            tensor,
+            format!(
+                "shape {shape:?} holds more than {MAX_TENSOR_VALUES} values, the limit per tensor"
+            ),
+        )
+    })
 }
 
 /// An operation of the IR.

@@ -8,6 +8,7 @@ use super::import::shapes::{
 use super::proto::NodeProto;
 use crate::error::{ModelError, Result};
 use crate::graph::broadcast::{broadcast_indices, broadcast_shape, transpose};
+use crate::graph::check_shape;
 use crate::graph::constant::{Const, ConstData};
 
 /// Ops the folder can evaluate on constants.
@@ -105,8 +106,7 @@ pub fn fold(node: &NodeProto, inputs: &[Option<&Const>], opset: i64) -> Result<C
                 .iter()
                 .map(|&d| d.max(0) as usize)
                 .collect();
-            let shape = super::import::check_shape(&label, shape)?;
-            let n = shape.iter().product();
+            let n = check_shape(&label, &shape)?;
             let value = attrs
                 .tensor("value")?
                 .unwrap_or_else(|| Const::f32(vec![1], vec![0.0]));
@@ -276,7 +276,7 @@ fn gather(data: &Const, indices: &Const, axis: i64, label: &str) -> Result<Const
     let mut shape = data.shape[..axis].to_vec();
     shape.extend_from_slice(&indices.shape);
     shape.extend_from_slice(&data.shape[axis + 1..]);
-    let shape = super::import::check_shape(label, shape)?;
+    check_shape(label, &shape)?;
     let mut order = Vec::with_capacity(outer * idx.len() * inner);
     for o in 0..outer {
         for &i in &idx {

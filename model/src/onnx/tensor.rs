@@ -2,8 +2,8 @@
 
 use super::proto::{TensorProto, tensor_proto::DataType};
 use crate::error::{ModelError, Result};
+use crate::graph::check_shape;
 use crate::graph::constant::{Const, ConstData};
-use crate::graph::{MAX_TENSOR_VALUES, checked_numel};
 
 /// Decodes a tensor, rejecting external data, unsupported element types and non-finite floats.
 pub fn decode_tensor(t: &TensorProto, context: &str) -> Result<Const> {
@@ -18,14 +18,7 @@ pub fn decode_tensor(t: &TensorProto, context: &str) -> Result<Const> {
         .map(|&d| usize::try_from(d))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|_| ModelError::invalid(name, format!("negative dimension in {:?}", t.dims)))?;
-    let numel = checked_numel(&shape).ok_or_else(|| {
-        ModelError::invalid(
-            name,
-            format!(
-                "shape {shape:?} holds more than {MAX_TENSOR_VALUES} values, the limit per tensor"
-            ),
-        )
-    })?;
+    let numel = check_shape(name, &shape)?;
     if !t.external_data.is_empty()
         || t.data_location() == super::proto::tensor_proto::DataLocation::External
     {

@@ -10,6 +10,11 @@ use crate::graph::{Graph, Node, Op};
 /// Accumulators stay below 2^53 so the f64 matmuls of the reference are exact.
 const EXACT_F64_BITS: u32 = 53;
 
+/// Whether a magnitude bound reaches 2^[`EXACT_F64_BITS`], where f64 stops being exact.
+fn beyond_exact_f64(bound: f64) -> bool {
+    bound >= 2f64.powi(EXACT_F64_BITS as i32)
+}
+
 /// The largest rescale (`2^-62`): with accumulators below 2^53, `round_shift`'s
 /// half-up offset cannot overflow an `i64`.
 const MAX_SHIFT: i32 = 62;
@@ -225,7 +230,7 @@ impl Lowering<'_> {
 
     /// Checks that `bound` (an upper bound on |accumulator|) keeps the reference exact.
     fn check_bound(&self, bound: f64) -> Result<()> {
-        if bound >= 2f64.powi(EXACT_F64_BITS as i32) {
+        if beyond_exact_f64(bound) {
             return Err(self.fail(format!(
                 "accumulator bound {bound:e} exceeds 2^{EXACT_F64_BITS}; lower the bit-widths"
             )));
@@ -317,9 +322,7 @@ impl Lowering<'_> {
             Op::AddConst { c } => {
                 // The constant joins the input at its scale: its size bounds the sum.
                 let c_max = c.data.iter().fold(0f32, |m, &v| m.max(v.abs()));
-                if self.max_activation() + f64::from(c_max) * 2f64.powi(s_in)
-                    >= 2f64.powi(EXACT_F64_BITS as i32)
-                {
+                if beyond_exact_f64(self.max_activation() + f64::from(c_max) * 2f64.powi(s_in)) {
                     return Err(self.fail(format!(
                         "the added constant {c_max:e} at the input's scale 2^{s_in} exceeds \
                          2^{EXACT_F64_BITS}"

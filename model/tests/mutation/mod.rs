@@ -154,11 +154,7 @@ pub fn mutate(m: &mut ModelProto, rng: &mut Rng) -> String {
             format!("initializer '{}' dims -> {:?}", init.name(), init.dims)
         }
         3 => {
-            let Some(input) = g
-                .input
-                .iter_mut()
-                .find(|i| !names.is_empty() && i.r#type.is_some())
-            else {
+            let Some(input) = g.input.iter_mut().find(|i| i.r#type.is_some()) else {
                 return "nothing (no typed input)".into();
             };
             let Some(type_proto::Value::TensorType(tt)) =

@@ -16,9 +16,7 @@ use super::tensor::decode_tensor;
 use super::{decode_model, default_opset};
 use crate::error::{ModelError, Result};
 use crate::graph::constant::Const;
-use crate::graph::{
-    Graph, MAX_GRAPH_VALUES, MAX_TENSOR_VALUES, Node, Op, ValueId, ValueInfo, checked_numel,
-};
+use crate::graph::{Graph, MAX_GRAPH_VALUES, Node, Op, ValueId, ValueInfo, check_shape};
 use std::collections::HashMap;
 
 /// Operators the importer turns into IR ops (on runtime tensors).
@@ -278,8 +276,8 @@ impl Builder {
                 ));
             }
         };
-        for v in &self.graph.values[fresh.min(self.graph.values.len())..] {
-            check_shape(&label, v.shape.clone())?;
+        for v in self.graph.values.iter().skip(fresh) {
+            check_shape(&label, &v.shape)?;
         }
         let name = node
             .output
@@ -465,19 +463,6 @@ impl Ctx<'_> {
     }
 }
 
-/// `shape`, or an error naming `tensor` when it holds more than [`MAX_TENSOR_VALUES`].
-pub(crate) fn check_shape(tensor: &str, shape: Vec<usize>) -> Result<Vec<usize>> {
-    match checked_numel(&shape) {
-        Some(_) => Ok(shape),
-        None => Err(ModelError::invalid(
-            tensor,
-            format!(
-                "shape {shape:?} holds more than {MAX_TENSOR_VALUES} values, the limit per tensor"
-            ),
-        )),
-    }
-}
-
 fn input_shape(input: &ValueInfoProto) -> Result<Vec<usize>> {
     let name = input.name();
     let tensor = input
@@ -519,7 +504,7 @@ fn input_shape(input: &ValueInfoProto) -> Result<Vec<usize>> {
             }),
         })
         .collect::<Result<Vec<usize>>>()
-        .and_then(|shape| check_shape(name, shape))
+        .and_then(|shape| check_shape(name, &shape).map(|_| shape))
 }
 
 fn constant_node(node: &NodeProto) -> Result<Const> {
