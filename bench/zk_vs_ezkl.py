@@ -17,7 +17,7 @@ import argparse, json, os, re, shutil, subprocess, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK = os.environ.get("BENCH_WORK", "/tmp/cipherproof-bench")
-DEFAULT_MODELS = ["1l_relu", "1l_mlp", "linear_regression", "1l_conv", "digits_mlp", "3l_relu_conv_fc", "2l_relu_sigmoid_small", "lenet_5"]
+DEFAULT_MODELS = ["1l_relu", "1l_mlp", "linear_regression", "1l_conv", "digits_mlp", "3l_relu_conv_fc", "2l_relu_sigmoid_small", "decision_tree", "lenet_5"]
 BEGIN, END = "<!-- zk-vs-ezkl:begin -->", "<!-- zk-vs-ezkl:end -->"
 
 

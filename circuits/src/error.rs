@@ -30,6 +30,10 @@ pub enum CircuitError {
     #[error("the circuit builder already holds cells: lay a model out on a fresh builder")]
     BuilderInUse,
 
+    /// The quantized model is malformed (e.g. a compiled model file edited by hand).
+    #[error("node '{node}': {reason}")]
+    InvalidModel { node: String, reason: String },
+
     /// The integer reference failed (its error names the node).
     #[error(transparent)]
     Model(#[from] cipherproof_model::ModelError),

@@ -2,7 +2,7 @@
 //! activation-table lookups it queues for [`crate::circuit::ModelCircuit`]).
 
 use crate::chips::elementwise::{Broadcast, add_sub, mul, with_constant};
-use crate::chips::{Cells, Chip, activation, linear, pool, table};
+use crate::chips::{Cells, Chip, activation, linear, pool, select, table};
 use crate::dot::DotQueue;
 use crate::error::{CircuitError, Result};
 use crate::field::{Fr, fr_i64, i64_fr};
@@ -169,6 +169,45 @@ pub fn assign_model(
             }
             QOp::Reshape => x,
             QOp::Transpose { perm } => transpose(&x, xs, perm),
+            QOp::Compare { cmp, align } => {
+                let y = get(1);
+                let y_info = &model.values[node.inputs[1]];
+                let span = (bits_in + align[0]).max(y_info.bits + align[1]);
+                let ops = select::Operands {
+                    a: &x,
+                    a_shape: xs,
+                    b: select::Side::Cells(&y),
+                    b_shape: &y_info.shape,
+                    out_shape: os,
+                };
+                select::compare(c, &ops, *cmp, *align, span)
+            }
+            QOp::CompareConst {
+                cmp,
+                c: k,
+                c_shape,
+            } => {
+                let ops = select::Operands {
+                    a: &x,
+                    a_shape: xs,
+                    b: select::Side::Constants(k),
+                    b_shape: c_shape,
+                    out_shape: os,
+                };
+                select::compare(c, &ops, *cmp, [0, 0], bits_in)
+            }
+            QOp::ArgMax => select::argmax(c, &x, xs.last().copied().unwrap_or(1), bits_in),
+            QOp::GatherConst {
+                table,
+                rows,
+                index_shift,
+            } => select::gather_const(c, &x, table, *rows, *index_shift),
+            QOp::Pick { map } => {
+                select::pick(&x, map).ok_or_else(|| CircuitError::InvalidModel {
+                    node: node.name.clone(),
+                    reason: format!("a pick past the input's {} values", x.len()),
+                })?
+            }
             QOp::Lut {
                 in_shift,
                 offset,

@@ -4,7 +4,8 @@
 //! cell), which costs memory in proportion to the circuit. A small file can
 //! declare a huge one: a 3×3 convolution over a declared 2048×2048 input is
 //! a few hundred bytes of ONNX and billions of cells. [`min_advice_cells`]
-//! counts what any layout must hold: one cell per value every node outputs,
+//! counts what any layout must hold: one cell per value every node outputs
+//! (shape ops and picks only reorder cells),
 //! one per multiply-accumulate with a non-zero weight on an in-image tap
 //! (zero weights and padding taps are skipped by the chips, and the cheapest
 //! sum, the dot-product gate, still takes `(W+1)/W` cells per term), and one
@@ -20,7 +21,10 @@ pub fn min_advice_cells(model: &QuantModel) -> u128 {
     let mut cells = model.input().numel() as u128;
     for node in &model.nodes {
         let out = &model.values[node.output].shape;
-        cells += out.iter().product::<usize>() as u128;
+        // Shape ops and picks lay out no cells of their own.
+        if !matches!(node.op, QOp::Reshape | QOp::Transpose { .. } | QOp::Pick { .. }) {
+            cells += out.iter().product::<usize>() as u128;
+        }
         let Some(input) = node.inputs.first().map(|&i| &model.values[i].shape) else {
             continue;
         };

@@ -26,6 +26,7 @@ const MODELS: &[&str] = &[
     "ops_zoo/model.onnx",
     "iris_tanh_mlp/model.onnx",
     "wine_sigmoid_mlp/model.onnx",
+    "ezkl/decision_tree/network.onnx",
 ];
 
 const K: u32 = 14;

@@ -337,3 +337,116 @@ fn a_constant_scale_after_a_layer_folds_into_it() {
         "{y:?}"
     );
 }
+
+fn int_attr(n: &mut NodeProto, name: &str, v: i64) {
+    n.attribute.push(AttributeProto {
+        name: Some(name.into()),
+        i: Some(v),
+        r#type: Some(2),
+        ..Default::default()
+    });
+}
+
+/// input [batch, 4] through `nodes` (the last writes "output"), with `inits`.
+fn graph_of(nodes: Vec<NodeProto>, inits: Vec<TensorProto>) -> ModelProto {
+    let mut m = tiny_model();
+    let g = m.graph.as_mut().unwrap();
+    g.node = nodes;
+    g.initializer = inits;
+    g.input = vec![value_info(
+        "input",
+        &[Dim::DimParam("batch".into()), Dim::DimValue(4)],
+    )];
+    m
+}
+
+/// Float and integer outputs of `m` on `x` (calibrated on `x`), or the first error.
+fn both_runs(m: &ModelProto, x: &[f32]) -> Result<(Vec<f32>, Vec<f64>), ModelError> {
+    let g = import_onnx(&bytes(m))?;
+    let float = FloatRunner::new(&g)?.run(x)?;
+    let q = quantize(&g, &[x.to_vec()], &QuantConfig::default())?;
+    let runner = IntegerRunner::new(&q)?;
+    let out = runner.run(&runner.quantize_input(0, x)?)?;
+    Ok((
+        float,
+        cipherproof_model::exec::integer::dequantize_output(&q, &out),
+    ))
+}
+
+#[test]
+fn comparisons_pick_table_rows_in_both_executors() {
+    // Greater(input, t) -> Cast(int64) -> Gather(table[2, 2], ·): the row of each feature's bit.
+    let mut cast = node("Cast", &["bits"], "idx");
+    int_attr(&mut cast, "to", 7);
+    let m = graph_of(
+        vec![
+            node("Greater", &["input", "t"], "bits"),
+            cast,
+            node("Gather", &["table", "idx"], "output"),
+        ],
+        vec![
+            tensor("t", &[4], &[0.5, 0.5, -1.0, 2.0]),
+            tensor("table", &[2, 2], &[1.5, -2.0, 0.25, 3.0]),
+        ],
+    );
+    let (float, integer) = both_runs(&m, &[0.75, 0.5, -0.5, 1.0]).unwrap();
+    // Bits 1, 0 (0.5 > 0.5 is false), 1, 0.
+    let want = [0.25, 3.0, 1.5, -2.0, 0.25, 3.0, 1.5, -2.0];
+    assert_eq!(float, want);
+    assert_eq!(integer, want.map(f64::from));
+}
+
+#[test]
+fn argmax_takes_the_first_maximum_and_a_missing_row_is_an_error() {
+    let mut argmax = node("ArgMax", &["input"], "i");
+    int_attr(&mut argmax, "axis", 1);
+    int_attr(&mut argmax, "keepdims", 0);
+    let m = graph_of(
+        vec![argmax, node("Gather", &["table", "i"], "output")],
+        vec![tensor("table", &[4], &[10.0, 20.0, 30.0, 40.0])],
+    );
+    let (float, integer) = both_runs(&m, &[1.0, 3.0, 3.0, -2.0]).unwrap();
+    assert_eq!((float, integer), (vec![20.0], vec![20.0]));
+    // A three-row table has no row 3: both executors say so.
+    let mut short = m.clone();
+    short.graph.as_mut().unwrap().initializer = vec![tensor("table", &[3], &[10.0, 20.0, 30.0])];
+    let g = import_onnx(&bytes(&short)).unwrap();
+    let x = [0.0, 1.0, 2.0, 3.0];
+    let err = FloatRunner::new(&g).unwrap().run(&x).unwrap_err();
+    assert!(err.to_string().contains("not a row of the 3-row table"), "{err}");
+    let q = quantize(&g, &[[3.0, 2.0, 1.0, 0.0].to_vec()], &QuantConfig::default()).unwrap();
+    let runner = IntegerRunner::new(&q).unwrap();
+    let err = runner
+        .run(&runner.quantize_input(0, &x).unwrap())
+        .unwrap_err();
+    assert!(err.to_string().contains("not a row of the 3-row table"), "{err}");
+}
+
+#[test]
+fn integer_only_uses_of_real_values_are_refused() {
+    let refused = |nodes: Vec<NodeProto>, inits: Vec<TensorProto>, says: &str| {
+        let err = import_onnx(&bytes(&graph_of(nodes, inits))).unwrap_err();
+        assert!(err.to_string().contains(says), "{err}");
+    };
+    let mut cast = node("Cast", &["input"], "output");
+    int_attr(&mut cast, "to", 7);
+    refused(vec![cast], vec![], "not known to be integers");
+    refused(
+        vec![node("And", &["input", "input"], "output")],
+        vec![],
+        "not known to be boolean",
+    );
+    refused(
+        vec![node("Gather", &["table", "input"], "output")],
+        vec![tensor("table", &[4], &[1.0, 2.0, 3.0, 4.0])],
+        "not known to be integers",
+    );
+    let mut last = node("ArgMax", &["input"], "output");
+    int_attr(&mut last, "select_last_index", 1);
+    refused(vec![last], vec![], "select_last_index");
+    refused(
+        vec![node("Less", &["input", "t"], "output")],
+        vec![tensor("t", &[2, 4], &[0.0; 8])],
+        "does not broadcast into",
+    );
+}

@@ -29,6 +29,7 @@ const MODELS: &[&str] = &[
     "ops_zoo/model.onnx",
     "iris_tanh_mlp/model.onnx",
     "wine_sigmoid_mlp/model.onnx",
+    "ezkl/decision_tree/network.onnx",
 ];
 
 /// Largest value count the harness runs (a mutated but valid model may ask

@@ -385,3 +385,44 @@ fn hashed_and_public_inputs_prove_and_reject_tampered_claims() {
         assert_ne!(c.circuit.model_id, setup().mlp.circuit.model_id);
     }
 }
+
+/// EZKL's decision_tree example (comparisons, argmax, table gathers): a real proof for a
+/// sample of each iris class verifies and proves the reference class; claiming another
+/// class is rejected.
+#[test]
+fn a_decision_tree_proves_each_class_and_rejects_another() {
+    let dir = "ezkl/decision_tree";
+    let graph =
+        import_onnx(&std::fs::read(testdata(&format!("{dir}/network.onnx"))).unwrap()).unwrap();
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(testdata(&format!("{dir}/reference.json"))).unwrap(),
+    )
+    .unwrap();
+    let inputs = rows_of(&testdata(&format!("{dir}/reference.json")), "inputs");
+    let model = quantize(&graph, &inputs, &QuantConfig::default()).unwrap();
+    let opts = CompileOptions {
+        srs: SrsSource::UnsafeDev,
+        cache_dir: setup().cache.clone(),
+        max_k: 20,
+        max_advice: cipherproof_circuits::planner::DEFAULT_MAX_ADVICE,
+        input_visibility: InputVisibility::Private,
+        tune: 0,
+    };
+    let (tree, _) = compile::compile(&model, &scratch("tree"), &opts).unwrap();
+    let params = compile::load_params(&tree.circuit.srs, tree.circuit.shape.k(), &setup().cache).unwrap();
+    let pk = compile::proving_key(&tree, &params, &setup().cache).unwrap();
+    let scale = tree.model.output_info().scale;
+    // Iris samples 1, 51 and 101 (after the example input): one of each class.
+    for (i, class) in [(1, 0), (51, 1), (101, 2)] {
+        assert_eq!(reference["outputs"][i][0].as_f64(), Some(f64::from(class)));
+        let q = quantize_input(&tree.model, 0, &inputs[i]).unwrap();
+        let proof = prove::prove(&tree, &params, &pk, &q).unwrap();
+        assert_eq!(proof.quantized_outputs, [i64::from(class) << scale]);
+        check(&tree, &proof).unwrap();
+        let mut other = proof.clone();
+        other.quantized_outputs[0] = i64::from((class + 1) % 3) << scale;
+        let bits = tree.model.values[tree.model.output].bits;
+        other.instances[0][0] = fr_to_hex(&packing::pack(&other.quantized_outputs, bits).unwrap()[0]);
+        assert!(matches!(check(&tree, &other), Err(ProverError::InvalidProof(_))));
+    }
+}

@@ -7,6 +7,7 @@ pub mod elementwise;
 pub mod fixed_point;
 pub mod linear;
 pub mod pool;
+pub mod select;
 pub mod table;
 
 use halo2_base::gates::RangeChip;

@@ -3,6 +3,7 @@
 
 use super::window::{im2col, plane_sums, reduce_windows};
 use crate::error::{ModelError, Result};
+use crate::graph::compare::Comparison;
 use crate::graph::constant::Weights;
 use crate::graph::{Graph, Node, Op};
 use candle_core::{D, Device, Tensor};
@@ -47,6 +48,9 @@ impl<'g> FloatRunner<'g> {
                         ]
                     }
                     Op::AddConst { c } | Op::MulConst { c } => vec![tensor(c)?],
+                    Op::CompareConst { c, c_shape, .. } => {
+                        vec![Tensor::from_vec(c.clone(), c_shape.as_slice(), dev)?]
+                    }
                     _ => vec![],
                 };
                 Ok(p)
@@ -191,10 +195,41 @@ impl<'g> FloatRunner<'g> {
                 let shifted = x.broadcast_sub(&x.max_keepdim(D::Minus1)?)?.exp()?;
                 shifted.broadcast_div(&shifted.sum_keepdim(D::Minus1)?)
             }
+            Op::Compare { cmp } => compare(x, &args[1], *cmp),
+            Op::CompareConst { cmp, .. } => {
+                compare(&x.to_dtype(candle_core::DType::F64)?, &prepared[0], *cmp)
+            }
+            Op::ArgMax => {
+                let last = x.dims().last().copied().unwrap_or(1).max(1);
+                self.windowed(x, out_shape, |d| {
+                    d.chunks(last)
+                        .map(|row| super::integer::first_max(row) as f32)
+                        .collect()
+                })
+            }
+            Op::GatherConst { table } => {
+                let rows = table.shape.first().copied().unwrap_or(0);
+                let width = table.data.len() / rows.max(1);
+                let data = x.flatten_all()?.to_vec1::<f32>()?;
+                let mut out = Vec::with_capacity(data.len() * width);
+                for &i in &data {
+                    if !(i.fract() == 0.0 && i >= 0.0 && (i as usize) < rows) {
+                        candle_core::bail!("index {i} is not a row of the {rows}-row table");
+                    }
+                    let r = i as usize;
+                    out.extend_from_slice(&table.data[r * width..(r + 1) * width]);
+                }
+                Tensor::from_vec(out, out_shape, &Device::Cpu)
+            }
+            Op::Pick { map } => {
+                let idx: Vec<u32> = map.iter().map(|&i| i as u32).collect();
+                let idx = Tensor::new(idx.as_slice(), &Device::Cpu)?;
+                x.flatten_all()?.index_select(&idx, 0)?.reshape(out_shape)
+            }
         }
     }
 
-    /// Runs a plain-Rust window computation on the tensor's data.
+    /// Runs a plain-Rust computation on the tensor's data.
     fn windowed(
         &self,
         x: &Tensor,
@@ -204,4 +239,16 @@ impl<'g> FloatRunner<'g> {
         let data = x.flatten_all()?.to_vec1::<f32>()?;
         Tensor::from_vec(f(&data), out_shape, &Device::Cpu)
     }
+}
+
+/// `a cmp b` (broadcasting) as 1.0 or 0.0.
+fn compare(a: &Tensor, b: &Tensor, cmp: Comparison) -> candle_core::Result<Tensor> {
+    let t = match cmp {
+        Comparison::Less => a.broadcast_lt(b),
+        Comparison::LessOrEqual => a.broadcast_le(b),
+        Comparison::Greater => a.broadcast_gt(b),
+        Comparison::GreaterOrEqual => a.broadcast_ge(b),
+        Comparison::Equal => a.broadcast_eq(b),
+    }?;
+    t.to_dtype(candle_core::DType::F32)
 }

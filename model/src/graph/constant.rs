@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ConstData {
     F32(Vec<f32>),
+    /// Doubles keep their precision: a comparison threshold may sit between two f32s.
+    F64(Vec<f64>),
     I64(Vec<i64>),
 }
 
@@ -35,6 +37,7 @@ impl Const {
     pub fn numel(&self) -> usize {
         match &self.data {
             ConstData::F32(v) => v.len(),
+            ConstData::F64(v) => v.len(),
             ConstData::I64(v) => v.len(),
         }
     }
@@ -43,7 +46,17 @@ impl Const {
     pub fn to_f32(&self) -> Vec<f32> {
         match &self.data {
             ConstData::F32(v) => v.clone(),
+            ConstData::F64(v) => v.iter().map(|&x| x as f32).collect(),
             ConstData::I64(v) => v.iter().map(|&x| x as f32).collect(),
+        }
+    }
+
+    /// Values as f64 (exact for every stored type).
+    pub fn to_f64(&self) -> Vec<f64> {
+        match &self.data {
+            ConstData::F32(v) => v.iter().map(|&x| f64::from(x)).collect(),
+            ConstData::F64(v) => v.clone(),
+            ConstData::I64(v) => v.iter().map(|&x| x as f64).collect(),
         }
     }
 
@@ -51,9 +64,10 @@ impl Const {
     pub fn to_i64(&self, context: &str) -> Result<Vec<i64>> {
         match &self.data {
             ConstData::I64(v) => Ok(v.clone()),
-            ConstData::F32(v) => v
-                .iter()
-                .map(|&x| {
+            ConstData::F32(_) | ConstData::F64(_) => self
+                .to_f64()
+                .into_iter()
+                .map(|x| {
                     if x.fract() == 0.0 && x.abs() < 9.0e15 {
                         Ok(x as i64)
                     } else {
@@ -67,18 +81,22 @@ impl Const {
         }
     }
 
-    /// Rejects NaN and infinities, naming the tensor.
+    /// Rejects NaN and infinities (and doubles beyond f32's range, which every
+    /// use as a weight would turn into infinities), naming the tensor.
     pub fn check_finite(&self, name: &str) -> Result<()> {
-        if let ConstData::F32(v) = &self.data
-            && let Some((index, &value)) = v.iter().enumerate().find(|(_, x)| !x.is_finite())
-        {
-            return Err(ModelError::NonFiniteWeight {
+        let bad = match &self.data {
+            ConstData::F32(v) => v.iter().position(|x| !x.is_finite()),
+            ConstData::F64(v) => v.iter().position(|&x| !(x as f32).is_finite()),
+            ConstData::I64(_) => None,
+        };
+        match bad {
+            Some(index) => Err(ModelError::NonFiniteWeight {
                 tensor: name.to_string(),
                 index,
-                value,
-            });
+                value: self.to_f32()[index],
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     pub fn with_shape(mut self, shape: Vec<usize>) -> Self {

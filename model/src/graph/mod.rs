@@ -7,10 +7,12 @@
 //! become [`Op::Reshape`].
 
 pub mod broadcast;
+pub mod compare;
 pub mod constant;
 pub mod geometry;
 
 use crate::error::{ModelError, Result};
+use compare::Comparison;
 use constant::Weights;
 use geometry::Window;
 use serde::{Deserialize, Serialize};
@@ -118,6 +120,30 @@ pub enum Op {
     },
     /// Softmax over the last axis; only as the graph's final op.
     Softmax,
+    /// `a cmp b` of two runtime tensors (broadcasting): 1 where it holds, else 0.
+    Compare {
+        cmp: Comparison,
+    },
+    /// `x cmp c` with a constant (of shape `c_shape`, kept in f64: a threshold may lie
+    /// between two f32s) that broadcasts into the input's shape: 1 or 0.
+    CompareConst {
+        cmp: Comparison,
+        c: Vec<f64>,
+        c_shape: Vec<usize>,
+    },
+    /// The index of the first maximum over the last axis (that axis dropped).
+    ArgMax,
+    /// Rows of a constant table picked by a runtime index tensor:
+    /// `y[i.., r..] = table[x[i..], r..]`, shape `x.shape ++ table.shape[1..]`.
+    /// Every index must be an integer in `0..table.shape[0]`.
+    GatherConst {
+        table: Weights,
+    },
+    /// A fixed selection of input values: `y[i] = x[map[i]]` (flat, row-major): what
+    /// Gather with constant indices and Slice compute on a runtime tensor.
+    Pick {
+        map: Vec<usize>,
+    },
 }
 
 impl Op {
@@ -141,6 +167,10 @@ impl Op {
             Op::Reshape => "Reshape",
             Op::Transpose { .. } => "Transpose",
             Op::Softmax => "Softmax",
+            Op::Compare { cmp } | Op::CompareConst { cmp, .. } => cmp.name(),
+            Op::ArgMax => "ArgMax",
+            Op::GatherConst { .. } => "GatherConst",
+            Op::Pick { .. } => "Pick",
         }
     }
 
@@ -151,6 +181,8 @@ impl Op {
                 weight.data.len() + bias.len()
             }
             Op::AddConst { c } | Op::MulConst { c } => c.data.len(),
+            Op::CompareConst { c, .. } => c.len(),
+            Op::GatherConst { table } => table.data.len(),
             _ => 0,
         }
     }

@@ -2,6 +2,7 @@
 //! arithmetic from PyTorch exports, transposed weights, casts) are evaluated here.
 
 use super::attributes::{Attributes, node_label};
+use super::import::index_maps::{SliceBounds, gather_map};
 use super::import::shapes::{
     flatten_shape, normalize_axis, reshape_target, squeeze_shape, transpose_perm, unsqueeze_shape,
 };
@@ -29,6 +30,8 @@ pub const FOLDABLE: &[&str] = &[
     "Div",
     "Neg",
     "ConstantOfShape",
+    "Slice",
+    "ReduceSum",
 ];
 
 /// Evaluates `node` on constant inputs (`None` for omitted optional inputs).
@@ -84,11 +87,14 @@ pub fn fold(node: &NodeProto, inputs: &[Option<&Const>], opset: i64) -> Result<C
                 shape,
                 data: match &x.data {
                     ConstData::F32(v) => ConstData::F32(transpose(v, &x.shape, &perm)),
+                    ConstData::F64(v) => ConstData::F64(transpose(v, &x.shape, &perm)),
                     ConstData::I64(v) => ConstData::I64(transpose(v, &x.shape, &perm)),
                 },
             })
         }
         "Concat" => concat(inputs, attrs.int("axis", 0)?, &label),
+        "Slice" => slice(node, inputs, opset, &label),
+        "ReduceSum" => reduce_sum(node, inputs, opset, &label),
         "Gather" => gather(
             first()?,
             second().ok_or_else(|| ModelError::invalid(&label, "Gather needs indices"))?,
@@ -112,6 +118,10 @@ pub fn fold(node: &NodeProto, inputs: &[Option<&Const>], opset: i64) -> Result<C
                 .unwrap_or_else(|| Const::f32(vec![1], vec![0.0]));
             Ok(match value.data {
                 ConstData::F32(v) => Const::f32(shape, vec![v.first().copied().unwrap_or(0.0); n]),
+                ConstData::F64(v) => Const {
+                    shape,
+                    data: ConstData::F64(vec![v.first().copied().unwrap_or(0.0); n]),
+                },
                 ConstData::I64(v) => Const::i64(shape, vec![v.first().copied().unwrap_or(0); n]),
             })
         }
@@ -125,17 +135,20 @@ pub fn fold(node: &NodeProto, inputs: &[Option<&Const>], opset: i64) -> Result<C
 
 fn cast(x: &Const, to: i64) -> Result<Const> {
     use super::proto::tensor_proto::DataType;
-    let float = [
-        DataType::Float as i64,
-        DataType::Double as i64,
-        DataType::Float16 as i64,
-    ];
-    Ok(if float.contains(&to) {
+    let float = [DataType::Float as i64, DataType::Float16 as i64];
+    Ok(if to == DataType::Double as i64 {
+        Const {
+            shape: x.shape.clone(),
+            data: ConstData::F64(x.to_f64()),
+        }
+    } else if float.contains(&to) {
         Const::f32(x.shape.clone(), x.to_f32())
     } else {
         let v = match &x.data {
             ConstData::I64(v) => v.clone(),
-            ConstData::F32(v) => v.iter().map(|&f| f.trunc() as i64).collect(),
+            ConstData::F32(_) | ConstData::F64(_) => {
+                x.to_f64().iter().map(|&f| f.trunc() as i64).collect()
+            }
         };
         Const::i64(x.shape.clone(), v)
     })
@@ -146,6 +159,7 @@ fn map_elementwise(x: &Const, f: impl Fn(f32) -> f32, g: impl Fn(i64) -> i64) ->
         shape: x.shape.clone(),
         data: match &x.data {
             ConstData::F32(v) => ConstData::F32(v.iter().map(|&a| f(a)).collect()),
+            ConstData::F64(v) => ConstData::F32(v.iter().map(|&a| f(a as f32)).collect()),
             ConstData::I64(v) => ConstData::I64(v.iter().map(|&a| g(a)).collect()),
         },
     })
@@ -251,44 +265,108 @@ fn interleave<T: Copy>(parts: &[Vec<T>], chunks: &[usize], outer: usize) -> Vec<
 }
 
 fn gather(data: &Const, indices: &Const, axis: i64, label: &str) -> Result<Const> {
-    let axis = normalize_axis(axis, data.shape.len(), label)?;
-    let dim = *data
-        .shape
-        .get(axis)
-        .ok_or_else(|| ModelError::invalid(label, "Gather from a scalar"))? as i64;
-    let idx = indices
-        .to_i64(label)?
-        .iter()
-        .map(|&i| {
-            let j = if i < 0 { i + dim } else { i };
-            if (0..dim).contains(&j) {
-                Ok(j as usize)
-            } else {
-                Err(ModelError::invalid(
-                    label,
-                    format!("Gather index {i} out of range {dim}"),
-                ))
-            }
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let outer: usize = data.shape[..axis].iter().product();
-    let inner: usize = data.shape[axis + 1..].iter().product();
-    let mut shape = data.shape[..axis].to_vec();
-    shape.extend_from_slice(&indices.shape);
-    shape.extend_from_slice(&data.shape[axis + 1..]);
-    check_shape(label, &shape)?;
-    let mut order = Vec::with_capacity(outer * idx.len() * inner);
-    for o in 0..outer {
-        for &i in &idx {
-            order.extend((0..inner).map(|k| (o * data.shape[axis] + i) * inner + k));
-        }
-    }
-    Ok(Const {
+    let (shape, order) = gather_map(
+        &data.shape,
+        &indices.to_i64(label)?,
+        &indices.shape,
+        axis,
+        label,
+    )?;
+    Ok(pick(data, shape, &order))
+}
+
+/// The constant made of `x`'s values at `order`, with `shape`.
+fn pick(x: &Const, shape: Vec<usize>, order: &[usize]) -> Const {
+    Const {
         shape,
-        data: match &data.data {
+        data: match &x.data {
             ConstData::F32(v) => ConstData::F32(order.iter().map(|&i| v[i]).collect()),
+            ConstData::F64(v) => ConstData::F64(order.iter().map(|&i| v[i]).collect()),
             ConstData::I64(v) => ConstData::I64(order.iter().map(|&i| v[i]).collect()),
         },
+    }
+}
+
+/// Slice with its bounds from inputs (opset ≥ 10) or attributes (earlier).
+fn slice(node: &NodeProto, inputs: &[Option<&Const>], opset: i64, label: &str) -> Result<Const> {
+    let x = inputs
+        .first()
+        .copied()
+        .flatten()
+        .ok_or_else(|| ModelError::invalid(label, "missing input"))?;
+    let b = SliceBounds::of(node, |i| Ok(inputs.get(i).copied().flatten()), opset, label)?;
+    let (shape, order) = b.map(&x.shape, label)?;
+    Ok(pick(x, shape, &order))
+}
+
+/// ReduceSum over `axes` (all when none are given) of a constant.
+fn reduce_sum(node: &NodeProto, inputs: &[Option<&Const>], opset: i64, label: &str) -> Result<Const> {
+    let attrs = Attributes::of(node);
+    let x = inputs
+        .first()
+        .copied()
+        .flatten()
+        .ok_or_else(|| ModelError::invalid(label, "missing input"))?;
+    let axes = match (opset >= 13, inputs.get(1).copied().flatten()) {
+        (true, Some(a)) => Some(a.to_i64(label)?),
+        (true, None) => None,
+        (false, _) => attrs.ints("axes")?,
+    };
+    let keep = attrs.int("keepdims", 1)? != 0;
+    let rank = x.shape.len();
+    if rank == 0 {
+        return Ok(x.clone());
+    }
+    let mut reduced = vec![false; rank];
+    match axes.as_deref() {
+        None | Some([]) if attrs.int("noop_with_empty_axes", 0)? != 0 => return Ok(x.clone()),
+        None | Some([]) => reduced.iter_mut().for_each(|r| *r = true),
+        Some(a) => {
+            for &axis in a {
+                reduced[normalize_axis(axis, rank, label)?] = true;
+            }
+        }
+    }
+    let out_full: Vec<usize> = x
+        .shape
+        .iter()
+        .zip(&reduced)
+        .map(|(&d, &r)| if r { 1 } else { d })
+        .collect();
+    let n = check_shape(label, &out_full)?;
+    let out_strides = crate::graph::broadcast::strides(&out_full);
+    let in_strides = crate::graph::broadcast::strides(&x.shape);
+    let target = |flat: usize| -> usize {
+        (0..rank)
+            .filter(|&d| !reduced[d])
+            .map(|d| (flat / in_strides[d]) % x.shape[d] * out_strides[d])
+            .sum()
+    };
+    let shape = if keep {
+        out_full
+    } else {
+        x.shape
+            .iter()
+            .zip(&reduced)
+            .filter(|(_, r)| !**r)
+            .map(|(&d, _)| d)
+            .collect()
+    };
+    Ok(match &x.data {
+        ConstData::I64(v) => {
+            let mut out = vec![0i64; n];
+            v.iter()
+                .enumerate()
+                .for_each(|(i, &a)| out[target(i)] = out[target(i)].wrapping_add(a));
+            Const::i64(shape, out)
+        }
+        ConstData::F32(_) | ConstData::F64(_) => {
+            let mut out = vec![0f32; n];
+            x.to_f32().iter().enumerate().for_each(|(i, &a)| out[target(i)] += a);
+            let c = Const::f32(shape, out);
+            c.check_finite(label)?;
+            c
+        }
     })
 }
 

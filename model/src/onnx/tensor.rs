@@ -39,11 +39,11 @@ pub fn decode_tensor(t: &TensorProto, context: &str) -> Result<Const> {
                 .collect(),
             None => t.float_data.clone(),
         }),
-        DataType::Double => ConstData::F32(match raw {
+        DataType::Double => ConstData::F64(match raw {
             Some(r) => le_chunks::<8>(r, numel, name)?
-                .map(|b| f64::from_le_bytes(b) as f32)
+                .map(f64::from_le_bytes)
                 .collect(),
-            None => t.double_data.iter().map(|&v| v as f32).collect(),
+            None => t.double_data.clone(),
         }),
         DataType::Int64 => ConstData::I64(match raw {
             Some(r) => le_chunks::<8>(r, numel, name)?

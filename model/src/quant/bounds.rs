@@ -28,13 +28,21 @@ pub fn interval_bounds(graph: &Graph, input_range: f32) -> Vec<f32> {
             Op::AddConst { c } => x + max_abs(&c.data),
             Op::MulConst { c } => x * max_abs(&c.data),
             Op::LeakyRelu { alpha } => x * alpha.abs().max(1.0),
-            Op::Sigmoid | Op::Tanh | Op::Softmax => 1.0,
+            Op::Sigmoid | Op::Tanh | Op::Softmax | Op::Compare { .. } | Op::CompareConst { .. } => {
+                1.0
+            }
+            Op::ArgMax => graph.values[node.inputs[0]]
+                .shape
+                .last()
+                .map_or(0.0, |&n| n.saturating_sub(1) as f32),
+            Op::GatherConst { table } => max_abs(&table.data),
             Op::MaxPool { .. }
             | Op::AvgPool { .. }
             | Op::GlobalAvgPool
             | Op::Relu
             | Op::Reshape
-            | Op::Transpose { .. } => x,
+            | Op::Transpose { .. }
+            | Op::Pick { .. } => x,
         };
     }
     b

@@ -1,9 +1,10 @@
 //! Lowering of each float op to its integer op, choosing output scales.
 
 use super::calibrate::value_ranges;
-use super::fixed::{fitting_scale, quantize_scalar};
+use super::fixed::{fitting_scale, quantize_scalar, signed_range};
 use super::model::{LutFunction, QNode, QOp, QValue, QuantConfig, QuantModel};
 use crate::error::{ModelError, Result};
+use crate::graph::compare::Comparison;
 use crate::graph::constant::Weights;
 use crate::graph::{Graph, Node, Op};
 
@@ -299,15 +300,8 @@ impl Lowering<'_> {
             ),
             Op::GlobalAvgPool => (QOp::GlobalAvgPool, s_in),
             Op::Add | Op::Sub => {
-                let (sa, sb) = (s_in, self.scale_of(1));
-                let work = sa.max(sb);
-                let align = [(work - sa) as u32, (work - sb) as u32];
-                if align.iter().any(|&a| a + self.config.activation_bits > 60) {
-                    return Err(self.fail(format!(
-                        "operand scales 2^{sa} and 2^{sb} are too far apart"
-                    )));
-                }
-                let (scale, shift) = self.out_scale(work)?;
+                let align = self.align(s_in, self.scale_of(1))?;
+                let (scale, shift) = self.out_scale(s_in.max(self.scale_of(1)))?;
                 let op = if matches!(self.node.op, Op::Add) {
                     QOp::Add { align, shift }
                 } else {
@@ -370,6 +364,23 @@ impl Lowering<'_> {
             Op::Tanh => self.lut(LutFunction::Tanh, s_in)?,
             Op::Reshape => (QOp::Reshape, s_in),
             Op::Transpose { perm } => (QOp::Transpose { perm: perm.clone() }, s_in),
+            Op::Compare { cmp } => {
+                let align = self.align(s_in, self.scale_of(1))?;
+                (QOp::Compare { cmp: *cmp, align }, 0)
+            }
+            Op::CompareConst { cmp, c, c_shape } => (self.compare_const(*cmp, c, c_shape, s_in), 0),
+            Op::ArgMax => {
+                let n = self.values[self.node.inputs[0]].shape.last().copied().unwrap_or(1);
+                if n.saturating_sub(1) as f64 >= self.max_activation() {
+                    return Err(self.fail(format!(
+                        "ArgMax over {n} values: the index does not fit {} bits",
+                        self.bits
+                    )));
+                }
+                (QOp::ArgMax, 0)
+            }
+            Op::GatherConst { table } => self.gather_const(table, s_in)?,
+            Op::Pick { map } => (QOp::Pick { map: map.clone() }, s_in),
             Op::Softmax => {
                 return Err(ModelError::unsupported_use(
                     "Softmax",
@@ -378,6 +389,72 @@ impl Lowering<'_> {
                 ));
             }
         })
+    }
+
+    /// Left shifts that bring operands at scales `sa` and `sb` to the finer of the two.
+    fn align(&self, sa: i32, sb: i32) -> Result<[u32; 2]> {
+        let work = sa.max(sb);
+        let align = [(work - sa) as u32, (work - sb) as u32];
+        if align.iter().any(|&a| a + self.config.activation_bits > 60) {
+            return Err(self.fail(format!(
+                "operand scales 2^{sa} and 2^{sb} are too far apart"
+            )));
+        }
+        Ok(align)
+    }
+
+    /// `x cmp c` on integers: each threshold moved to the integer that decides the real
+    /// comparison exactly for every input integer, then clamped to one step beyond the
+    /// input's range (where every comparison is already decided).
+    fn compare_const(&self, cmp: Comparison, c: &[f64], c_shape: &[usize], s_in: i32) -> QOp {
+        let (lo, hi) = signed_range(self.values[self.node.inputs[0]].bits);
+        let (lo, hi) = ((lo - 1) as f64, (hi + 1) as f64);
+        let q = c
+            .iter()
+            .map(|&t| {
+                let k = cmp.integer_threshold(t * 2f64.powi(s_in));
+                k.map_or(hi, |k| k.clamp(lo, hi)) as i64
+            })
+            .collect();
+        QOp::CompareConst {
+            cmp,
+            c: q,
+            c_shape: c_shape.to_vec(),
+        }
+    }
+
+    /// A gather from a constant table: the index must be an exact integer at the input's
+    /// scale (so that scale may not be coarser than 1); the table is quantized at the
+    /// finest scale its largest value allows.
+    fn gather_const(&self, table: &Weights, s_in: i32) -> Result<(QOp, i32)> {
+        if s_in < 0 {
+            return Err(self.fail(format!(
+                "the index tensor's scale 2^{s_in} cannot hold every integer index exactly"
+            )));
+        }
+        let scale = match fitting_scale(f64::from(table.max_abs()), self.bits, 0) {
+            Some(s) if s < 0 => {
+                return Err(self.fail(format!(
+                    "table values up to {} do not fit {} bits",
+                    table.max_abs(),
+                    self.bits
+                )));
+            }
+            fit => fit.unwrap_or(0),
+        };
+        let q = table
+            .data
+            .iter()
+            .map(|&v| quantize_scalar(f64::from(v), scale))
+            .collect();
+        Ok((
+            QOp::GatherConst {
+                table: q,
+                rows: table.shape.first().copied().unwrap_or(0),
+                index_shift: s_in as u32,
+            },
+            scale,
+        ))
     }
 
     /// LeakyRelu's slope as `alpha · 2^-scale` with `alpha` within the weight bits. The scale

@@ -1,6 +1,7 @@
 //! The quantized integer model: the exact computation circuits and FHE reproduce.
 
 use crate::graph::ValueId;
+use crate::graph::compare::Comparison;
 use crate::graph::geometry::Window;
 use serde::{Deserialize, Serialize};
 
@@ -149,6 +150,27 @@ pub enum QOp {
     Reshape,
     /// Permuted axes.
     Transpose { perm: Vec<usize> },
+    /// `(a << align[0]) cmp (b << align[1])`, broadcasting: 1 or 0 (scale 0).
+    Compare { cmp: Comparison, align: [u32; 2] },
+    /// `x cmp c`, `c` broadcast into x: 1 or 0 (scale 0). `c` is the integer threshold
+    /// that makes the integer comparison exact for the real one
+    /// ([`Comparison::integer_threshold`]), clamped to one step beyond x's range.
+    CompareConst {
+        cmp: Comparison,
+        c: Vec<i64>,
+        c_shape: Vec<usize>,
+    },
+    /// The index of the first maximum over the last axis (scale 0).
+    ArgMax,
+    /// `y[i.., r..] = table[x[i..] >> index_shift, r..]`; each index must be an exact
+    /// multiple of `2^index_shift` (an integer at the input's scale) within `0..rows`.
+    GatherConst {
+        table: Vec<i64>,
+        rows: usize,
+        index_shift: u32,
+    },
+    /// `y[i] = x[map[i]]`.
+    Pick { map: Vec<usize> },
 }
 
 impl QOp {
@@ -176,6 +198,10 @@ impl QOp {
             } => "Tanh",
             QOp::Reshape => "Reshape",
             QOp::Transpose { .. } => "Transpose",
+            QOp::Compare { cmp, .. } | QOp::CompareConst { cmp, .. } => cmp.name(),
+            QOp::ArgMax => "ArgMax",
+            QOp::GatherConst { .. } => "GatherConst",
+            QOp::Pick { .. } => "Pick",
         }
     }
 }

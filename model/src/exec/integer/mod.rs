@@ -7,6 +7,10 @@
 mod elementwise;
 mod linear;
 mod pool;
+mod select;
+
+pub use select::first_max;
+pub use select::row_index;
 
 use crate::error::{ModelError, Result};
 use crate::quant::fixed::{dequantize, quantize_scalar, signed_range};
@@ -189,6 +193,24 @@ fn eval_with(
         } => elementwise::lookup(x.data, *in_shift, *offset, table, name, x.scale)?,
         QOp::Reshape => x.data.to_vec(),
         QOp::Transpose { perm } => crate::graph::broadcast::transpose(x.data, x.shape, perm),
+        QOp::Compare { cmp, align } => {
+            let y = y()?;
+            elementwise::binary(x.data, x.shape, y.data, y.shape, out_shape, |a, b| {
+                (cmp.indicator(a << align[0], b << align[1]), 0)
+            })
+        }
+        QOp::CompareConst { cmp, c, c_shape } => {
+            elementwise::binary(x.data, x.shape, c, c_shape, out_shape, |a, b| {
+                (cmp.indicator(a, b), 0)
+            })
+        }
+        QOp::ArgMax => select::argmax(x.data, x.shape.last().copied().unwrap_or(1), name)?,
+        QOp::GatherConst {
+            table,
+            rows,
+            index_shift,
+        } => select::gather_const(x.data, table, *rows, *index_shift, x.scale, name)?,
+        QOp::Pick { map } => select::pick(x.data, map, name)?,
     })
 }
 

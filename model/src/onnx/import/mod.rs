@@ -3,8 +3,11 @@
 
 mod activations;
 mod elementwise;
+pub mod index_maps;
+mod kinds;
 mod layers;
 mod pooling;
+mod selection;
 pub mod shapes;
 
 use super::attributes::{Attributes, node_label};
@@ -45,16 +48,25 @@ pub const RUNTIME_OPS: &[&str] = &[
     "Cast",
     "Squeeze",
     "Unsqueeze",
+    "Less",
+    "LessOrEqual",
+    "Greater",
+    "GreaterOrEqual",
+    "Equal",
+    "And",
+    "ArgMax",
+    "Gather",
+    "Slice",
 ];
 
 /// Operators accepted only when every input is a constant (shape arithmetic).
 pub const CONSTANT_ONLY_OPS: &[&str] = &[
     "Constant",
     "Shape",
-    "Gather",
     "Concat",
     "ConstantOfShape",
     "Neg",
+    "ReduceSum",
 ];
 
 /// Whether an ONNX op (domain, type) can appear in a model cipherproof imports.
@@ -130,6 +142,8 @@ pub(crate) struct Builder {
     uses: HashMap<String, usize>,
     pub(crate) graph: Graph,
     pub(crate) opset: i64,
+    /// The kind of each value's numbers, filled on demand ([`kinds`]).
+    kinds: Vec<kinds::Kind>,
 }
 
 impl Builder {
@@ -190,6 +204,7 @@ impl Builder {
                 opset,
             },
             opset,
+            kinds: Vec::new(),
         })
     }
 
@@ -251,6 +266,7 @@ impl Builder {
             label: &label,
             attrs,
             op_type: op,
+            node,
         };
         let out = match op {
             "Gemm" => layers::gemm(self, &ctx, &operands)?,
@@ -261,7 +277,15 @@ impl Builder {
             "Relu" | "LeakyRelu" | "Sigmoid" | "Tanh" | "Softmax" => {
                 activations::activation(self, &ctx, &operands)?
             }
-            "Identity" | "Dropout" | "Cast" => activations::passthrough(self, &ctx, &operands)?,
+            "Identity" | "Dropout" => activations::passthrough(self, &ctx, &operands)?,
+            "Cast" => selection::cast(self, &ctx, &operands)?,
+            "Less" | "LessOrEqual" | "Greater" | "GreaterOrEqual" | "Equal" => {
+                selection::compare(self, &ctx, &operands)?
+            }
+            "And" => selection::and(self, &ctx, &operands)?,
+            "ArgMax" => selection::argmax(self, &ctx, &operands)?,
+            "Gather" => selection::gather(self, &ctx, &operands)?,
+            "Slice" => selection::slice(self, &ctx, &operands)?,
             "Flatten" | "Reshape" | "Squeeze" | "Unsqueeze" | "Transpose" => {
                 elementwise::reshape_like(self, &ctx, &operands)?
             }
@@ -425,6 +449,7 @@ pub(crate) struct Ctx<'a> {
     pub label: &'a str,
     pub attrs: Attributes<'a>,
     pub op_type: &'a str,
+    pub node: &'a NodeProto,
 }
 
 impl Ctx<'_> {

@@ -1,0 +1,74 @@
+//! Integer selection ops: argmax over the last axis, rows of a constant table
+//! picked by a runtime index, and fixed picks of input values.
+
+use crate::error::{ModelError, Result};
+
+/// The index of the first maximum of each run of `last` values.
+pub(super) fn argmax(x: &[i64], last: usize, name: &str) -> Result<Vec<i64>> {
+    if last == 0 {
+        return Err(ModelError::IntegerExecution {
+            node: name.to_string(),
+            reason: "ArgMax over an empty axis".into(),
+        });
+    }
+    Ok(x.chunks(last).map(|row| first_max(row) as i64).collect())
+}
+
+/// The position of the first maximum of a non-empty slice.
+pub fn first_max<T: PartialOrd + Copy>(row: &[T]) -> usize {
+    let mut best = 0;
+    for (i, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// `table[x[i] >> index_shift]` row by row (`rows` rows); refuses an index that is not an
+/// exact multiple of `2^index_shift` or lies outside the table.
+pub(super) fn gather_const(
+    x: &[i64],
+    table: &[i64],
+    rows: usize,
+    index_shift: u32,
+    scale: i32,
+    name: &str,
+) -> Result<Vec<i64>> {
+    let width = table.len() / rows.max(1);
+    let mut out = Vec::with_capacity(x.len() * width);
+    for &q in x {
+        let row = row_index(q, index_shift, rows).ok_or_else(|| ModelError::IntegerExecution {
+            node: name.to_string(),
+            reason: format!(
+                "index {} (integer {q} at scale 2^{scale}) is not a row of the {rows}-row table",
+                q as f64 * 2f64.powi(-scale)
+            ),
+        })?;
+        out.extend_from_slice(&table[row * width..(row + 1) * width]);
+    }
+    Ok(out)
+}
+
+/// The row `q` stands for: `q / 2^shift` when that is exact and within `0..rows`.
+pub fn row_index(q: i64, shift: u32, rows: usize) -> Option<usize> {
+    let unit = 1i64.checked_shl(shift)?;
+    if q < 0 || q % unit != 0 {
+        return None;
+    }
+    usize::try_from(q >> shift).ok().filter(|&r| r < rows)
+}
+
+/// `x[map[i]]`.
+pub(super) fn pick(x: &[i64], map: &[usize], name: &str) -> Result<Vec<i64>> {
+    map.iter()
+        .map(|&i| {
+            x.get(i)
+                .copied()
+                .ok_or_else(|| ModelError::IntegerExecution {
+                    node: name.to_string(),
+                    reason: format!("picks value {i} of an input of {}", x.len()),
+                })
+        })
+        .collect()
+}
