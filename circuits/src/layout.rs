@@ -55,6 +55,7 @@ pub fn assign_model(
     input: &[i64],
     visibility: InputVisibility,
 ) -> Result<ModelWitness> {
+    cipherproof_model::quant::check_selection_ops(model)?;
     let expected = model.input().numel();
     if input.len() != expected {
         return Err(CircuitError::InputLength {

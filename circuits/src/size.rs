@@ -44,6 +44,12 @@ pub fn min_advice_cells(model: &QuantModel) -> u128 {
                 ..
             } => conv_terms(weight, weight_shape, window, input, out),
             QOp::MaxPool { window } | QOp::AvgPool { window, .. } => pool_terms(window, input, out),
+            // Per index: a one-hot indicator over the rows and an inner product per column.
+            QOp::GatherConst { table, rows, .. } => {
+                let width = table.len() / (*rows).max(1);
+                let indices = input.iter().product::<usize>() as u128;
+                indices * *rows as u128 * (1 + width as u128)
+            }
             _ => 0,
         };
     }

@@ -461,6 +461,7 @@ fn the_size_bound_never_exceeds_a_real_layout() {
         "ezkl/1l_conv",
         "ezkl/3l_relu_conv_fc",
         "ezkl/2l_relu_sigmoid_small",
+        "ezkl/decision_tree",
     ] {
         let (model, inputs) = fixture(name, 1);
         let bound = min_advice_cells(&model);

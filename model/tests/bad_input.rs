@@ -450,3 +450,113 @@ fn integer_only_uses_of_real_values_are_refused() {
         "does not broadcast into",
     );
 }
+
+fn double_tensor(name: &str, dims: &[i64], data: &[f64]) -> TensorProto {
+    TensorProto {
+        name: Some(name.into()),
+        dims: dims.to_vec(),
+        data_type: Some(11),
+        double_data: data.to_vec(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_table_index_rounded_by_quantization_is_refused() {
+    // ArgMax -> Mul by an integer constant -> Gather: 3 is kept exactly; 513 needs 11 weight
+    // bits, so at 10 it becomes 514 and would pick the wrong row: refused, not rounded.
+    let tree = |k: f32| {
+        let mut argmax = node("ArgMax", &["input"], "i");
+        int_attr(&mut argmax, "axis", 1);
+        int_attr(&mut argmax, "keepdims", 0);
+        let rows = (3.0 * k) as usize + 1;
+        let table: Vec<f32> = (0..rows).map(|r| r as f32).collect();
+        graph_of(
+            vec![
+                argmax,
+                node("Mul", &["i", "k"], "j"),
+                node("Gather", &["table", "j"], "output"),
+            ],
+            vec![
+                tensor("k", &[1], &[k]),
+                tensor("table", &[rows as i64], &table),
+            ],
+        )
+    };
+    let (float, integer) = both_runs(&tree(3.0), &[0.0, 1.0, 0.5, 2.0]).unwrap();
+    assert_eq!((float, integer), (vec![9.0], vec![9.0]));
+    let err = both_runs(&tree(513.0), &[0.0, 1.0, 0.5, 2.0]).unwrap_err();
+    assert!(err.to_string().contains("not exact integers"), "{err}");
+    // A cast of those integers to a narrow type could wrap: refused.
+    let mut cast = node("Cast", &["j"], "output");
+    int_attr(&mut cast, "to", 3);
+    let mut m = tree(3.0);
+    m.graph.as_mut().unwrap().node[2] = cast;
+    let err = import_onnx(&bytes(&m)).unwrap_err();
+    assert!(err.to_string().contains("narrow"), "{err}");
+}
+
+#[test]
+fn a_threshold_below_the_input_step_still_decides_exactly() {
+    // Inputs near 10^6 get a scale of 2^-5; the smallest double times 2^-5 underflows to 0,
+    // but 0 < 5e-324 still holds, and 1 step above 0 does not stay below it.
+    let m = graph_of(
+        vec![node("Less", &["input", "t"], "output")],
+        vec![double_tensor("t", &[1], &[5e-324])],
+    );
+    let g = import_onnx(&bytes(&m)).unwrap();
+    let q = quantize(&g, &[vec![1.0e6, -1.0e6, 0.0, 0.0]], &QuantConfig::default()).unwrap();
+    assert!(q.input().scale < 0, "scale {}", q.input().scale);
+    let runner = IntegerRunner::new(&q).unwrap();
+    let x = [0.0, -64.0, 64.0, 1.0e6];
+    let out = runner.run(&runner.quantize_input(0, &x).unwrap()).unwrap();
+    assert_eq!(out, [1, 1, 0, 0]);
+    assert_eq!(FloatRunner::new(&g).unwrap().run(&x).unwrap(), [1.0, 1.0, 0.0, 0.0]);
+}
+
+#[test]
+fn selection_ops_edited_out_of_shape_are_refused_before_running() {
+    use cipherproof_model::quant::QOp;
+    let mut argmax = node("ArgMax", &["input"], "i");
+    int_attr(&mut argmax, "axis", 1);
+    int_attr(&mut argmax, "keepdims", 0);
+    let m = graph_of(
+        vec![
+            node("Less", &["input", "input"], "b"),
+            argmax,
+            node("Gather", &["table", "i"], "output"),
+        ],
+        vec![tensor("table", &[4], &[1.0, 2.0, 3.0, 4.0])],
+    );
+    let g = import_onnx(&bytes(&m)).unwrap();
+    let good = quantize(&g, &[vec![0.5, 1.0, -1.0, 0.25]], &QuantConfig::default()).unwrap();
+    IntegerRunner::new(&good).unwrap();
+    let edits: [(&str, fn(&mut QOp)); 4] = [
+        ("exceed 60 bits", |op| {
+            if let QOp::Compare { align, .. } = op {
+                align[0] = 70;
+            }
+        }),
+        ("index shift", |op| {
+            if let QOp::GatherConst { index_shift, .. } = op {
+                *index_shift = 64;
+            }
+        }),
+        ("in 0 rows", |op| {
+            if let QOp::GatherConst { rows, .. } = op {
+                *rows = 0;
+            }
+        }),
+        ("in 3 rows", |op| {
+            if let QOp::GatherConst { rows, .. } = op {
+                *rows = 3;
+            }
+        }),
+    ];
+    for (says, edit) in edits {
+        let mut bad = good.clone();
+        bad.nodes.iter_mut().for_each(|n| edit(&mut n.op));
+        let err = IntegerRunner::new(&bad).unwrap_err();
+        assert!(err.to_string().contains(says), "{says}: {err}");
+    }
+}

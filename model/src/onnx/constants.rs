@@ -49,7 +49,7 @@ pub fn fold(node: &NodeProto, inputs: &[Option<&Const>], opset: i64) -> Result<C
     match node.op_type() {
         "Identity" | "Dropout" => Ok(first()?.clone()),
         "Cast" => cast(first()?, attrs.int("to", 1)?),
-        "Neg" => map_elementwise(first()?, |x| -x, |x| -x),
+        "Neg" => map_elementwise(first()?, |x| -x, |x| -x, |x| -x),
         "Reshape" => {
             let spec = second()
                 .ok_or_else(|| ModelError::invalid(&label, "Reshape needs a shape input"))?;
@@ -154,12 +154,17 @@ fn cast(x: &Const, to: i64) -> Result<Const> {
     })
 }
 
-fn map_elementwise(x: &Const, f: impl Fn(f32) -> f32, g: impl Fn(i64) -> i64) -> Result<Const> {
+fn map_elementwise(
+    x: &Const,
+    f: impl Fn(f32) -> f32,
+    h: impl Fn(f64) -> f64,
+    g: impl Fn(i64) -> i64,
+) -> Result<Const> {
     Ok(Const {
         shape: x.shape.clone(),
         data: match &x.data {
             ConstData::F32(v) => ConstData::F32(v.iter().map(|&a| f(a)).collect()),
-            ConstData::F64(v) => ConstData::F32(v.iter().map(|&a| f(a as f32)).collect()),
+            ConstData::F64(v) => ConstData::F64(v.iter().map(|&a| h(a)).collect()),
             ConstData::I64(v) => ConstData::I64(v.iter().map(|&a| g(a)).collect()),
         },
     })
@@ -192,6 +197,22 @@ fn binary(op: &str, a: &Const, b: &Const, label: &str) -> Result<Const> {
                 .map(|(&i, &j)| f(x[i], y[j]))
                 .collect::<Result<Vec<_>>>()?;
             Ok(Const::i64(shape, v))
+        }
+        (ConstData::F64(_), _) | (_, ConstData::F64(_)) => {
+            // A double stays a double (a threshold computed from one keeps its precision).
+            let (x, y) = (a.to_f64(), b.to_f64());
+            let f = |p: f64, q: f64| match op {
+                "Add" => p + q,
+                "Sub" => p - q,
+                "Mul" => p * q,
+                _ => p / q,
+            };
+            let c = Const {
+                shape,
+                data: ConstData::F64(ia.iter().zip(&ib).map(|(&i, &j)| f(x[i], y[j])).collect()),
+            };
+            c.check_finite(label)?;
+            Ok(c)
         }
         _ => {
             let (x, y) = (a.to_f32(), b.to_f32());

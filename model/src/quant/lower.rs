@@ -91,6 +91,8 @@ fn quantize_with_ranges(graph: &Graph, ranges: &[f32], config: &QuantConfig) -> 
         )));
     }
     let mut qnodes = Vec::with_capacity(nodes.len());
+    // Which values are exact integers (`exact.rs`); the input is a real number.
+    let mut exact = vec![false];
     for node in nodes {
         if node.output != values.len() {
             return Err(ModelError::IntegerExecution {
@@ -107,10 +109,12 @@ fn quantize_with_ranges(graph: &Graph, ranges: &[f32], config: &QuantConfig) -> 
             config,
             ranges: &ranges,
             values: &values,
+            exact: &exact,
             node,
             bits,
         };
         let (op, scale) = l.lower()?;
+        exact.push(super::exact::exact_integer(node, &op, &values, &exact, scale));
         let info = &graph.values[node.output];
         values.push(QValue {
             name: info.name.clone(),
@@ -186,6 +190,8 @@ struct Lowering<'a> {
     config: &'a QuantConfig,
     ranges: &'a [f32],
     values: &'a [QValue],
+    /// Per value so far: whether it is an exact integer.
+    exact: &'a [bool],
     node: &'a Node,
     /// Signed bits of this node's output value.
     bits: u32,
@@ -412,7 +418,12 @@ impl Lowering<'_> {
         let q = c
             .iter()
             .map(|&t| {
-                let k = cmp.integer_threshold(t * 2f64.powi(s_in));
+                let mut scaled = t * 2f64.powi(s_in);
+                if scaled == 0.0 && t != 0.0 {
+                    // Underflow: any magnitude below 1 rounds to the same integer threshold.
+                    scaled = f64::MIN_POSITIVE.copysign(t);
+                }
+                let k = cmp.integer_threshold(scaled);
                 k.map_or(hi, |k| k.clamp(lo, hi)) as i64
             })
             .collect();
@@ -427,9 +438,11 @@ impl Lowering<'_> {
     /// scale (so that scale may not be coarser than 1); the table is quantized at the
     /// finest scale its largest value allows.
     fn gather_const(&self, table: &Weights, s_in: i32) -> Result<(QOp, i32)> {
-        if s_in < 0 {
+        if s_in < 0 || !self.exact[self.node.inputs[0]] {
             return Err(self.fail(format!(
-                "the index tensor's scale 2^{s_in} cannot hold every integer index exactly"
+                "its indices are not exact integers at their scale 2^{s_in} (a constant they \
+                 were computed with is not an integer, or was rounded to {} weight bits)",
+                self.config.weight_bits
             )));
         }
         let scale = match fitting_scale(f64::from(table.max_abs()), self.bits, 0) {

@@ -7,10 +7,13 @@
 
 pub mod bounds;
 pub mod calibrate;
+mod checks;
+mod exact;
 pub mod fixed;
 mod lower;
 pub mod model;
 pub mod report;
 
+pub use checks::check_selection_ops;
 pub use lower::{quantize, quantize_for_range};
 pub use model::{LutFunction, QNode, QOp, QValue, QuantConfig, QuantModel};

@@ -27,6 +27,7 @@ pub struct IntegerRunner<'m> {
 
 impl<'m> IntegerRunner<'m> {
     pub fn new(model: &'m QuantModel) -> Result<Self> {
+        crate::quant::check_selection_ops(model)?;
         let weights = model
             .nodes
             .iter()

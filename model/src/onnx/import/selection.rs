@@ -76,6 +76,9 @@ pub(crate) fn argmax(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) -> Res
         return Err(ctx.invalid("ArgMax of a scalar"));
     }
     let axis = normalize_axis(ctx.attrs.int("axis", 0)?, xs.len(), ctx.label)?;
+    if xs[axis] == 0 {
+        return Err(ctx.invalid(format!("ArgMax over an empty axis of {xs:?}")));
+    }
     if xs[axis + 1..].iter().any(|&d| d != 1) {
         return Err(ctx.unsupported(format!(
             "ArgMax over axis {axis} of {xs:?} (only the last axis with more than one value)"
@@ -118,6 +121,9 @@ pub(crate) fn gather(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) -> Res
                     ctx.unsupported("runtime indices into a constant along any axis but the first")
                 );
             }
+            if table.shape[0] == 0 {
+                return Err(ctx.invalid("Gather from a table of no rows"));
+            }
             if b.kind(*i) < Kind::Integer {
                 return Err(ctx.unsupported(format!(
                     "runtime indices '{}' that are not known to be integers",
@@ -157,26 +163,27 @@ fn pick(b: &mut Builder, ctx: &Ctx, x: ValueId, (shape, map): IndexMap) -> Value
     }
 }
 
-/// Cast: to a real type always; to an integer type only from integers, to bool only from
-/// booleans (where the cast changes no number).
+/// Cast: to a real type always; to int32/int64 only from integers; to bool, to 8- or
+/// 16-bit or unsigned integer types only from booleans (where no cast can wrap or change
+/// a number).
 pub(crate) fn cast(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) -> Result<ValueId> {
     let x = ctx.value(ops, 0)?;
     let to = ctx.attrs.int("to", 1)?;
     // FLOAT, FLOAT16, DOUBLE, BFLOAT16: the value stays a real number.
     let needs = match to {
         1 | 10 | 11 | 16 => Kind::Real,
-        9 => Kind::Boolean,
-        _ => Kind::Integer,
+        6 | 7 => Kind::Integer,
+        _ => Kind::Boolean,
     };
     if b.kind(x) < needs {
         let what = if needs == Kind::Boolean {
-            "bool"
+            "bool, a narrow or an unsigned integer type"
         } else {
             "an integer type"
         };
         return Err(ctx.unsupported(format!(
             "cast of a runtime tensor to {what} ({to}) from values not known to be {} \
-             (the cast would change them)",
+             (the cast could change them)",
             if needs == Kind::Boolean {
                 "0 or 1"
             } else {
