@@ -100,6 +100,42 @@ async fn register_infer_prove_and_fetch_the_proof() {
     gw.shutdown().await.unwrap();
 }
 
+/// EZKL's decision_tree through the gateway: registered for inputs within ±8 (iris features
+/// reach 7.9), a PROVEN inference of a virginica sample proves class 2 and the proof verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_tree_registers_and_proves_its_class() {
+    const TREE: &str = "ezkl/decision_tree/network.onnx";
+    let gw = start(config("tree")).await;
+    let mut c = clients(&gw, None).await;
+    let mut msgs = register_messages("tree", &onnx(TREE), 4096);
+    if let Some(register_model_request::Part::Options(o)) = &mut msgs[0].part {
+        o.input_range = 8.0;
+    }
+    let info = c.models.register_model(tokio_stream::iter(msgs)).await.unwrap().into_inner().model.unwrap();
+    // Iris sample 101 (virginica): 6.3, 3.3, 6.0, 2.5.
+    let x = vec![6.3, 3.3, 6.0, 2.5];
+    let model = quantize_for_range(&import_onnx(&onnx(TREE)).unwrap(), 8.0, &QuantConfig::default()).unwrap();
+    let want = integer::run(&model, &x).unwrap();
+    assert_eq!(integer::dequantize_output(&model, &want), [2.0]);
+    let proven = c
+        .infer
+        .infer(InferRequest { model: "tree".into(), input: x, mode: InferenceMode::Proven as i32 })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(proven.quantized_outputs, want);
+    let last = watch(&mut c, &proven.job_id).await.pop().unwrap();
+    assert_eq!(JobState::try_from(last.state), Ok(JobState::Succeeded), "{last:?}");
+    let proof = c.jobs.get_proof(GetJobRequest { job_id: proven.job_id }).await.unwrap().into_inner();
+    let file: ProofFile = serde_json::from_slice(&proof.proof_file).unwrap();
+    let dir = gw.shared.config.data_dir.join("models").join(&info.model_id);
+    let compiled = compile::load(&dir).unwrap();
+    let params = compile::load_params(&compiled.circuit.srs, compiled.circuit.shape.k(), &gw.shared.config.data_dir.join("cache")).unwrap();
+    verify::verify(&compiled, &params, &file).unwrap();
+    assert_eq!(file.quantized_outputs, want);
+    gw.shutdown().await.unwrap();
+}
+
 /// `serve --backend cuda` where the binary has no CUDA prover, or the machine
 /// no device, does not start (rather than proving on the CPU unasked); `auto`
 /// then proves on the CPU.
