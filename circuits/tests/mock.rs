@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use cipherproof_circuits::field::Fr;
 use cipherproof_circuits::size::{check_fits, min_advice_cells};
 use cipherproof_circuits::{CircuitError, InputVisibility, ModelCircuit};
@@ -11,6 +13,7 @@ use cipherproof_model::exec::integer::IntegerRunner;
 use cipherproof_model::import_onnx;
 use cipherproof_model::quant::{QuantConfig, QuantModel, quantize};
 use cipherproof_testkit::{fixture as testdata, samples};
+use common::is_zero_hint_of_zero;
 use halo2_base::gates::circuit::CircuitBuilderStage;
 use halo2_base::halo2_proofs::dev::{MockProver, VerifyFailure};
 use halo2_base::halo2_proofs::plonk::Assigned;
@@ -195,26 +198,6 @@ fn a_tampered_constant_fails_the_constant_gate() {
     }
 }
 
-/// halo2-base's `is_zero(a)` lays out `[is_zero, a, inv, 1 | 0, a, is_zero, 0]` with gates
-/// `is_zero + a·inv = 1` and `a·is_zero = 0`: when `a = 0` the inverse `inv` is a free hint
-/// (any value satisfies both gates) and the output is still forced to 1. Such a cell may be
-/// tampered without changing anything the proof asserts.
-fn is_zero_hint_of_zero(b: &mut ModelCircuit, i: usize) -> bool {
-    let ctx = b.builder.main(0);
-    let (adv, sel) = (&ctx.advice, &ctx.selector);
-    let v = |j: usize| adv.get(j).map(|a| a.evaluate());
-    let one = Some(Fr::from(1u64));
-    let zero = Some(Fr::from(0u64));
-    i >= 2
-        && sel.get(i - 2) == Some(&true)
-        && sel.get(i + 2) == Some(&true)
-        && v(i - 2) == one
-        && v(i - 1) == zero
-        && v(i + 1) == one
-        && v(i + 3) == zero
-        && v(i + 4) == one
-}
-
 #[test]
 fn tampering_any_witness_cell_is_rejected() {
     // 1l_mlp: dense, relu, rescale and range checks — small enough to try every
@@ -244,7 +227,7 @@ fn tampering_any_witness_cell_is_rejected() {
             set_cell(&mut b, i, original + Assigned::Trivial(Fr::from(1u64)));
             let accepted_now = satisfied(&b, &outputs);
             set_cell(&mut b, i, original);
-            if accepted_now && !is_zero_hint_of_zero(&mut b, i) {
+            if accepted_now && !is_zero_hint_of_zero(&mut b.builder, i) {
                 accepted.push(i);
             }
         }

@@ -16,7 +16,7 @@ use cipherproof_model::exec::integer::IntegerRunner;
 use cipherproof_model::import_onnx;
 use cipherproof_model::quant::{QuantConfig, quantize};
 use cipherproof_testkit::{fixture, read_json, rows};
-use common::{lay_out, ok};
+use common::{is_zero_hint_of_zero, lay_out, ok};
 use halo2_base::QuantumCell::{Constant, Existing};
 use halo2_base::gates::circuit::CircuitBuilderStage;
 use halo2_base::halo2_proofs::dev::MockProver;
@@ -82,22 +82,6 @@ fn the_decision_tree_circuit_equals_the_reference_on_iris_samples() {
     assert_eq!(classes.len(), 3, "{classes:?}");
 }
 
-/// halo2-base's `is_zero` of a zero leaves its inverse hint free (see mock.rs).
-fn free_inverse_hint(b: &mut ModelCircuit, i: usize) -> bool {
-    let ctx = b.builder.main(0);
-    let (adv, sel) = (&ctx.advice, &ctx.selector);
-    let v = |j: usize| adv.get(j).map(|a| a.evaluate());
-    let (one, zero) = (Some(Fr::from(1u64)), Some(Fr::from(0u64)));
-    i >= 2
-        && sel.get(i - 2) == Some(&true)
-        && sel.get(i + 2) == Some(&true)
-        && v(i - 2) == one
-        && v(i - 1) == zero
-        && v(i + 1) == one
-        && v(i + 3) == zero
-        && v(i + 4) == one
-}
-
 #[test]
 fn tampering_any_cell_of_the_decision_tree_is_rejected() {
     let (model, inputs) = decision_tree();
@@ -110,7 +94,7 @@ fn tampering_any_cell_of_the_decision_tree_is_rejected() {
         b.builder.main(0).advice[i] = original + Assigned::Trivial(Fr::from(1u64));
         let now = tree_ok(&b, &outputs);
         b.builder.main(0).advice[i] = original;
-        if now && !free_inverse_hint(&mut b, i) {
+        if now && !is_zero_hint_of_zero(&mut b.builder, i) {
             accepted.push(i);
         }
     }

@@ -66,3 +66,24 @@ pub fn set(b: &mut BaseCircuitBuilder<Fr>, cells: &[usize], v: i64) {
 pub fn bump(b: &mut BaseCircuitBuilder<Fr>, at: usize, by: i64) {
     b.main(0).advice[at] += Assigned::Trivial(fr_i64(by));
 }
+
+/// halo2-base's `is_zero(a)` lays out `[is_zero, a, inv, 1 | 0, a, is_zero, 0]` with gates
+/// `is_zero + a·inv = 1` and `a·is_zero = 0`: when `a = 0` the inverse `inv` is a free hint
+/// (any value satisfies both gates) and the output is still forced to 1. Whether advice cell
+/// `i` of the main thread is such a hint, which may be tampered without changing anything
+/// the proof asserts.
+pub fn is_zero_hint_of_zero(b: &mut BaseCircuitBuilder<Fr>, i: usize) -> bool {
+    let ctx = b.main(0);
+    let (adv, sel) = (&ctx.advice, &ctx.selector);
+    let v = |j: usize| adv.get(j).map(|a| a.evaluate());
+    let one = Some(Fr::from(1u64));
+    let zero = Some(Fr::from(0u64));
+    i >= 2
+        && sel.get(i - 2) == Some(&true)
+        && sel.get(i + 2) == Some(&true)
+        && v(i - 2) == one
+        && v(i - 1) == zero
+        && v(i + 1) == one
+        && v(i + 3) == zero
+        && v(i + 4) == one
+}

@@ -201,34 +201,37 @@ fn binary(op: &str, a: &Const, b: &Const, label: &str) -> Result<Const> {
         (ConstData::F64(_), _) | (_, ConstData::F64(_)) => {
             // A double stays a double (a threshold computed from one keeps its precision).
             let (x, y) = (a.to_f64(), b.to_f64());
-            let f = |p: f64, q: f64| match op {
-                "Add" => p + q,
-                "Sub" => p - q,
-                "Mul" => p * q,
-                _ => p / q,
-            };
+            let v = ia.iter().zip(&ib).map(|(&i, &j)| arith(op, x[i], y[j]));
             let c = Const {
                 shape,
-                data: ConstData::F64(ia.iter().zip(&ib).map(|(&i, &j)| f(x[i], y[j])).collect()),
+                data: ConstData::F64(v.collect()),
             };
             c.check_finite(label)?;
             Ok(c)
         }
         _ => {
             let (x, y) = (a.to_f32(), b.to_f32());
-            let f = |p: f32, q: f32| match op {
-                "Add" => p + q,
-                "Sub" => p - q,
-                "Mul" => p * q,
-                _ => p / q,
-            };
-            let c = Const::f32(
-                shape,
-                ia.iter().zip(&ib).map(|(&i, &j)| f(x[i], y[j])).collect(),
-            );
+            let v = ia.iter().zip(&ib).map(|(&i, &j)| arith(op, x[i], y[j]));
+            let c = Const::f32(shape, v.collect());
             c.check_finite(label)?;
             Ok(c)
         }
+    }
+}
+
+/// `p op q` for Add, Sub, Mul and (otherwise) Div, in floating point.
+fn arith<T>(op: &str, p: T, q: T) -> T
+where
+    T: std::ops::Add<Output = T>
+        + std::ops::Sub<Output = T>
+        + std::ops::Mul<Output = T>
+        + std::ops::Div<Output = T>,
+{
+    match op {
+        "Add" => p + q,
+        "Sub" => p - q,
+        "Mul" => p * q,
+        _ => p / q,
     }
 }
 
