@@ -21,10 +21,12 @@ EZKL = {  # model: (verify tx gasUsed, runtime code bytes)
     "1l_conv": (552512, 13411), "1l_mlp": (544782, 13410), "1l_relu": (544201, 13410),
     "2l_relu_sigmoid_small": (613430, 15194), "3l_relu_conv_fc": (1260853, 13401),
     "digits_mlp": (607074, 13391), "lenet_5": (1668615, 13401), "linear_regression": (540925, 13419),
-    "decision_tree": (779289, 19660),
+    "decision_tree": (779289, 19660), "xgboost": (852029, 21554),
 }
 DEFAULT_MODELS = ["1l_relu", "1l_mlp", "linear_regression", "1l_conv", "digits_mlp", "2l_relu_sigmoid_small", "3l_relu_conv_fc",
-                  "decision_tree"]
+                  "decision_tree", "xgboost"]
+# Models with several outputs: the one cipherproof proves (EZKL makes every output public).
+OUTPUT = {"xgboost": "output"}
 
 
 def run(cmd, env):
@@ -39,6 +41,7 @@ def measure(binary, name, cols, env):
     d = os.path.join(WORK, f"{name}-{cols or 'default'}")
     inp = os.path.join(src, "input.json")
     extra = ["--max-advice-columns", str(cols)] if cols else []
+    extra += ["--output", OUTPUT[name]] if name in OUTPUT else []
     c = run([binary, "compile", os.path.join(src, "network.onnx"), "--out", d, "--calibration", inp, "--json", *extra], env)
     run([binary, "prove", "--model", d, "--input", inp, "--out", os.path.join(d, "proof.json"), "--json"], env)
     v = run([binary, "verifier", "--model", d, "--out", os.path.join(d, "evm"), "--proof", os.path.join(d, "proof.json"), "--json"], env)

@@ -17,7 +17,10 @@ import argparse, json, os, re, shutil, subprocess, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK = os.environ.get("BENCH_WORK", "/tmp/cipherproof-bench")
-DEFAULT_MODELS = ["1l_relu", "1l_mlp", "linear_regression", "1l_conv", "digits_mlp", "3l_relu_conv_fc", "2l_relu_sigmoid_small", "decision_tree", "lenet_5"]
+DEFAULT_MODELS = ["1l_relu", "1l_mlp", "linear_regression", "1l_conv", "digits_mlp", "3l_relu_conv_fc", "2l_relu_sigmoid_small", "decision_tree",
+                  "xgboost", "lenet_5"]
+# Models with several outputs: the one cipherproof proves (EZKL makes every output public).
+OUTPUT = {"xgboost": "output"}
 BEGIN, END = "<!-- zk-vs-ezkl:begin -->", "<!-- zk-vs-ezkl:end -->"
 
 
@@ -93,6 +96,7 @@ def run_ours(binary, name, reps, max_advice=None, tune=0):
     inp = os.path.join(src, "input.json")
     budget = ["--max-advice-columns", str(max_advice)] if max_advice else []
     budget += ["--tune", str(tune)] if tune > 1 else []
+    budget += ["--output", OUTPUT[name]] if name in OUTPUT else []
     out, err, _, _, rc = timed([binary, "compile", os.path.join(src, "network.onnx"), "--out", d, "--calibration", inp, "--json", *budget], env)
     if rc != 0:
         raise RuntimeError(error_line(err))

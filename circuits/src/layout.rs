@@ -6,7 +6,7 @@ use crate::chips::{Cells, Chip, activation, linear, pool, select, table};
 use crate::dot::DotQueue;
 use crate::error::{CircuitError, Result};
 use crate::field::{Fr, fr_i64, i64_fr};
-use crate::lut::{LutLookup, LutTables};
+use crate::lut::{LutLookup, LutTables, gathers_by_lookup, table_columns};
 use crate::visibility::{InputVisibility, input_instances};
 use crate::{packing, public};
 use cipherproof_model::graph::broadcast::transpose;
@@ -202,7 +202,31 @@ pub fn assign_model(
                 table,
                 rows,
                 index_shift,
+            } if gathers_by_lookup(*rows) => {
+                let tags = table_columns(table, *rows)
+                    .iter()
+                    .map(|col| tables.tag_of(0, col))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| CircuitError::UnsupportedOp {
+                        op: "GatherConst (table not collected)".into(),
+                        node: node.name.clone(),
+                    })?;
+                select::gather_const_by_lookup(c, lookups, &tags, &x, table, *rows, *index_shift)
+            }
+            QOp::GatherConst {
+                table,
+                rows,
+                index_shift,
             } => select::gather_const(c, &x, table, *rows, *index_shift),
+            QOp::GatherElements { axis, index_shift } => {
+                let idx = get(1);
+                let idx_shape = &model.values[node.inputs[1]].shape;
+                select::gather_elements(c, &x, xs, &idx, idx_shape, *axis, *index_shift)
+                    .ok_or_else(|| CircuitError::InvalidModel {
+                        node: node.name.clone(),
+                        reason: "an index position outside the data".into(),
+                    })?
+            }
             QOp::Pick { map } => {
                 select::pick(&x, map).ok_or_else(|| CircuitError::InvalidModel {
                     node: node.name.clone(),

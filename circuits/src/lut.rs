@@ -30,18 +30,27 @@ pub struct LutTables {
 }
 
 impl LutTables {
-    /// Collects the tables of every `Lut` node of `model` (identical tables once).
+    /// Collects the tables of every `Lut` node of `model`, and each column of every
+    /// `GatherConst` table gathered by lookup ([`gathers_by_lookup`]) (identical tables once).
     pub fn from_model(model: &QuantModel) -> Self {
         let mut tables: Vec<Table> = Vec::new();
+        let mut add = |t: Table| {
+            if !tables.contains(&t) {
+                tables.push(t);
+            }
+        };
         for node in &model.nodes {
-            if let QOp::Lut { offset, table, .. } = &node.op {
-                let t = Table {
+            match &node.op {
+                QOp::Lut { offset, table, .. } => add(Table {
                     offset: *offset,
                     values: table.clone(),
-                };
-                if !tables.contains(&t) {
-                    tables.push(t);
+                }),
+                QOp::GatherConst { table, rows, .. } if gathers_by_lookup(*rows) => {
+                    for values in table_columns(table, *rows) {
+                        add(Table { offset: 0, values });
+                    }
                 }
+                _ => {}
             }
         }
         Self { tables }
@@ -63,6 +72,21 @@ impl LutTables {
     pub fn is_empty(&self) -> bool {
         self.tables.is_empty()
     }
+}
+
+/// Whether a `GatherConst` of `rows` rows is laid out as lookups into the fixed tables
+/// (one lookup per index and column) rather than as a one-hot selection (`O(rows)`
+/// cells per index, cheaper only for small tables, which then need no table columns).
+pub fn gathers_by_lookup(rows: usize) -> bool {
+    rows > 32
+}
+
+/// The columns of a row-major table of `rows` rows.
+pub fn table_columns(table: &[i64], rows: usize) -> Vec<Vec<i64>> {
+    let width = table.len() / rows.max(1);
+    (0..width)
+        .map(|c| (0..rows).map(|r| table[r * width + c]).collect())
+        .collect()
 }
 
 /// One looked-up pair: `y = table_tag[x]`.

@@ -44,11 +44,18 @@ pub fn min_advice_cells(model: &QuantModel) -> u128 {
                 ..
             } => conv_terms(weight, weight_shape, window, input, out),
             QOp::MaxPool { window } | QOp::AvgPool { window, .. } => pool_terms(window, input, out),
-            // Per index: a one-hot indicator over the rows and an inner product per column.
+            // Per index: a one-hot indicator over the axis and a selection by it.
+            QOp::GatherElements { axis, .. } => {
+                let dim = input.get(*axis).copied().unwrap_or(0) as u128;
+                out.iter().product::<usize>() as u128 * dim * 2
+            }
+            // Per index: a one-hot indicator over the rows and an inner product per column,
+            // or (large tables) a looked-up value per column.
             QOp::GatherConst { table, rows, .. } => {
                 let width = table.len() / (*rows).max(1);
                 let indices = input.iter().product::<usize>() as u128;
-                indices * *rows as u128 * (1 + width as u128)
+                let per_index = if crate::lut::gathers_by_lookup(*rows) { 1 } else { *rows as u128 };
+                indices * per_index * (1 + width as u128)
             }
             _ => 0,
         };

@@ -8,7 +8,7 @@ use crate::store::{JobStore, ModelRecord, now_ms};
 use cipherproof_circuits::InputVisibility;
 use cipherproof_model::exec::argmax;
 use cipherproof_model::exec::integer::{IntegerRunner, dequantize_output, quantize_input};
-use cipherproof_model::import_onnx;
+use cipherproof_model::{ImportOptions, import_onnx_with};
 use cipherproof_model::quant::{QuantConfig, QuantModel, quantize, quantize_for_range};
 use cipherproof_prover::compile::{self, CompileOptions, Compiled, SrsSource};
 use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
@@ -33,6 +33,8 @@ pub struct RegisterOptions {
     pub input_range: f32,
     /// Bit-widths of the integer model.
     pub quant: QuantConfig,
+    /// Which graph output to keep, for models with several.
+    pub output: Option<String>,
 }
 
 /// A model's public description (stored as JSON beside its tenant's name).
@@ -209,7 +211,10 @@ impl Registry {
     pub fn compile_onnx(&self, onnx: &[u8], opts: &RegisterOptions) -> Result<Arc<LoadedModel>> {
         check_name(&opts.name)?;
         let start = std::time::Instant::now();
-        let graph = import_onnx(onnx)?;
+        let import = ImportOptions {
+            output: opts.output.clone(),
+        };
+        let graph = import_onnx_with(onnx, &import)?;
         let config = &opts.quant;
         let model = if opts.calibration.is_empty() {
             let range = if opts.input_range > 0.0 {

@@ -155,9 +155,14 @@ fn inspect_reports_ops_shapes_and_support() {
     let lstm = ok_json(&["inspect", &path("ezkl/lstm/network.onnx"), "--json"]);
     assert_eq!(lstm["all_supported"], false);
     assert_eq!(lstm["unsupported_ops"], serde_json::json!(["LSTM"]));
-    let text = cipherproof(&["inspect", &path("ezkl/xgboost/network.onnx")]);
+    let text = cipherproof(&["inspect", &path("ezkl/lstm/network.onnx")]);
     assert!(text.status.success());
     assert!(String::from_utf8_lossy(&text.stdout).contains("supported  no: unsupported operators"));
+    // Every operator of xgboost is supported; its two outputs need a choice.
+    let text = cipherproof(&["inspect", &path("ezkl/xgboost/network.onnx")]);
+    assert!(text.status.success());
+    let out = String::from_utf8_lossy(&text.stdout);
+    assert!(out.contains("pick it with --output (output, onnx::ArgMax_73)"), "{out}");
 }
 
 #[test]

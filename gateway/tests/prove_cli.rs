@@ -298,3 +298,27 @@ fn a_hashed_input_proof_carries_its_commitment() {
     assert_eq!(p["input"]["visibility"], "hashed");
     assert_eq!(p["input"]["commitment"], p["instances"][0][0]);
 }
+
+/// A model with two outputs (EZKL's xgboost: class and probabilities) needs `--output`;
+/// with it, its class proves and verifies.
+#[test]
+fn compile_asks_which_output_and_proves_the_one_named() {
+    let dir = scratch().join("xgboost");
+    let cache = dir.join("cache");
+    let model = testdata("ezkl/xgboost/network.onnx");
+    let input = testdata("ezkl/xgboost/input.json");
+    let out = dir.join("compiled").to_string_lossy().into_owned();
+    let args = ["compile", &model, "--out", &out, "--calibration", &input];
+    let refused = cipherproof(&args, &cache);
+    assert_eq!(refused.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("--output (output, onnx::ArgMax_73)"), "{err}");
+    let mut named = args.to_vec();
+    named.extend(["--output", "output"]);
+    ok(&cipherproof(&named, &cache));
+    let proof = dir.join("proof.json").to_string_lossy().into_owned();
+    let proved = ok(&prove(&out, &input, &proof, &["--json"], &cache));
+    let v: Value = serde_json::from_str(&proved).unwrap();
+    assert_eq!(v["quantized_outputs"], serde_json::json!([0]));
+    assert_valid(&out, &proof, &cache);
+}

@@ -26,4 +26,4 @@ pub mod quant;
 
 pub use error::{ModelError, Result};
 pub use graph::Graph;
-pub use onnx::import::import_onnx;
+pub use onnx::import::{ImportOptions, import_onnx, import_onnx_with};

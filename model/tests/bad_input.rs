@@ -560,3 +560,95 @@ fn selection_ops_edited_out_of_shape_are_refused_before_running() {
         assert!(err.to_string().contains(says), "{says}: {err}");
     }
 }
+
+fn int_tensor(name: &str, data: &[i64]) -> TensorProto {
+    TensorProto {
+        name: Some(name.into()),
+        dims: vec![data.len() as i64],
+        data_type: Some(7),
+        int64_data: data.to_vec(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn reductions_over_trailing_axes_sum_and_average() {
+    let reduce = |op: &str, axes: &[i64], keep: i64| {
+        let mut r = node(op, &["input"], "output");
+        r.attribute.push(AttributeProto {
+            name: Some("axes".into()),
+            ints: axes.to_vec(),
+            r#type: Some(7),
+            ..Default::default()
+        });
+        int_attr(&mut r, "keepdims", keep);
+        let mut m = graph_of(vec![r], vec![]);
+        // Opset 11: axes as an attribute for both.
+        m.opset_import[0].version = Some(11);
+        m
+    };
+    let x = [0.5, 1.0, -0.25, 2.0];
+    let (f, q) = both_runs(&reduce("ReduceSum", &[1], 0), &x).unwrap();
+    assert_eq!((f, q), (vec![3.25], vec![3.25]));
+    let (f, q) = both_runs(&reduce("ReduceMean", &[-1], 1), &x).unwrap();
+    assert_eq!((f, q), (vec![0.8125], vec![0.8125]));
+    let g = import_onnx(&bytes(&reduce("ReduceMean", &[-1], 1))).unwrap();
+    assert_eq!(g.output_info().shape, vec![1, 1]);
+    // Opset 13: ReduceSum takes its axes as an input.
+    let mut m = graph_of(
+        vec![node("ReduceSum", &["input", "axes"], "output")],
+        vec![int_tensor("axes", &[1])],
+    );
+    m.opset_import[0].version = Some(13);
+    let (f, _) = both_runs(&m, &x).unwrap();
+    assert_eq!(f, vec![3.25]);
+    // Over the batch axis alone: not a trailing run of axes.
+    let err = import_onnx(&bytes(&reduce("ReduceSum", &[0], 1))).unwrap_err();
+    assert!(err.to_string().contains("only trailing axes"), "{err}");
+}
+
+#[test]
+fn gather_elements_takes_runtime_or_constant_indices() {
+    // idx = (input < 0) + [0, 1, 3, 0]; output = input[0, idx]: a data-dependent pick.
+    let mut cast = node("Cast", &["neg"], "bit");
+    int_attr(&mut cast, "to", 7);
+    let mut gather = node("GatherElements", &["input", "idx"], "output");
+    int_attr(&mut gather, "axis", 1);
+    let m = graph_of(
+        vec![
+            node("Less", &["input", "zero"], "neg"),
+            cast,
+            node("Add", &["bit", "offset"], "idx"),
+            gather.clone(),
+        ],
+        vec![
+            tensor("zero", &[1], &[0.0]),
+            int_tensor("offset", &[0, 1, 3, 0]),
+        ],
+    );
+    let x = [0.5, -1.0, 2.0, -0.25];
+    // idx = [0, 2, 3, 1].
+    let (f, q) = both_runs(&m, &x).unwrap();
+    assert_eq!(f, [0.5, 2.0, -0.25, -1.0]);
+    assert_eq!(q, [0.5, 2.0, -0.25, -1.0]);
+    // Index 3 + 1 is past the axis: both executors say so.
+    let g = import_onnx(&bytes(&m)).unwrap();
+    let y = [0.5, 1.0, 2.0, -3.0];
+    let err = FloatRunner::new(&g).unwrap().run(&[0.5, 1.0, -2.0, 1.0]).unwrap_err();
+    assert!(err.to_string().contains("not within the axis of 4"), "{err}");
+    let q = quantize(&g, &[y.to_vec()], &QuantConfig::default()).unwrap();
+    let runner = IntegerRunner::new(&q).unwrap();
+    let err = runner
+        .run(&runner.quantize_input(0, &[0.5, 1.0, -2.0, 1.0]).unwrap())
+        .unwrap_err();
+    assert!(err.to_string().contains("not within the axis of 4"), "{err}");
+    // Constant indices are a fixed pick.
+    let mut m = graph_of(vec![gather], vec![]);
+    m.graph.as_mut().unwrap().initializer = vec![TensorProto {
+        dims: vec![1, 4],
+        ..int_tensor("idx", &[3, -1, 0, 0])
+    }];
+    let g = import_onnx(&bytes(&m)).unwrap();
+    assert_eq!(g.nodes[0].op.kind(), "Pick");
+    assert_eq!(FloatRunner::new(&g).unwrap().run(&x).unwrap(), [-0.25, -0.25, 0.5, 0.5]);
+}

@@ -27,7 +27,30 @@ const SUPPORTED: &[&str] = &[
     "lenet_5",
     "linear_regression",
 ];
-const UNSUPPORTED: &[(&str, &str)] = &[("lstm", "LSTM"), ("xgboost", "GatherElements")];
+const UNSUPPORTED: &[(&str, &str)] = &[("lstm", "LSTM")];
+
+/// hummingbird's xgboost export (tree traversal: comparisons, GatherElements of the input by
+/// computed feature indices, gathers from node tables, ReduceSum, Softmax, ArgMax) has two
+/// outputs, the class and the probabilities: import asks which one, and the class (its
+/// Softmax then dropped before the ArgMax) equals onnx's reference on every iris sample.
+#[test]
+fn xgboost_proves_the_output_it_is_told_and_matches_the_reference() {
+    let dir = testdata().join("ezkl/xgboost");
+    let bytes = std::fs::read(dir.join("network.onnx")).unwrap();
+    let err = import_onnx(&bytes).unwrap_err().to_string();
+    assert!(err.contains("pick it with --output (output, onnx::ArgMax_73)"), "{err}");
+    let wrong = cipherproof_model::ImportOptions {
+        output: Some("probabilities".into()),
+    };
+    let err = cipherproof_model::import_onnx_with(&bytes, &wrong).unwrap_err().to_string();
+    assert!(err.contains("no output named 'probabilities'"), "{err}");
+    let opts = cipherproof_model::ImportOptions {
+        output: Some("output".into()),
+    };
+    let graph = cipherproof_model::import_onnx_with(&bytes, &opts).unwrap();
+    assert!(graph.nodes.iter().all(|n| n.op.kind() != "Softmax"));
+    equals_the_reference(&graph, &dir);
+}
 
 /// The hummingbird-exported decision tree (comparisons, int8 MatMuls, Equal, And, ArgMax,
 /// Gather from constant tables) against onnx's reference evaluator on all 150 iris samples
@@ -37,14 +60,20 @@ const UNSUPPORTED: &[(&str, &str)] = &[("lstm", "LSTM"), ("xgboost", "GatherElem
 fn decision_tree_matches_the_onnx_reference_on_every_iris_sample() {
     let dir = testdata().join("ezkl/decision_tree");
     let graph = import_onnx(&std::fs::read(dir.join("network.onnx")).unwrap()).unwrap();
+    equals_the_reference(&graph, &dir);
+}
+
+/// The float model, and the integer model calibrated on the same inputs, give exactly the
+/// outputs of `dir/reference.json` on every one of its inputs.
+fn equals_the_reference(graph: &cipherproof_model::Graph, dir: &std::path::Path) {
     let reference = read_json(&dir.join("reference.json"));
     let inputs = rows(&reference["inputs"]);
     let expected = rows(&reference["outputs"]);
-    let float = FloatRunner::new(&graph).unwrap();
+    let float = FloatRunner::new(graph).unwrap();
     for (x, want) in inputs.iter().zip(&expected) {
         assert_eq!(&float.run(x).unwrap(), want, "float model on {x:?}");
     }
-    let model = quantize(&graph, &inputs, &QuantConfig::default()).unwrap();
+    let model = quantize(graph, &inputs, &QuantConfig::default()).unwrap();
     let integer = IntegerRunner::new(&model).unwrap();
     for (i, (x, want)) in inputs.iter().zip(&expected).enumerate() {
         let q = integer.run(&integer.quantize_input(i, x).unwrap()).unwrap();

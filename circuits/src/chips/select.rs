@@ -3,9 +3,10 @@
 //! free choice for the prover), as `cipherproof_model::exec::integer` defines it.
 
 use super::{Cells, Chip};
+use crate::lut::LutLookup;
 use crate::field::{Fr, fr_i64, i64_fr, pow2};
 use cipherproof_model::exec::integer::row_index;
-use cipherproof_model::graph::broadcast::broadcast_indices;
+use cipherproof_model::graph::broadcast::{broadcast_indices, element_bases};
 use cipherproof_model::graph::compare::Comparison;
 use halo2_base::AssignedValue;
 use halo2_base::QuantumCell::{self, Constant, Existing};
@@ -190,6 +191,35 @@ pub fn gather_const(
     out
 }
 
+/// [`gather_const`] by lookups: per index its row `r` (as there) and, per column, a
+/// witness `y` with `(tag, r, y)` looked up in that column's fixed table, which holds
+/// `(tag, i, column[i])` for the table's rows alone: `r` must be a row, `y` its value.
+pub fn gather_const_by_lookup(
+    chip: &mut Chip,
+    lookups: &mut Vec<LutLookup>,
+    tags: &[u64],
+    x: &Cells,
+    table: &[i64],
+    rows: usize,
+    index_shift: u32,
+) -> Cells {
+    let width = table.len() / rows.max(1);
+    let mut out = Vec::with_capacity(x.len() * width);
+    for &q in x {
+        let row = i64_fr(q.value())
+            .and_then(|v| row_index(v, index_shift, rows))
+            .unwrap_or(rows);
+        let r = row_of(chip, q, index_shift, row);
+        for (col, &tag) in tags.iter().enumerate() {
+            let v = table.get(row * width + col).copied().unwrap_or(0);
+            let y = chip.ctx.load_witness(fr_i64(v));
+            lookups.push(LutLookup { tag, x: r, y });
+            out.push(y);
+        }
+    }
+    out
+}
+
 /// One index's row of [`gather_const`] with `row` as the witness of `q >> index_shift`
 /// (when the shift is not 0), right or not (for soundness tests).
 pub fn gather_row_claiming(
@@ -201,15 +231,7 @@ pub fn gather_row_claiming(
     row: usize,
 ) -> Cells {
     let width = table.len() / rows.max(1);
-    let idx = if index_shift == 0 {
-        q
-    } else {
-        let gate = chip.range.gate();
-        let r = chip.ctx.load_witness(Fr::from(row as u64));
-        let back = gate.mul(chip.ctx, r, Constant(pow2(index_shift)));
-        chip.ctx.constrain_equal(&back, &q);
-        r
-    };
+    let idx = row_of(chip, q, index_shift, row);
     let ind = one_hot(chip, idx, rows);
     (0..width)
         .map(|col| {
@@ -219,6 +241,54 @@ pub fn gather_row_claiming(
                 .inner_product(chip.ctx, ind.iter().copied(), column)
         })
         .collect()
+}
+
+/// GatherElements along `axis` (data of shape `shape`, indices of shape `idx_shape`): per
+/// index, its row `r` (the cell, or a witness with `r·2^index_shift = q`), a one-hot
+/// indicator over the axis (exactly one 1, so `r` lies on it) and the data cells along the
+/// axis selected by it. `None` if an index position reaches past the data.
+pub fn gather_elements(
+    chip: &mut Chip,
+    x: &Cells,
+    shape: &[usize],
+    idx: &Cells,
+    idx_shape: &[usize],
+    axis: usize,
+    index_shift: u32,
+) -> Option<Cells> {
+    let dim = shape.get(axis).copied().unwrap_or(0);
+    let (bases, stride) = element_bases(shape, idx_shape, axis);
+    let mut out = Vec::with_capacity(idx.len());
+    for (&base, &q) in bases.iter().zip(idx) {
+        let along: Vec<_> = (0..dim)
+            .map(|k| x.get(base + k * stride).copied())
+            .collect::<Option<_>>()?;
+        let row = i64_fr(q.value())
+            .and_then(|v| row_index(v, index_shift, dim))
+            .unwrap_or(dim);
+        let r = row_of(chip, q, index_shift, row);
+        let ind = one_hot(chip, r, dim);
+        out.push(chip.range.gate().select_by_indicator(chip.ctx, along, ind));
+    }
+    Some(out)
+}
+
+/// The row an index cell `q` stands for: `q` itself, or a witness `r` (claimed `row`)
+/// constrained by `r·2^index_shift = q`.
+fn row_of(
+    chip: &mut Chip,
+    q: AssignedValue<Fr>,
+    index_shift: u32,
+    row: usize,
+) -> AssignedValue<Fr> {
+    if index_shift == 0 {
+        return q;
+    }
+    let gate = chip.range.gate();
+    let r = chip.ctx.load_witness(Fr::from(row as u64));
+    let back = gate.mul(chip.ctx, r, Constant(pow2(index_shift)));
+    chip.ctx.constrain_equal(&back, &q);
+    r
 }
 
 /// `x[map[i]]`: the same cells, no constraint; `None` if the map reaches past `x`.

@@ -68,6 +68,9 @@ pub struct RegisterArgs {
     /// |x| bound of inputs when no calibration is given.
     #[arg(long)]
     pub input_range: Option<f32>,
+    /// Which graph output to compute and prove, for models with several.
+    #[arg(long)]
+    pub output: Option<String>,
     /// Signed bits of each weight [default: the gateway's, as `compile`].
     #[arg(long)]
     pub weight_bits: Option<u32>,
@@ -207,6 +210,7 @@ async fn register(a: &RegisterArgs) -> Result<()> {
         } as i32,
         calibration,
         input_range: a.input_range.unwrap_or(0.0),
+        output: a.output.clone().unwrap_or_default(),
         quantization: Some(Quantization {
             weight_bits: a.weight_bits,
             activation_bits: a.activation_bits,

@@ -150,7 +150,7 @@ fn keygen(a: &KeygenArgs) -> Result<()> {
     let model = if a.model.is_dir() {
         load_model(&a.model)?
     } else {
-        let graph = load_graph(&a.model)?;
+        let graph = load_graph(&a.model, a.quant.output.as_deref())?;
         match &a.calibration {
             Some(p) => quantize(&graph, &read_batch(p)?, &a.quant.config())?,
             None => quantize_for_range(&graph, a.input_range, &a.quant.config())?,

@@ -115,7 +115,7 @@ fn load_model(args: &WitnessArgs, inputs: &[Vec<f32>]) -> Result<QuantModel> {
     if is_compiled_dir(&args.model) {
         return Ok(load_compiled(&args.model)?.model);
     }
-    let graph = load_graph(&args.model)?;
+    let graph = load_graph(&args.model, args.quant.output.as_deref())?;
     quantize(&graph, inputs, &args.quant.config()).context("quantization failed")
 }
 

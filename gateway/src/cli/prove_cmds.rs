@@ -151,7 +151,7 @@ fn srs_source(path: &Option<PathBuf>) -> SrsSource {
 }
 
 pub fn compile_cmd(args: &CompileArgs) -> Result<()> {
-    let (graph, t_import) = step("importing ONNX", || load_graph(&args.model))?;
+    let (graph, t_import) = step("importing ONNX", || load_graph(&args.model, args.quant.output.as_deref()))?;
     let config = args.quant.config();
     let (model, t_quant) = step("quantizing", || match &args.calibration {
         Some(p) => Ok(quantize(&graph, &read_batch(p)?, &config)?),

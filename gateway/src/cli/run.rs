@@ -8,7 +8,7 @@ use cipherproof_model::exec::float::FloatRunner;
 use cipherproof_model::exec::integer::{IntegerRunner, dequantize_output};
 use cipherproof_model::quant::report::build_report;
 use cipherproof_model::quant::{QuantConfig, QuantModel, quantize};
-use cipherproof_model::{Graph, import_onnx};
+use cipherproof_model::{Graph, ImportOptions, import_onnx_with};
 use cipherproof_prover::compile::is_compiled_dir;
 use clap::Args;
 use serde::Serialize;
@@ -62,6 +62,10 @@ pub struct QuantArgs {
     /// activations with fine logits: what an encrypted MLP needs.
     #[arg(long)]
     pub output_bits: Option<u32>,
+    /// Which graph output the model computes and proves, for models with several (a
+    /// classifier's class without its probabilities, say).
+    #[arg(long)]
+    pub output: Option<String>,
 }
 
 impl QuantArgs {
@@ -87,7 +91,7 @@ struct RunOutput {
     float_argmax: Vec<usize>,
 }
 
-pub fn load_graph(path: &Path) -> Result<Graph> {
+pub fn load_graph(path: &Path, output: Option<&str>) -> Result<Graph> {
     if path.is_dir() {
         bail!(
             "{} is a directory, not a compiled model or an .onnx file",
@@ -95,7 +99,10 @@ pub fn load_graph(path: &Path) -> Result<Graph> {
         );
     }
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    import_onnx(&bytes).with_context(|| path.display().to_string())
+    let opts = ImportOptions {
+        output: output.map(str::to_string),
+    };
+    import_onnx_with(&bytes, &opts).with_context(|| path.display().to_string())
 }
 
 /// A compiled directory's float graph and its fixed quantization (loaded, and checked
@@ -125,7 +132,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         }
         load_compiled_for_run(&args.model)?
     } else {
-        let graph = load_graph(&args.model)?;
+        let graph = load_graph(&args.model, args.quant.output.as_deref())?;
         let model =
             quantize(&graph, &calibration, &args.quant.config()).context("quantization failed")?;
         (graph, model)

@@ -90,6 +90,7 @@ impl ModelApi {
             calibration: options.calibration.into_iter().map(|s| s.values).collect(),
             input_range: options.input_range,
             quant: quant_config(options.quantization.as_ref()),
+            output: Some(options.output.clone()).filter(|o| !o.is_empty()),
         };
         let shared = self.shared.clone();
         let model = tokio::task::spawn_blocking(move || shared.registry.compile_onnx(&onnx, &opts))

@@ -221,6 +221,24 @@ impl<'g> FloatRunner<'g> {
                 }
                 Tensor::from_vec(out, out_shape, &Device::Cpu)
             }
+            Op::GatherElements { axis } => {
+                let data = x.flatten_all()?.to_vec1::<f32>()?;
+                let idx = args[1].flatten_all()?.to_vec1::<f32>()?;
+                let dim = x.dims().get(*axis).copied().unwrap_or(0);
+                let (bases, stride) =
+                    crate::graph::broadcast::element_bases(x.dims(), args[1].dims(), *axis);
+                let mut out = Vec::with_capacity(idx.len());
+                for (&base, &i) in bases.iter().zip(&idx) {
+                    if !(i.fract() == 0.0 && i >= 0.0 && (i as usize) < dim) {
+                        candle_core::bail!("index {i} is not within the axis of {dim}");
+                    }
+                    match data.get(base + i as usize * stride) {
+                        Some(&v) => out.push(v),
+                        None => candle_core::bail!("an index position outside the data"),
+                    }
+                }
+                Tensor::from_vec(out, out_shape, &Device::Cpu)
+            }
             Op::Pick { map } => {
                 let idx: Vec<u32> = map.iter().map(|&i| i as u32).collect();
                 let idx = Tensor::new(idx.as_slice(), &Device::Cpu)?;

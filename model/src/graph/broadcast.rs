@@ -87,6 +87,36 @@ pub fn transpose<T: Copy>(data: &[T], shape: &[usize], perm: &[usize]) -> Vec<T>
     out
 }
 
+/// For GatherElements along `axis`: per position of an index tensor of shape `index`
+/// (row-major), the flat index into a data tensor of shape `data` with the axis coordinate
+/// 0, and the data's stride along `axis`: the element for index value `i` is
+/// `base + i · stride`. Both shapes have the same rank, `index[d] ≤ data[d]` off the axis.
+pub fn element_bases(data: &[usize], index: &[usize], axis: usize) -> (Vec<usize>, usize) {
+    let ds = strides(data);
+    let numel: usize = index.iter().product();
+    let mut bases = Vec::with_capacity(numel);
+    let mut coord = vec![0usize; index.len()];
+    for _ in 0..numel {
+        bases.push(
+            coord
+                .iter()
+                .zip(&ds)
+                .enumerate()
+                .filter(|&(d, _)| d != axis)
+                .map(|(_, (c, s))| c * s)
+                .sum(),
+        );
+        for d in (0..index.len()).rev() {
+            coord[d] += 1;
+            if coord[d] < index[d] {
+                break;
+            }
+            coord[d] = 0;
+        }
+    }
+    (bases, ds.get(axis).copied().unwrap_or(1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

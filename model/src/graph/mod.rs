@@ -139,6 +139,11 @@ pub enum Op {
     GatherConst {
         table: Weights,
     },
+    /// ONNX GatherElements of runtime data by runtime integer indices along `axis`:
+    /// `y[c] = x[c with c[axis] = idx[c]]`, shape of the indices (inputs: data, indices).
+    GatherElements {
+        axis: usize,
+    },
     /// A fixed selection of input values: `y[i] = x[map[i]]` (flat, row-major): what
     /// Gather with constant indices and Slice compute on a runtime tensor.
     Pick {
@@ -170,6 +175,7 @@ impl Op {
             Op::Compare { cmp } | Op::CompareConst { cmp, .. } => cmp.name(),
             Op::ArgMax => "ArgMax",
             Op::GatherConst { .. } => "GatherConst",
+            Op::GatherElements { .. } => "GatherElements",
             Op::Pick { .. } => "Pick",
         }
     }

@@ -42,7 +42,8 @@ pub fn interval_bounds(graph: &Graph, input_range: f32) -> Vec<f32> {
             | Op::Relu
             | Op::Reshape
             | Op::Transpose { .. }
-            | Op::Pick { .. } => x,
+            | Op::Pick { .. }
+            | Op::GatherElements { .. } => x,
         };
     }
     b

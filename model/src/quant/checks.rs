@@ -31,6 +31,7 @@ fn check(model: &QuantModel, node: &QNode) -> Result<()> {
             | QOp::CompareConst { .. }
             | QOp::ArgMax
             | QOp::GatherConst { .. }
+            | QOp::GatherElements { .. }
             | QOp::Pick { .. }
     );
     if !selection {
@@ -99,6 +100,20 @@ fn check(model: &QuantModel, node: &QNode) -> Result<()> {
                 return fail(format!(
                     "table values beyond the output's {} bits",
                     out.bits
+                ));
+            }
+        }
+        QOp::GatherElements { axis, index_shift } => {
+            let Some(idx) = value(1) else {
+                return fail("GatherElements needs indices".into());
+            };
+            let (xs, is) = (&x.shape, &idx.shape);
+            let fits = xs.len() == is.len()
+                && *axis < xs.len()
+                && (0..xs.len()).all(|d| d == *axis || is[d] <= xs[d]);
+            if !fits || *index_shift > 62 || out.numel() != idx.numel() {
+                return fail(format!(
+                    "indices {is:?} (shift {index_shift}) into {xs:?} along axis {axis}"
                 ));
             }
         }

@@ -38,7 +38,12 @@ pub(super) fn exact_integer(
             scale >= 0 && kept(&table.data, q, scale)
         }
         (
-            Op::Pick { .. } | Op::Reshape | Op::Transpose { .. } | Op::Relu | Op::MaxPool { .. },
+            Op::Pick { .. }
+            | Op::GatherElements { .. }
+            | Op::Reshape
+            | Op::Transpose { .. }
+            | Op::Relu
+            | Op::MaxPool { .. },
             _,
         ) => input(0),
         (Op::Add | Op::Sub | Op::Mul, _) => input(0) && input(1) && scale >= 0,

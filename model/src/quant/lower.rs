@@ -387,6 +387,16 @@ impl Lowering<'_> {
             }
             Op::GatherConst { table } => self.gather_const(table, s_in)?,
             Op::Pick { map } => (QOp::Pick { map: map.clone() }, s_in),
+            Op::GatherElements { axis } => {
+                let s_idx = self.scale_of(1);
+                if s_idx < 0 || !self.exact[self.node.inputs[1]] {
+                    return Err(self.fail(format!(
+                        "its indices are not exact integers at their scale 2^{s_idx}"
+                    )));
+                }
+                let index_shift = s_idx as u32;
+                (QOp::GatherElements { axis: *axis, index_shift }, s_in)
+            }
             Op::Softmax => {
                 return Err(ModelError::unsupported_use(
                     "Softmax",

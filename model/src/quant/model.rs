@@ -169,6 +169,9 @@ pub enum QOp {
         rows: usize,
         index_shift: u32,
     },
+    /// `y[c] = x[c with c[axis] = idx[c] >> index_shift]` (inputs: data, indices); each
+    /// index must be an exact multiple of `2^index_shift` within the axis.
+    GatherElements { axis: usize, index_shift: u32 },
     /// `y[i] = x[map[i]]`.
     Pick { map: Vec<usize> },
 }
@@ -201,6 +204,7 @@ impl QOp {
             QOp::Compare { cmp, .. } | QOp::CompareConst { cmp, .. } => cmp.name(),
             QOp::ArgMax => "ArgMax",
             QOp::GatherConst { .. } => "GatherConst",
+            QOp::GatherElements { .. } => "GatherElements",
             QOp::Pick { .. } => "Pick",
         }
     }

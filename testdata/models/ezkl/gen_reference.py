@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Reference outputs for the EZKL examples onnxruntime cannot load (decision_tree: an int8 MatMul,
-which onnxruntime's CPU provider lacks): onnx's own ReferenceEvaluator, which follows the
-standard's semantics (doubles compared as doubles), on scikit-learn's iris data (150 samples,
-the data the tree was fit on: 4 features) and the example's input.json. Writes reference.json
-({"evaluator", "inputs", "outputs"}) next to the model."""
+"""Reference outputs of EZKL's tree examples on scikit-learn's iris data (150 samples, the data
+they were fit on: 4 features) and the example's input.json: onnx's own ReferenceEvaluator, which
+follows the standard's semantics (doubles compared as doubles). onnxruntime cannot load
+decision_tree (an int8 MatMul, which its CPU provider lacks); for xgboost, whose first output is
+the class and second the probabilities, the class is recorded (cipherproof proves the output
+named with --output). Writes reference.json ({"evaluator", "inputs", "outputs"}) next to each."""
 import json, os, sys
 import numpy as np
 import onnx
@@ -13,7 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from fixture_common import write_checksums
 
 here = os.path.dirname(os.path.abspath(__file__))
-for name in ("decision_tree",):
+for name in ("decision_tree", "xgboost"):
     d = os.path.join(here, name)
     ev = ReferenceEvaluator(os.path.join(d, "network.onnx"))
     example = json.load(open(os.path.join(d, "input.json")))["input_data"][0]

@@ -1,7 +1,9 @@
 //! Integer selection ops: argmax over the last axis, rows of a constant table
 //! picked by a runtime index, and fixed picks of input values.
 
+use super::OpInput;
 use crate::error::{ModelError, Result};
+use crate::graph::broadcast::element_bases;
 
 /// The index of the first maximum of each run of `last` values.
 pub(super) fn argmax(x: &[i64], last: usize, name: &str) -> Result<Vec<i64>> {
@@ -68,6 +70,39 @@ pub(super) fn pick(x: &[i64], map: &[usize], name: &str) -> Result<Vec<i64>> {
                 .ok_or_else(|| ModelError::IntegerExecution {
                     node: name.to_string(),
                     reason: format!("picks value {i} of an input of {}", x.len()),
+                })
+        })
+        .collect()
+}
+
+/// GatherElements: `x` at each index's position with the axis coordinate `idx >> shift`.
+pub(super) fn gather_elements(
+    x: &OpInput,
+    idx: &OpInput,
+    axis: usize,
+    shift: u32,
+    name: &str,
+) -> Result<Vec<i64>> {
+    let dim = x.shape.get(axis).copied().unwrap_or(0);
+    let (bases, stride) = element_bases(x.shape, idx.shape, axis);
+    bases
+        .iter()
+        .zip(idx.data)
+        .map(|(&base, &q)| {
+            let i = row_index(q, shift, dim).ok_or_else(|| ModelError::IntegerExecution {
+                node: name.to_string(),
+                reason: format!(
+                    "index {} (integer {q} at scale 2^{}) is not within the axis of {dim}",
+                    q as f64 * 2f64.powi(-idx.scale),
+                    idx.scale
+                ),
+            })?;
+            x.data
+                .get(base + i * stride)
+                .copied()
+                .ok_or_else(|| ModelError::IntegerExecution {
+                    node: name.to_string(),
+                    reason: "an index position outside the data".into(),
                 })
         })
         .collect()

@@ -60,6 +60,7 @@ impl Builder {
             Op::ArgMax => Kind::Integer,
             Op::GatherConst { table } => integer_if(integral(table), Kind::Integer),
             Op::Pick { .. }
+            | Op::GatherElements { .. }
             | Op::Reshape
             | Op::Transpose { .. }
             | Op::Relu

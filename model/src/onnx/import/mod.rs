@@ -6,7 +6,9 @@ mod elementwise;
 pub mod index_maps;
 mod kinds;
 mod layers;
+mod outputs;
 mod pooling;
+mod reduce;
 mod selection;
 pub mod shapes;
 
@@ -21,6 +23,8 @@ use crate::error::{ModelError, Result};
 use crate::graph::constant::Const;
 use crate::graph::{Graph, MAX_GRAPH_VALUES, Node, Op, ValueId, ValueInfo, check_shape};
 use std::collections::HashMap;
+
+pub use outputs::ImportOptions;
 
 /// Operators the importer turns into IR ops (on runtime tensors).
 pub const RUNTIME_OPS: &[&str] = &[
@@ -57,6 +61,9 @@ pub const RUNTIME_OPS: &[&str] = &[
     "ArgMax",
     "Gather",
     "Slice",
+    "ReduceSum",
+    "ReduceMean",
+    "GatherElements",
 ];
 
 /// Operators accepted only when every input is a constant (shape arithmetic).
@@ -66,7 +73,6 @@ pub const CONSTANT_ONLY_OPS: &[&str] = &[
     "Concat",
     "ConstantOfShape",
     "Neg",
-    "ReduceSum",
 ];
 
 /// Whether an ONNX op (domain, type) can appear in a model cipherproof imports.
@@ -85,12 +91,22 @@ pub fn qualified_op(node: &NodeProto) -> String {
 
 /// Imports ONNX bytes into the IR.
 pub fn import_onnx(bytes: &[u8]) -> Result<Graph> {
+    import_onnx_with(bytes, &ImportOptions::default())
+}
+
+/// Imports ONNX bytes into the IR with `opts` (e.g. which of several outputs to keep).
+pub fn import_onnx_with(bytes: &[u8], opts: &ImportOptions) -> Result<Graph> {
     let model = decode_model(bytes)?;
-    import_model(&model)
+    import_model_with(&model, opts)
 }
 
 /// Imports a decoded ONNX model into the IR.
 pub fn import_model(model: &ModelProto) -> Result<Graph> {
+    import_model_with(model, &ImportOptions::default())
+}
+
+/// Imports a decoded ONNX model into the IR with `opts`.
+pub fn import_model_with(model: &ModelProto, opts: &ImportOptions) -> Result<Graph> {
     let graph = model
         .graph
         .as_ref()
@@ -100,7 +116,7 @@ pub fn import_model(model: &ModelProto) -> Result<Graph> {
     for node in &graph.node {
         b.node(node)?;
     }
-    b.finish(graph)
+    b.finish(graph, opts)
 }
 
 fn reject_unsupported(graph: &GraphProto) -> Result<()> {
@@ -286,6 +302,8 @@ impl Builder {
             "ArgMax" => selection::argmax(self, &ctx, &operands)?,
             "Gather" => selection::gather(self, &ctx, &operands)?,
             "Slice" => selection::slice(self, &ctx, &operands)?,
+            "GatherElements" => selection::gather_elements(self, &ctx, &operands)?,
+            "ReduceSum" | "ReduceMean" => reduce::reduce(self, &ctx, &operands)?,
             "Flatten" | "Reshape" | "Squeeze" | "Unsqueeze" | "Transpose" => {
                 elementwise::reshape_like(self, &ctx, &operands)?
             }
@@ -393,28 +411,12 @@ impl Builder {
         }
     }
 
-    fn finish(mut self, graph: &GraphProto) -> Result<Graph> {
-        let out = match graph.output.as_slice() {
-            [one] => one,
-            [] => return Err(ModelError::invalid("graph", "the model has no output")),
-            many => {
-                return Err(ModelError::unsupported_use(
-                    "graph",
-                    "outputs",
-                    format!(
-                        "{} outputs; cipherproof supports models with one output",
-                        many.len()
-                    ),
-                ));
-            }
-        };
-        let id = *self.values.get(out.name()).ok_or_else(|| {
-            ModelError::invalid(
-                "graph",
-                format!("output '{}' is a constant or never computed", out.name()),
-            )
-        })?;
+    fn finish(mut self, graph: &GraphProto, opts: &ImportOptions) -> Result<Graph> {
+        let names: Vec<&str> = graph.output.iter().map(|o| o.name()).collect();
+        let id = outputs::choose(&names, |n| self.values.get(n).copied(), opts)?;
         self.graph.output = id;
+        self.graph = outputs::prune(self.graph);
+        let id = self.graph.output;
         let total = self
             .graph
             .values

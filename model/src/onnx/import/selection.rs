@@ -7,7 +7,7 @@ use super::kinds::Kind;
 use super::shapes::normalize_axis;
 use super::{Builder, Ctx, Operand};
 use crate::error::Result;
-use crate::graph::broadcast::broadcast_shape;
+use crate::graph::broadcast::{broadcast_shape, element_bases};
 use crate::graph::compare::Comparison;
 use crate::graph::constant::Weights;
 use crate::graph::{Op, ValueId};
@@ -192,4 +192,57 @@ pub(crate) fn cast(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) -> Resul
         )));
     }
     Ok(x)
+}
+
+/// GatherElements of a runtime tensor: by constant indices a fixed pick, by runtime integer
+/// indices a [`Op::GatherElements`].
+pub(crate) fn gather_elements(
+    b: &mut Builder,
+    ctx: &Ctx,
+    ops: &[Option<Operand>],
+) -> Result<ValueId> {
+    let x = ctx.value(ops, 0)?;
+    let xs = b.shape(x).to_vec();
+    if xs.is_empty() {
+        return Err(ctx.invalid("GatherElements of a scalar"));
+    }
+    let axis = normalize_axis(ctx.attrs.int("axis", 0)?, xs.len(), ctx.label)?;
+    let fits =
+        |is: &[usize]| is.len() == xs.len() && (0..xs.len()).all(|d| d == axis || is[d] <= xs[d]);
+    match ops.get(1) {
+        Some(Some(Operand::Const(c))) => {
+            if !fits(&c.shape) {
+                return Err(ctx.invalid(format!("indices {:?} for data {xs:?}", c.shape)));
+            }
+            let (bases, stride) = element_bases(&xs, &c.shape, axis);
+            let dim = xs[axis] as i64;
+            let map = bases
+                .iter()
+                .zip(c.to_i64(ctx.label)?)
+                .map(|(&base, i)| {
+                    let j = if i < 0 { i.saturating_add(dim) } else { i };
+                    if (0..dim).contains(&j) {
+                        Ok(base + j as usize * stride)
+                    } else {
+                        Err(ctx.invalid(format!("index {i} out of range {dim}")))
+                    }
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(pick(b, ctx, x, (c.shape.clone(), map)))
+        }
+        Some(Some(Operand::Value(i))) => {
+            let is = b.shape(*i).to_vec();
+            if !fits(&is) {
+                return Err(ctx.invalid(format!("indices {is:?} for data {xs:?}")));
+            }
+            if b.kind(*i) < Kind::Integer {
+                return Err(ctx.unsupported(format!(
+                    "runtime indices '{}' that are not known to be integers",
+                    b.graph.values[*i].name
+                )));
+            }
+            Ok(b.push(ctx.label, Op::GatherElements { axis }, vec![x, *i], is))
+        }
+        _ => Err(ctx.invalid("GatherElements needs indices")),
+    }
 }
