@@ -517,7 +517,8 @@ fn a_threshold_below_the_input_step_still_decides_exactly() {
 #[test]
 fn selection_ops_edited_out_of_shape_are_refused_before_running() {
     use cipherproof_model::quant::QOp;
-    let mut argmax = node("ArgMax", &["input"], "i");
+    // Less(input, input) -> ArgMax -> Gather: every node feeds the output (none is pruned).
+    let mut argmax = node("ArgMax", &["b"], "i");
     int_attr(&mut argmax, "axis", 1);
     int_attr(&mut argmax, "keepdims", 0);
     let m = graph_of(
@@ -553,6 +554,7 @@ fn selection_ops_edited_out_of_shape_are_refused_before_running() {
             }
         }),
     ];
+    assert!(good.nodes.iter().any(|n| matches!(n.op, QOp::Compare { .. })));
     for (says, edit) in edits {
         let mut bad = good.clone();
         bad.nodes.iter_mut().for_each(|n| edit(&mut n.op));
