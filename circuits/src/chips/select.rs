@@ -3,8 +3,8 @@
 //! free choice for the prover), as `cipherproof_model::exec::integer` defines it.
 
 use super::{Cells, Chip};
-use crate::lut::LutLookup;
 use crate::field::{Fr, fr_i64, i64_fr, pow2};
+use crate::lut::LutLookup;
 use cipherproof_model::exec::integer::row_index;
 use cipherproof_model::graph::broadcast::{broadcast_indices, element_bases};
 use cipherproof_model::graph::compare::Comparison;
@@ -183,9 +183,7 @@ pub fn gather_const(
 ) -> Cells {
     let mut out = Vec::with_capacity(table.len() / rows.max(1) * x.len());
     for &q in x {
-        let row = i64_fr(q.value())
-            .and_then(|v| row_index(v, index_shift, rows))
-            .unwrap_or(rows);
+        let row = honest_row(q, index_shift, rows);
         out.extend(gather_row_claiming(chip, q, table, rows, index_shift, row));
     }
     out
@@ -206,9 +204,7 @@ pub fn gather_const_by_lookup(
     let width = table.len() / rows.max(1);
     let mut out = Vec::with_capacity(x.len() * width);
     for &q in x {
-        let row = i64_fr(q.value())
-            .and_then(|v| row_index(v, index_shift, rows))
-            .unwrap_or(rows);
+        let row = honest_row(q, index_shift, rows);
         let r = row_of(chip, q, index_shift, row);
         for (col, &tag) in tags.iter().enumerate() {
             let v = table.get(row * width + col).copied().unwrap_or(0);
@@ -263,14 +259,20 @@ pub fn gather_elements(
         let along: Vec<_> = (0..dim)
             .map(|k| x.get(base + k * stride).copied())
             .collect::<Option<_>>()?;
-        let row = i64_fr(q.value())
-            .and_then(|v| row_index(v, index_shift, dim))
-            .unwrap_or(dim);
+        let row = honest_row(q, index_shift, dim);
         let r = row_of(chip, q, index_shift, row);
         let ind = one_hot(chip, r, dim);
         out.push(chip.range.gate().select_by_indicator(chip.ctx, along, ind));
     }
     Some(out)
+}
+
+/// The row the value of index cell `q` stands for ([`row_index`]), or `rows` (no row,
+/// so the constraints cannot hold) when it stands for none.
+fn honest_row(q: AssignedValue<Fr>, index_shift: u32, rows: usize) -> usize {
+    i64_fr(q.value())
+        .and_then(|v| row_index(v, index_shift, rows))
+        .unwrap_or(rows)
 }
 
 /// The row an index cell `q` stands for: `q` itself, or a witness `r` (claimed `row`)

@@ -213,10 +213,9 @@ impl<'g> FloatRunner<'g> {
                 let data = x.flatten_all()?.to_vec1::<f32>()?;
                 let mut out = Vec::with_capacity(data.len() * width);
                 for &i in &data {
-                    if !(i.fract() == 0.0 && i >= 0.0 && (i as usize) < rows) {
+                    let Some(r) = float_index(i, rows) else {
                         candle_core::bail!("index {i} is not a row of the {rows}-row table");
-                    }
-                    let r = i as usize;
+                    };
                     out.extend_from_slice(&table.data[r * width..(r + 1) * width]);
                 }
                 Tensor::from_vec(out, out_shape, &Device::Cpu)
@@ -229,10 +228,10 @@ impl<'g> FloatRunner<'g> {
                     crate::graph::broadcast::element_bases(x.dims(), args[1].dims(), *axis);
                 let mut out = Vec::with_capacity(idx.len());
                 for (&base, &i) in bases.iter().zip(&idx) {
-                    if !(i.fract() == 0.0 && i >= 0.0 && (i as usize) < dim) {
+                    let Some(i) = float_index(i, dim) else {
                         candle_core::bail!("index {i} is not within the axis of {dim}");
-                    }
-                    match data.get(base + i as usize * stride) {
+                    };
+                    match data.get(base + i * stride) {
                         Some(&v) => out.push(v),
                         None => candle_core::bail!("an index position outside the data"),
                     }
@@ -269,4 +268,10 @@ fn compare(a: &Tensor, b: &Tensor, cmp: Comparison) -> candle_core::Result<Tenso
         Comparison::Equal => a.broadcast_eq(b),
     }?;
     t.to_dtype(candle_core::DType::F32)
+}
+
+/// A float holding an index below `n`, as that index (`None` for a fraction, a negative
+/// number or one past the end).
+fn float_index(i: f32, n: usize) -> Option<usize> {
+    (i.fract() == 0.0 && i >= 0.0 && (i as usize) < n).then_some(i as usize)
 }

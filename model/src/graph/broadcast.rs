@@ -37,20 +37,25 @@ pub fn broadcast_indices(src: &[usize], out: &[usize]) -> Vec<usize> {
         strides[i + offset] = if src[i] == 1 { 0 } else { acc };
         acc *= src[i];
     }
-    let numel: usize = out.iter().product();
-    let mut indices = Vec::with_capacity(numel);
-    let mut coord = vec![0usize; rank];
+    map_coords(out, |coord| coord.iter().zip(&strides).map(|(c, s)| c * s).sum())
+}
+
+/// `f` of every coordinate of a tensor of `shape`, in row-major order.
+pub fn map_coords(shape: &[usize], mut f: impl FnMut(&[usize]) -> usize) -> Vec<usize> {
+    let numel: usize = shape.iter().product();
+    let mut out = Vec::with_capacity(numel);
+    let mut coord = vec![0usize; shape.len()];
     for _ in 0..numel {
-        indices.push(coord.iter().zip(&strides).map(|(c, s)| c * s).sum());
-        for d in (0..rank).rev() {
+        out.push(f(&coord));
+        for d in (0..shape.len()).rev() {
             coord[d] += 1;
-            if coord[d] < out[d] {
+            if coord[d] < shape[d] {
                 break;
             }
             coord[d] = 0;
         }
     }
-    indices
+    out
 }
 
 /// Row-major strides of a shape.
@@ -93,27 +98,15 @@ pub fn transpose<T: Copy>(data: &[T], shape: &[usize], perm: &[usize]) -> Vec<T>
 /// `base + i · stride`. Both shapes have the same rank, `index[d] ≤ data[d]` off the axis.
 pub fn element_bases(data: &[usize], index: &[usize], axis: usize) -> (Vec<usize>, usize) {
     let ds = strides(data);
-    let numel: usize = index.iter().product();
-    let mut bases = Vec::with_capacity(numel);
-    let mut coord = vec![0usize; index.len()];
-    for _ in 0..numel {
-        bases.push(
-            coord
-                .iter()
-                .zip(&ds)
-                .enumerate()
-                .filter(|&(d, _)| d != axis)
-                .map(|(_, (c, s))| c * s)
-                .sum(),
-        );
-        for d in (0..index.len()).rev() {
-            coord[d] += 1;
-            if coord[d] < index[d] {
-                break;
-            }
-            coord[d] = 0;
-        }
-    }
+    let bases = map_coords(index, |coord| {
+        coord
+            .iter()
+            .zip(&ds)
+            .enumerate()
+            .filter(|&(d, _)| d != axis)
+            .map(|(_, (c, s))| c * s)
+            .sum()
+    });
     (bases, ds.get(axis).copied().unwrap_or(1))
 }
 

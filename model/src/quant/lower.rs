@@ -385,16 +385,10 @@ impl Lowering<'_> {
                 }
                 (QOp::ArgMax, 0)
             }
-            Op::GatherConst { table } => self.gather_const(table, s_in)?,
+            Op::GatherConst { table } => self.gather_const(table)?,
             Op::Pick { map } => (QOp::Pick { map: map.clone() }, s_in),
             Op::GatherElements { axis } => {
-                let s_idx = self.scale_of(1);
-                if s_idx < 0 || !self.exact[self.node.inputs[1]] {
-                    return Err(self.fail(format!(
-                        "its indices are not exact integers at their scale 2^{s_idx}"
-                    )));
-                }
-                let index_shift = s_idx as u32;
+                let index_shift = self.index_shift(1)?;
                 (QOp::GatherElements { axis: *axis, index_shift }, s_in)
             }
             Op::Softmax => {
@@ -444,17 +438,25 @@ impl Lowering<'_> {
         }
     }
 
-    /// A gather from a constant table: the index must be an exact integer at the input's
-    /// scale (so that scale may not be coarser than 1); the table is quantized at the
-    /// finest scale its largest value allows.
-    fn gather_const(&self, table: &Weights, s_in: i32) -> Result<(QOp, i32)> {
-        if s_in < 0 || !self.exact[self.node.inputs[0]] {
+    /// The shift that turns input `i`, a tensor of indices, into integers: its scale,
+    /// which may not be coarser than 1, and it must be an exact integer ([`super::exact`]).
+    fn index_shift(&self, i: usize) -> Result<u32> {
+        let s = self.scale_of(i);
+        if s < 0 || !self.exact[self.node.inputs[i]] {
             return Err(self.fail(format!(
-                "its indices are not exact integers at their scale 2^{s_in} (a constant they \
+                "its indices are not exact integers at their scale 2^{s} (a constant they \
                  were computed with is not an integer, or was rounded to {} weight bits)",
                 self.config.weight_bits
             )));
         }
+        Ok(s as u32)
+    }
+
+    /// A gather from a constant table: the index must be an exact integer at the input's
+    /// scale (so that scale may not be coarser than 1); the table is quantized at the
+    /// finest scale its largest value allows.
+    fn gather_const(&self, table: &Weights) -> Result<(QOp, i32)> {
+        let index_shift = self.index_shift(0)?;
         let scale = match fitting_scale(f64::from(table.max_abs()), self.bits, 0) {
             Some(s) if s < 0 => {
                 return Err(self.fail(format!(
@@ -474,7 +476,7 @@ impl Lowering<'_> {
             QOp::GatherConst {
                 table: q,
                 rows: table.shape.first().copied().unwrap_or(0),
-                index_shift: s_in as u32,
+                index_shift,
             },
             scale,
         ))

@@ -40,12 +40,8 @@ pub(super) fn gather_const(
     let width = table.len() / rows.max(1);
     let mut out = Vec::with_capacity(x.len() * width);
     for &q in x {
-        let row = row_index(q, index_shift, rows).ok_or_else(|| ModelError::IntegerExecution {
-            node: name.to_string(),
-            reason: format!(
-                "index {} (integer {q} at scale 2^{scale}) is not a row of the {rows}-row table",
-                q as f64 * 2f64.powi(-scale)
-            ),
+        let row = index_of(q, index_shift, rows, scale, name, || {
+            format!("a row of the {rows}-row table")
         })?;
         out.extend_from_slice(&table[row * width..(row + 1) * width]);
     }
@@ -59,6 +55,25 @@ pub fn row_index(q: i64, shift: u32, rows: usize) -> Option<usize> {
         return None;
     }
     usize::try_from(q >> shift).ok().filter(|&r| r < rows)
+}
+
+/// [`row_index`], or an error naming the node, the index and `what` it is not.
+fn index_of(
+    q: i64,
+    shift: u32,
+    n: usize,
+    scale: i32,
+    name: &str,
+    what: impl Fn() -> String,
+) -> Result<usize> {
+    row_index(q, shift, n).ok_or_else(|| ModelError::IntegerExecution {
+        node: name.to_string(),
+        reason: format!(
+            "index {} (integer {q} at scale 2^{scale}) is not {}",
+            q as f64 * 2f64.powi(-scale),
+            what()
+        ),
+    })
 }
 
 /// `x[map[i]]`.
@@ -89,13 +104,8 @@ pub(super) fn gather_elements(
         .iter()
         .zip(idx.data)
         .map(|(&base, &q)| {
-            let i = row_index(q, shift, dim).ok_or_else(|| ModelError::IntegerExecution {
-                node: name.to_string(),
-                reason: format!(
-                    "index {} (integer {q} at scale 2^{}) is not within the axis of {dim}",
-                    q as f64 * 2f64.powi(-idx.scale),
-                    idx.scale
-                ),
+            let i = index_of(q, shift, dim, idx.scale, name, || {
+                format!("within the axis of {dim}")
             })?;
             x.data
                 .get(base + i * stride)

@@ -6,6 +6,7 @@ use super::super::attributes::Attributes;
 use super::super::proto::NodeProto;
 use super::shapes::normalize_axis;
 use crate::error::{ModelError, Result};
+use crate::graph::broadcast::map_coords;
 use crate::graph::check_shape;
 use crate::graph::constant::Const;
 
@@ -23,19 +24,13 @@ pub fn gather_map(
     let axis = normalize_axis(axis, shape.len(), label)?;
     let dim = *shape
         .get(axis)
-        .ok_or_else(|| ModelError::invalid(label, "Gather from a scalar"))? as i64;
+        .ok_or_else(|| ModelError::invalid(label, "Gather from a scalar"))?;
     let idx = indices
         .iter()
         .map(|&i| {
-            let j = if i < 0 { i.saturating_add(dim) } else { i };
-            if (0..dim).contains(&j) {
-                Ok(j as usize)
-            } else {
-                Err(ModelError::invalid(
-                    label,
-                    format!("Gather index {i} out of range {dim}"),
-                ))
-            }
+            wrap_index(i, dim).ok_or_else(|| {
+                ModelError::invalid(label, format!("Gather index {i} out of range {dim}"))
+            })
         })
         .collect::<Result<Vec<_>>>()?;
     let outer: usize = shape[..axis].iter().product();
@@ -51,6 +46,14 @@ pub fn gather_map(
         }
     }
     Ok((out, order))
+}
+
+/// A constant index into an axis of `dim`, negative ones counting from the end (ONNX
+/// Gather, GatherElements), or `None` when it lies outside the axis.
+pub fn wrap_index(i: i64, dim: usize) -> Option<usize> {
+    let dim = dim as i64;
+    let j = if i < 0 { i.saturating_add(dim) } else { i };
+    (0..dim).contains(&j).then_some(j as usize)
 }
 
 /// A Slice node's bounds, all constants.
@@ -167,20 +170,11 @@ pub fn slice_map(
             .ok_or_else(|| ModelError::invalid(label, "a Slice step of 0"))?;
     }
     let out: Vec<usize> = keep.iter().map(Vec::len).collect();
-    let n = check_shape(label, &out)?;
+    check_shape(label, &out)?;
     let strides = crate::graph::broadcast::strides(shape);
-    let mut order = Vec::with_capacity(n);
-    let mut coord = vec![0usize; rank];
-    for _ in 0..n {
-        order.push((0..rank).map(|d| keep[d][coord[d]] * strides[d]).sum());
-        for d in (0..rank).rev() {
-            coord[d] += 1;
-            if coord[d] < out[d] {
-                break;
-            }
-            coord[d] = 0;
-        }
-    }
+    let order = map_coords(&out, |coord| {
+        (0..rank).map(|d| keep[d][coord[d]] * strides[d]).sum()
+    });
     Ok((out, order))
 }
 

@@ -5,7 +5,6 @@
 //! them on real values, whose cast would truncate.
 
 use super::Builder;
-use crate::graph::constant::Weights;
 use crate::graph::{Op, ValueId};
 
 /// The kind of numbers a value holds.
@@ -17,8 +16,8 @@ pub(crate) enum Kind {
     Boolean,
 }
 
-fn integral(w: &Weights) -> bool {
-    w.data.iter().all(|v| v.fract() == 0.0)
+fn integral(v: &[f32]) -> bool {
+    v.iter().all(|x| x.fract() == 0.0)
 }
 
 impl Builder {
@@ -58,7 +57,7 @@ impl Builder {
         match &n.op {
             Op::Compare { .. } | Op::CompareConst { .. } => Kind::Boolean,
             Op::ArgMax => Kind::Integer,
-            Op::GatherConst { table } => integer_if(integral(table), Kind::Integer),
+            Op::GatherConst { table } => integer_if(integral(&table.data), Kind::Integer),
             Op::Pick { .. }
             | Op::GatherElements { .. }
             | Op::Reshape
@@ -67,11 +66,10 @@ impl Builder {
             | Op::MaxPool { .. } => of(0),
             Op::Mul => all(),
             Op::Add | Op::Sub => integer_if(true, all()),
-            Op::AddConst { c } | Op::MulConst { c } => integer_if(integral(c), of(0)),
-            Op::Dense { weight, bias } => integer_if(
-                integral(weight) && bias.iter().all(|b| b.fract() == 0.0),
-                of(0),
-            ),
+            Op::AddConst { c } | Op::MulConst { c } => integer_if(integral(&c.data), of(0)),
+            Op::Dense { weight, bias } => {
+                integer_if(integral(&weight.data) && integral(bias), of(0))
+            }
             _ => Kind::Real,
         }
     }

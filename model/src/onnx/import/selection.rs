@@ -2,7 +2,7 @@
 //! tensors: what tree ensembles exported by hummingbird (EZKL's decision_tree
 //! example) are made of.
 
-use super::index_maps::{IndexMap, SliceBounds, gather_map};
+use super::index_maps::{IndexMap, SliceBounds, gather_map, wrap_index};
 use super::kinds::Kind;
 use super::shapes::normalize_axis;
 use super::{Builder, Ctx, Operand};
@@ -124,12 +124,7 @@ pub(crate) fn gather(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) -> Res
             if table.shape[0] == 0 {
                 return Err(ctx.invalid("Gather from a table of no rows"));
             }
-            if b.kind(*i) < Kind::Integer {
-                return Err(ctx.unsupported(format!(
-                    "runtime indices '{}' that are not known to be integers",
-                    b.graph.values[*i].name
-                )));
-            }
+            integer_indices(b, ctx, *i)?;
             let mut shape = b.shape(*i).to_vec();
             shape.extend_from_slice(&table.shape[1..]);
             let op = Op::GatherConst {
@@ -215,17 +210,14 @@ pub(crate) fn gather_elements(
                 return Err(ctx.invalid(format!("indices {:?} for data {xs:?}", c.shape)));
             }
             let (bases, stride) = element_bases(&xs, &c.shape, axis);
-            let dim = xs[axis] as i64;
+            let dim = xs[axis];
             let map = bases
                 .iter()
                 .zip(c.to_i64(ctx.label)?)
                 .map(|(&base, i)| {
-                    let j = if i < 0 { i.saturating_add(dim) } else { i };
-                    if (0..dim).contains(&j) {
-                        Ok(base + j as usize * stride)
-                    } else {
-                        Err(ctx.invalid(format!("index {i} out of range {dim}")))
-                    }
+                    let j = wrap_index(i, dim)
+                        .ok_or_else(|| ctx.invalid(format!("index {i} out of range {dim}")))?;
+                    Ok(base + j * stride)
                 })
                 .collect::<Result<Vec<_>>>()?;
             Ok(pick(b, ctx, x, (c.shape.clone(), map)))
@@ -235,14 +227,20 @@ pub(crate) fn gather_elements(
             if !fits(&is) {
                 return Err(ctx.invalid(format!("indices {is:?} for data {xs:?}")));
             }
-            if b.kind(*i) < Kind::Integer {
-                return Err(ctx.unsupported(format!(
-                    "runtime indices '{}' that are not known to be integers",
-                    b.graph.values[*i].name
-                )));
-            }
+            integer_indices(b, ctx, *i)?;
             Ok(b.push(ctx.label, Op::GatherElements { axis }, vec![x, *i], is))
         }
         _ => Err(ctx.invalid("GatherElements needs indices")),
     }
+}
+
+/// Refuses runtime indices not known to be integers.
+fn integer_indices(b: &mut Builder, ctx: &Ctx, i: ValueId) -> Result<()> {
+    if b.kind(i) < Kind::Integer {
+        return Err(ctx.unsupported(format!(
+            "runtime indices '{}' that are not known to be integers",
+            b.graph.values[i].name
+        )));
+    }
+    Ok(())
 }
