@@ -21,12 +21,12 @@ EZKL = {  # model: (verify tx gasUsed, runtime code bytes)
     "1l_conv": (552512, 13411), "1l_mlp": (544782, 13410), "1l_relu": (544201, 13410),
     "2l_relu_sigmoid_small": (613430, 15194), "3l_relu_conv_fc": (1260853, 13401),
     "digits_mlp": (607074, 13391), "lenet_5": (1668615, 13401), "linear_regression": (540925, 13419),
-    "decision_tree": (779289, 19660), "xgboost": (852029, 21554),
+    "decision_tree": (779289, 19660), "xgboost": (852029, 21554), "lstm": (682212, 17029),
 }
 DEFAULT_MODELS = ["1l_relu", "1l_mlp", "linear_regression", "1l_conv", "digits_mlp", "2l_relu_sigmoid_small", "3l_relu_conv_fc",
-                  "decision_tree", "xgboost"]
+                  "decision_tree", "xgboost", "lstm"]
 # Models with several outputs: the one cipherproof proves (EZKL makes every output public).
-OUTPUT = {"xgboost": "output"}
+OUTPUT = {"xgboost": "output", "lstm": "output"}
 
 
 def run(cmd, env):

@@ -18,9 +18,9 @@ import argparse, json, os, re, shutil, subprocess, sys, time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK = os.environ.get("BENCH_WORK", "/tmp/cipherproof-bench")
 DEFAULT_MODELS = ["1l_relu", "1l_mlp", "linear_regression", "1l_conv", "digits_mlp", "3l_relu_conv_fc", "2l_relu_sigmoid_small", "decision_tree",
-                  "xgboost", "lenet_5"]
+                  "xgboost", "lstm", "lenet_5"]
 # Models with several outputs: the one cipherproof proves (EZKL makes every output public).
-OUTPUT = {"xgboost": "output"}
+OUTPUT = {"xgboost": "output", "lstm": "output"}
 BEGIN, END = "<!-- zk-vs-ezkl:begin -->", "<!-- zk-vs-ezkl:end -->"
 
 

@@ -65,7 +65,7 @@ def trained(binary, rows, failures):
                      f"{(q == f).mean():.4f} ({int((q == f).sum())}/{len(x)})", f"{secs * 1000 / len(x):.2f}"))
 
 
-OUTPUT = {"xgboost": "output"}
+OUTPUT = {"xgboost": "output", "lstm": "output"}
 
 
 def ezkl(binary, rows, failures):

@@ -441,6 +441,7 @@ fn the_size_bound_never_exceeds_a_real_layout() {
         "digits_mlp",
         "digits_cnn",
         "ops_zoo",
+        "seq_lstm",
         "ezkl/1l_conv",
         "ezkl/3l_relu_conv_fc",
         "ezkl/2l_relu_sigmoid_small",

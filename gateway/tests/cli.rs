@@ -139,6 +139,20 @@ fn run_text_output_and_report_file() {
     std::fs::remove_file(report).ok();
 }
 
+/// EZKL's 1l_relu with its Relu made an Erf (GELU's building block), which cipherproof does
+/// not support, written to `dir`.
+fn unsupported_model(dir: &std::path::Path) -> String {
+    use prost::Message;
+    let bytes = std::fs::read(path("ezkl/1l_relu/network.onnx")).unwrap();
+    let mut m = cipherproof_model::onnx::decode_model(&bytes).unwrap();
+    let graph = m.graph.as_mut().unwrap();
+    let relu = graph.node.iter_mut().find(|n| n.op_type() == "Relu").unwrap();
+    relu.op_type = Some("Erf".into());
+    let p = dir.join("erf.onnx");
+    std::fs::write(&p, m.encode_to_vec()).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
 #[test]
 fn inspect_reports_ops_shapes_and_support() {
     let v = ok_json(&["inspect", &path("ezkl/lenet_5/network.onnx"), "--json"]);
@@ -152,12 +166,24 @@ fn inspect_reports_ops_shapes_and_support() {
         v["nodes"][0]["output_shape"],
         serde_json::json!([1, 6, 28, 28])
     );
+    // Every operator of lstm is supported; its three outputs need a choice, and each one's
+    // import gives the shapes (the LSTM node's first output, Y, is [1, 1, 1, 3]).
     let lstm = ok_json(&["inspect", &path("ezkl/lstm/network.onnx"), "--json"]);
-    assert_eq!(lstm["all_supported"], false);
-    assert_eq!(lstm["unsupported_ops"], serde_json::json!(["LSTM"]));
-    let text = cipherproof(&["inspect", &path("ezkl/lstm/network.onnx")]);
+    assert_eq!(lstm["all_supported"], true);
+    let why = lstm["import_error"].as_str().unwrap();
+    assert!(why.contains("pick it with --output (output, 78, 79)"), "{why}");
+    let node = lstm["nodes"].as_array().unwrap().iter().find(|n| n["op_type"] == "LSTM");
+    assert_eq!(node.unwrap()["output_shape"], serde_json::json!([1, 1, 1, 3]));
+    let dir = std::env::temp_dir().join(format!("cipherproof-inspect-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let erf = unsupported_model(&dir);
+    let v = ok_json(&["inspect", &erf, "--json"]);
+    assert_eq!(v["all_supported"], false);
+    assert_eq!(v["unsupported_ops"], serde_json::json!(["Erf"]));
+    let text = cipherproof(&["inspect", &erf]);
     assert!(text.status.success());
     assert!(String::from_utf8_lossy(&text.stdout).contains("supported  no: unsupported operators"));
+    std::fs::remove_dir_all(dir).ok();
     // Every operator of xgboost is supported; its two outputs need a choice.
     let text = cipherproof(&["inspect", &path("ezkl/xgboost/network.onnx")]);
     assert!(text.status.success());
@@ -210,15 +236,10 @@ fn bad_inputs_fail_with_a_clear_message_and_exit_1() {
         ],
         "outside the quantized input range",
     );
+    let erf = unsupported_model(&dir);
     fails_with(
-        &[
-            "run",
-            "--model",
-            &path("ezkl/lstm/network.onnx"),
-            "--input",
-            &path("ezkl/lstm/input.json"),
-        ],
-        "unsupported operator LSTM",
+        &["run", "--model", &erf, "--input", &path("ezkl/1l_relu/input.json")],
+        "unsupported operator Erf",
     );
     fails_with(
         &["run", "--model", "/nonexistent.onnx", "--input", &short],

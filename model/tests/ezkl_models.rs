@@ -1,5 +1,6 @@
 //! EZKL's example models, used as they are: each runs (float within 1e-4 of
-//! onnxruntime, quantized argmax equal) or fails naming its unsupported operator.
+//! onnxruntime or onnx's reference, quantized argmax equal). The lstm example has its
+//! own tests (`lstm.rs`).
 
 #![allow(
     clippy::unwrap_used,
@@ -14,7 +15,7 @@ use cipherproof_model::exec::argmax;
 use cipherproof_model::exec::float::FloatRunner;
 use cipherproof_model::exec::integer::IntegerRunner;
 use cipherproof_model::quant::{QuantConfig, quantize};
-use cipherproof_model::{ModelError, import_onnx};
+use cipherproof_model::import_onnx;
 use common::*;
 
 const SUPPORTED: &[&str] = &[
@@ -27,7 +28,6 @@ const SUPPORTED: &[&str] = &[
     "lenet_5",
     "linear_regression",
 ];
-const UNSUPPORTED: &[(&str, &str)] = &[("lstm", "LSTM")];
 
 /// hummingbird's xgboost export (tree traversal: comparisons, GatherElements of the input by
 /// computed feature indices, gathers from node tables, ReduceSum, Softmax, ArgMax) has two
@@ -109,23 +109,6 @@ fn supported_examples_match_onnxruntime_and_quantize() {
             .unwrap()
             .swap_remove(graph.integer_output());
         assert_eq!(argmax(&q), argmax(&f), "{name}");
-    }
-}
-
-#[test]
-fn unsupported_examples_name_the_operator_and_node() {
-    for (name, op) in UNSUPPORTED {
-        let bytes = std::fs::read(testdata().join("ezkl").join(name).join("network.onnx")).unwrap();
-        match import_onnx(&bytes) {
-            Err(e @ ModelError::UnsupportedOp { .. }) => {
-                let msg = e.to_string();
-                assert!(
-                    msg.contains(&format!("unsupported operator {op} (node '")),
-                    "{name}: {msg}"
-                );
-            }
-            other => panic!("{name}: expected UnsupportedOp, got {other:?}"),
-        }
     }
 }
 

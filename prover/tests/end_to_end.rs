@@ -426,3 +426,40 @@ fn a_decision_tree_proves_each_class_and_rejects_another() {
         assert!(matches!(check(&tree, &other), Err(ProverError::InvalidProof(_))));
     }
 }
+
+/// The seq_lstm fixture (two LSTMs unrolled over 6 steps: 1,000s of table lookups and
+/// products): a real proof gives the integer reference's outputs and verifies; a changed
+/// output is rejected.
+#[test]
+fn a_six_step_lstm_proves_and_rejects_a_changed_output() {
+    let graph =
+        import_onnx(&std::fs::read(testdata("seq_lstm/model.onnx")).unwrap()).unwrap();
+    let cal = rows_of(&testdata("seq_lstm/calibration.json"), "inputs");
+    let test = rows_of(&testdata("seq_lstm/test.json"), "inputs");
+    let model = quantize(&graph, &cal, &QuantConfig::default()).unwrap();
+    let opts = CompileOptions {
+        srs: SrsSource::UnsafeDev,
+        cache_dir: setup().cache.clone(),
+        max_k: 20,
+        max_advice: cipherproof_circuits::planner::DEFAULT_MAX_ADVICE,
+        input_visibility: InputVisibility::Private,
+        tune: 0,
+    };
+    let (lstm, _) = compile::compile(&model, &scratch("lstm"), &opts).unwrap();
+    let params = compile::load_params(&lstm.circuit.srs, lstm.circuit.shape.k(), &setup().cache).unwrap();
+    let pk = compile::proving_key(&lstm, &params, &setup().cache).unwrap();
+    let runner = IntegerRunner::new(&lstm.model).unwrap();
+    let q = quantize_input(&lstm.model, 0, &test[0]).unwrap();
+    let proof = prove::prove(&lstm, &params, &pk, &q).unwrap();
+    assert_eq!(proof.quantized_outputs, runner.run(&q).unwrap());
+    check(&lstm, &proof).unwrap();
+    let mut other = proof.clone();
+    other.quantized_outputs[1] += 1;
+    let bits = lstm.model.values[lstm.model.output].bits;
+    let packed = packing::pack(&other.quantized_outputs, bits).unwrap();
+    for (word, fr) in other.instances[0].iter_mut().zip(&packed) {
+        *word = fr_to_hex(fr);
+    }
+    assert_ne!(other.instances, proof.instances);
+    assert!(matches!(check(&lstm, &other), Err(ProverError::InvalidProof(_))));
+}

@@ -77,6 +77,19 @@ impl<'a> Attributes<'a> {
         }
     }
 
+    pub fn strings(&self, name: &str) -> Result<Option<Vec<String>>> {
+        match self.find(name) {
+            None => Ok(None),
+            Some(a) if a.r#type() == AttributeType::Strings || !a.strings.is_empty() => Ok(Some(
+                a.strings
+                    .iter()
+                    .map(|s| String::from_utf8_lossy(s).into_owned())
+                    .collect(),
+            )),
+            Some(_) => Err(self.wrong_type(name, "a list of strings")),
+        }
+    }
+
     pub fn tensor(&self, name: &str) -> Result<Option<Const>> {
         match self.find(name) {
             None => Ok(None),

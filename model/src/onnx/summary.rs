@@ -2,7 +2,7 @@
 //! parameter count and support, without requiring the import to succeed.
 
 use super::attributes::node_label;
-use super::import::{import_model, is_supported, qualified_op};
+use super::import::{ImportOptions, import_model, import_model_with, is_supported, qualified_op};
 use super::proto::{
     ModelProto, ValueInfoProto, tensor_shape_proto::dimension::Value as Dim, type_proto,
 };
@@ -24,7 +24,8 @@ pub struct NodeSummary {
     pub name: String,
     pub op_type: String,
     pub supported: bool,
-    /// Static output shape after import (absent for folded constants or when import failed).
+    /// Static shape of the first of its outputs the import computes (absent for folded
+    /// constants or when import failed).
     pub output_shape: Option<Vec<usize>>,
 }
 
@@ -75,15 +76,29 @@ fn summarize_model(model: &ModelProto) -> ModelSummary {
                 .fold(1usize, |n, &d| n.saturating_mul(d.max(0) as usize))
         })
         .fold(0usize, usize::saturating_add);
+    let shapes_of = |g: crate::graph::Graph| {
+        g.values
+            .into_iter()
+            .map(|v| (v.name, v.shape))
+            .collect::<HashMap<_, _>>()
+    };
     let (shapes, import_error) = match import_model(model) {
-        Ok(g) => (
-            g.values
-                .iter()
-                .map(|v| (v.name.clone(), v.shape.clone()))
-                .collect::<HashMap<_, _>>(),
-            None,
-        ),
-        Err(e) => (HashMap::new(), Some(e.to_string())),
+        Ok(g) => (shapes_of(g), None),
+        Err(e) => {
+            // A model with several outputs imports once per output (`--output`).
+            let mut shapes = HashMap::new();
+            if graph.output.len() > 1 {
+                for o in &graph.output {
+                    let opts = ImportOptions {
+                        output: Some(o.name().to_string()),
+                    };
+                    if let Ok(g) = import_model_with(model, &opts) {
+                        shapes.extend(shapes_of(g));
+                    }
+                }
+            }
+            (shapes, Some(e.to_string()))
+        }
     };
     let nodes = graph
         .node
@@ -92,7 +107,7 @@ fn summarize_model(model: &ModelProto) -> ModelSummary {
             name: node_label(n),
             op_type: qualified_op(n),
             supported: is_supported(n.domain(), n.op_type()),
-            output_shape: n.output.first().and_then(|o| shapes.get(o).cloned()),
+            output_shape: n.output.iter().find_map(|o| shapes.get(o).cloned()),
         })
         .collect();
     ModelSummary {

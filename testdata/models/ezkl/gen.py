@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Copies EZKL's example models from ../shared/peers/ezkl/models (used as they are) and records
-onnxruntime's outputs for each input.json in ort.json. Models with operators cipherproof does not
-support yet (lstm, xgboost) are kept: the tests check they fail naming the operator. onnxruntime
-cannot load decision_tree (an int8 MatMul): gen_reference.py records onnx's reference evaluator instead."""
+onnxruntime's outputs for each input.json in ort.json (the first output of models with several:
+xgboost's class, lstm's Y). onnxruntime cannot load decision_tree (an int8 MatMul): gen_reference.py
+records onnx's reference evaluator instead, and every output of lstm on 50 inputs."""
 import json, os, shutil, sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from fixture_common import *

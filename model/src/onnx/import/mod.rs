@@ -8,6 +8,7 @@ mod kinds;
 mod layers;
 mod outputs;
 mod pooling;
+mod recurrent;
 mod reduce;
 mod selection;
 pub mod shapes;
@@ -64,6 +65,7 @@ pub const RUNTIME_OPS: &[&str] = &[
     "ReduceSum",
     "ReduceMean",
     "GatherElements",
+    "LSTM",
 ];
 
 /// Operators accepted only when every input is a constant (shape arithmetic).
@@ -160,6 +162,17 @@ pub(crate) struct Builder {
     pub(crate) opset: i64,
     /// The kind of each value's numbers, filled on demand ([`kinds`]).
     kinds: Vec<kinds::Kind>,
+    /// Node outputs a builder could not produce, with why: an error only where read.
+    missing: HashMap<String, Missing>,
+}
+
+/// A node output cipherproof cannot compute (e.g. an LSTM's full sequence `Y`, which
+/// would concatenate the steps), refused only if the model reads it.
+#[derive(Debug, Clone)]
+pub(crate) struct Missing {
+    pub op: String,
+    pub node: String,
+    pub reason: String,
 }
 
 impl Builder {
@@ -221,6 +234,7 @@ impl Builder {
             },
             opset,
             kinds: Vec::new(),
+            missing: HashMap::new(),
         })
     }
 
@@ -284,6 +298,11 @@ impl Builder {
             op_type: op,
             node,
         };
+        if op == "LSTM" {
+            let outs = recurrent::lstm(self, &ctx, &operands)?;
+            self.check_new_shapes(fresh, &label)?;
+            return self.name_outputs(node, &label, fresh, outs);
+        }
         let out = match op {
             "Gemm" => layers::gemm(self, &ctx, &operands)?,
             "MatMul" => layers::matmul(self, &ctx, &operands)?,
@@ -318,14 +337,10 @@ impl Builder {
                 ));
             }
         };
-        for v in self.graph.values.iter().skip(fresh) {
-            check_shape(&label, &v.shape)?;
+        self.check_new_shapes(fresh, &label)?;
+        if node.output.first().is_none_or(|n| n.is_empty()) {
+            return Err(ModelError::invalid(&label, "node has no output"));
         }
-        let name = node
-            .output
-            .first()
-            .filter(|n| !n.is_empty())
-            .ok_or_else(|| ModelError::invalid(&label, "node has no output"))?;
         if node
             .output
             .iter()
@@ -338,16 +353,51 @@ impl Builder {
                 "only the first output may be used",
             ));
         }
-        if out >= fresh {
-            self.graph.values[out].name = name.clone();
-        } else {
-            // An alias (Identity, Dropout, a no-op Reshape, a folded bias): readers of the
-            // new name read the old value.
-            let extra = self.uses.get(name).copied().unwrap_or(0);
-            let old = self.graph.values[out].name.clone();
-            *self.uses.entry(old).or_insert(0) += extra.saturating_sub(1);
+        self.name_outputs(node, &label, fresh, vec![Ok(out)])
+    }
+
+    fn check_new_shapes(&self, fresh: ValueId, label: &str) -> Result<()> {
+        for v in self.graph.values.iter().skip(fresh) {
+            check_shape(label, &v.shape)?;
         }
-        self.values.insert(name.clone(), out);
+        Ok(())
+    }
+
+    /// Binds the node's output names to the values `outs` (in output order; values from
+    /// `fresh` on are the node's own); an output the builder could not produce is
+    /// remembered as [`Missing`].
+    fn name_outputs(
+        &mut self,
+        node: &NodeProto,
+        label: &str,
+        fresh: ValueId,
+        outs: Vec<std::result::Result<ValueId, Missing>>,
+    ) -> Result<()> {
+        if node.output.iter().all(|n| n.is_empty()) {
+            return Err(ModelError::invalid(label, "node has no outputs"));
+        }
+        for (name, out) in node.output.iter().zip(outs) {
+            if name.is_empty() {
+                continue;
+            }
+            let out = match out {
+                Ok(v) => v,
+                Err(missing) => {
+                    self.missing.insert(name.clone(), missing);
+                    continue;
+                }
+            };
+            if out >= fresh {
+                self.graph.values[out].name = name.clone();
+            } else {
+                // An alias (Identity, Dropout, a no-op Reshape, a folded bias): readers of
+                // the new name read the old value.
+                let extra = self.uses.get(name).copied().unwrap_or(0);
+                let old = self.graph.values[out].name.clone();
+                *self.uses.entry(old).or_insert(0) += extra.saturating_sub(1);
+            }
+            self.values.insert(name.clone(), out);
+        }
         Ok(())
     }
 
@@ -366,12 +416,21 @@ impl Builder {
             Ok(Operand::Value(v))
         } else if let Some(c) = self.consts.get(name) {
             Ok(Operand::Const(c.clone()))
+        } else if let Some(e) = self.unavailable(name) {
+            Err(e)
         } else {
             Err(ModelError::invalid(
                 label,
                 format!("input '{name}' is not produced by any earlier node"),
             ))
         }
+    }
+
+    /// The error for reading `name` when it is a [`Missing`] output.
+    fn unavailable(&self, name: &str) -> Option<ModelError> {
+        self.missing
+            .get(name)
+            .map(|m| ModelError::unsupported_use(&m.op, &m.node, m.reason.clone()))
     }
 
     pub(crate) fn shape(&self, v: ValueId) -> &[usize] {
@@ -413,7 +472,19 @@ impl Builder {
 
     fn finish(mut self, graph: &GraphProto, opts: &ImportOptions) -> Result<Graph> {
         let names: Vec<&str> = graph.output.iter().map(|o| o.name()).collect();
-        let id = outputs::choose(&names, |n| self.values.get(n).copied(), opts)?;
+        let id = outputs::choose(
+            &names,
+            |n| match self.values.get(n) {
+                Some(&v) => Ok(v),
+                None => Err(self.unavailable(n).unwrap_or_else(|| {
+                    ModelError::invalid(
+                        "graph",
+                        format!("output '{n}' is a constant or never computed"),
+                    )
+                })),
+            },
+            opts,
+        )?;
         self.graph.output = id;
         self.graph = outputs::prune(self.graph);
         let id = self.graph.output;

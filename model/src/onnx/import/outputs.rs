@@ -18,7 +18,7 @@ pub struct ImportOptions {
 /// Picks the output value among the ONNX outputs `names` (resolved by `value_of`).
 pub(super) fn choose(
     names: &[&str],
-    value_of: impl Fn(&str) -> Option<ValueId>,
+    value_of: impl Fn(&str) -> Result<ValueId>,
     opts: &ImportOptions,
 ) -> Result<ValueId> {
     let name = match (&opts.output, names) {
@@ -45,12 +45,7 @@ pub(super) fn choose(
             ));
         }
     };
-    value_of(name).ok_or_else(|| {
-        ModelError::invalid(
-            "graph",
-            format!("output '{name}' is a constant or never computed"),
-        )
-    })
+    value_of(name)
 }
 
 /// Drops every Softmax whose readers are all ArgMax nodes, then every node the output

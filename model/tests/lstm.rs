@@ -1,0 +1,201 @@
+//! ONNX LSTM, unrolled at import: EZKL's one-step lstm example gives onnxruntime's values
+//! for each of its three outputs; the seq_lstm fixture (two 6-step LSTMs, peepholes,
+//! initial states, reverse, a Relu activation) in batch-major layout computes exactly what
+//! its time-major twin does; and what cannot be unrolled is refused by name.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use cipherproof_model::exec::float::FloatRunner;
+use cipherproof_model::exec::integer::IntegerRunner;
+use cipherproof_model::onnx::decode_model;
+use cipherproof_model::onnx::proto::{AttributeProto, ModelProto, NodeProto, TensorProto};
+use cipherproof_model::quant::{QuantConfig, quantize};
+use cipherproof_model::{Graph, ImportOptions, import_onnx, import_onnx_with};
+use common::*;
+use prost::Message;
+
+fn ezkl_lstm(output: Option<&str>) -> cipherproof_model::Result<Graph> {
+    let bytes = std::fs::read(testdata().join("ezkl/lstm/network.onnx")).unwrap();
+    let opts = ImportOptions {
+        output: output.map(str::to_string),
+    };
+    import_onnx_with(&bytes, &opts)
+}
+
+/// Each output of EZKL's lstm (Y, Y_h, Y_c), picked with `--output`, equals onnxruntime's
+/// on 50 inputs within 1e-4, and its quantized model stays within a hundredth of it.
+#[test]
+fn ezkl_lstm_gives_onnxruntimes_value_for_each_output() {
+    let err = ezkl_lstm(None).unwrap_err().to_string();
+    assert!(
+        err.contains("pick it with --output (output, 78, 79)"),
+        "{err}"
+    );
+    let reference = read_json(&testdata().join("ezkl/lstm/reference.json"));
+    let inputs = rows(&reference["inputs"]);
+    for name in ["output", "78", "79"] {
+        let graph = ezkl_lstm(Some(name)).unwrap();
+        let kinds: Vec<&str> = graph.nodes.iter().map(|n| n.op.kind()).collect();
+        // One step from zero states: no recurrent layer, no forget gate.
+        assert!(!kinds.contains(&"Add"), "{name}: {kinds:?}");
+        let expected = rows(&reference["outputs"][name]);
+        let float = FloatRunner::new(&graph).unwrap();
+        for (x, want) in inputs.iter().zip(&expected) {
+            close_to_onnxruntime(&float.run(x).unwrap(), want)
+                .unwrap_or_else(|e| panic!("{name} on {x:?}: {e}"));
+        }
+        let model = quantize(&graph, &inputs, &QuantConfig::default()).unwrap();
+        let integer = IntegerRunner::new(&model).unwrap();
+        for (i, (x, want)) in inputs.iter().zip(&expected).enumerate() {
+            let q = integer.run(&integer.quantize_input(i, x).unwrap()).unwrap();
+            let got = cipherproof_model::exec::integer::dequantize_output(&model, &q);
+            for (g, w) in got.iter().zip(want) {
+                assert!(
+                    (g - f64::from(*w)).abs() < 0.01,
+                    "{name} on {x:?}: {got:?} vs {want:?}"
+                );
+            }
+        }
+    }
+}
+
+fn seq_lstm(file: &str) -> Graph {
+    import_onnx(&std::fs::read(testdata().join("seq_lstm").join(file)).unwrap()).unwrap()
+}
+
+/// layout=1 (batch-major), which neither onnxruntime nor onnx's reference evaluator runs,
+/// gives bit for bit the float and integer outputs of the same LSTM in layout 0, which
+/// matches onnxruntime (`fixtures.rs`).
+#[test]
+fn batch_major_layout_computes_what_time_major_does() {
+    let (a, b) = (seq_lstm("model.onnx"), seq_lstm("layout1.onnx"));
+    let test = rows(&read_json(&testdata().join("seq_lstm/test.json"))["inputs"]);
+    let cal = rows(&read_json(&testdata().join("seq_lstm/calibration.json"))["inputs"]);
+    let (fa, fb) = (FloatRunner::new(&a).unwrap(), FloatRunner::new(&b).unwrap());
+    for x in &test {
+        assert_eq!(fa.run(x).unwrap(), fb.run(x).unwrap(), "{x:?}");
+    }
+    let qa = quantize(&a, &cal, &QuantConfig::default()).unwrap();
+    let qb = quantize(&b, &cal, &QuantConfig::default()).unwrap();
+    let (ia, ib) = (
+        IntegerRunner::new(&qa).unwrap(),
+        IntegerRunner::new(&qb).unwrap(),
+    );
+    for (i, x) in test.iter().take(20).enumerate() {
+        let x = ia.quantize_input(i, x).unwrap();
+        assert_eq!(ia.run(&x).unwrap(), ib.run(&x).unwrap());
+    }
+}
+
+fn model() -> ModelProto {
+    decode_model(&std::fs::read(testdata().join("seq_lstm/model.onnx")).unwrap()).unwrap()
+}
+
+fn node<'a>(m: &'a mut ModelProto, name: &str) -> &'a mut NodeProto {
+    let g = m.graph.as_mut().unwrap();
+    g.node.iter_mut().find(|n| n.name() == name).unwrap()
+}
+
+fn set_attr(n: &mut NodeProto, a: AttributeProto) {
+    n.attribute.retain(|x| x.name() != a.name());
+    n.attribute.push(a);
+}
+
+fn text(name: &str, v: &str) -> AttributeProto {
+    AttributeProto {
+        name: Some(name.into()),
+        s: Some(v.as_bytes().to_vec()),
+        r#type: Some(3),
+        ..Default::default()
+    }
+}
+
+fn import_err(m: &ModelProto) -> String {
+    import_onnx(&m.encode_to_vec())
+        .expect_err("must be refused")
+        .to_string()
+}
+
+/// What the unrolling cannot express is refused naming the node and the reason; `Y` of a
+/// long sequence only where it is read.
+#[test]
+fn what_cannot_be_unrolled_is_refused_by_name() {
+    let mut m = model();
+    set_attr(
+        node(&mut m, "lstm_forward"),
+        text("direction", "bidirectional"),
+    );
+    let e = import_err(&m);
+    assert!(
+        e.contains("lstm_forward") && e.contains("bidirectional"),
+        "{e}"
+    );
+
+    let mut m = model();
+    let clip = AttributeProto {
+        name: Some("clip".into()),
+        f: Some(3.0),
+        r#type: Some(1),
+        ..Default::default()
+    };
+    set_attr(node(&mut m, "lstm_forward"), clip);
+    let e = import_err(&m);
+    assert!(e.contains("lstm_forward") && e.contains("clip"), "{e}");
+
+    let mut m = model();
+    let acts = AttributeProto {
+        name: Some("activations".into()),
+        strings: ["Sigmoid", "Softsign", "Tanh"]
+            .map(|s| s.as_bytes().to_vec())
+            .to_vec(),
+        r#type: Some(8),
+        ..Default::default()
+    };
+    set_attr(node(&mut m, "lstm_reverse"), acts);
+    let e = import_err(&m);
+    assert!(
+        e.contains("lstm_reverse") && e.contains("activation 'Softsign'"),
+        "{e}"
+    );
+
+    // The reverse LSTM's full sequence Y, read by the next node: 6 steps would concatenate.
+    let mut m = model();
+    node(&mut m, "lstm_reverse").output[0] = "y_r".into();
+    node(&mut m, "flat_h_r").input[0] = "y_r".into();
+    let e = import_err(&m);
+    assert!(
+        e.contains("lstm_reverse") && e.contains("output Y of a 6-step"),
+        "{e}"
+    );
+    // Named but unread, Y is no obstacle.
+    let mut m = model();
+    node(&mut m, "lstm_reverse").output[0] = "y_r".into();
+    assert!(import_onnx(&m.encode_to_vec()).is_ok());
+
+    // Sequences shorter than the model's length.
+    let mut m = model();
+    let g = m.graph.as_mut().unwrap();
+    let lens: &mut TensorProto = g
+        .initializer
+        .iter_mut()
+        .find(|t| t.name() == "seq_lens")
+        .unwrap();
+    lens.int32_data = vec![3];
+    lens.raw_data = None;
+    let e = import_err(&m);
+    assert!(
+        e.contains("lstm_forward") && e.contains("sequence_lens [3]"),
+        "{e}"
+    );
+
+    // Weights of the wrong shape.
+    let mut m = model();
+    node(&mut m, "lstm_forward").input[1] = "w_out".into();
+    let e = import_err(&m);
+    assert!(
+        e.contains("lstm_forward") && e.contains("W of shape [3, 5]"),
+        "{e}"
+    );
+}
