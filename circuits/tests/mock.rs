@@ -442,6 +442,7 @@ fn the_size_bound_never_exceeds_a_real_layout() {
         "digits_cnn",
         "ops_zoo",
         "seq_lstm",
+        "seq_gru",
         "ezkl/1l_conv",
         "ezkl/3l_relu_conv_fc",
         "ezkl/2l_relu_sigmoid_small",

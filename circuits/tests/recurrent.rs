@@ -1,6 +1,7 @@
-//! LSTMs in circuits: unrolled at import into Dense, table activations and elementwise
-//! Mul/Add, whose circuits give the integer reference's outputs for EZKL's lstm (each of
-//! its outputs) and the 6-step seq_lstm fixture, and reject tampered cells and lookups.
+//! Recurrent layers in circuits: unrolled at import into Dense, table activations and
+//! elementwise Mul/Add/Sub, whose circuits give the integer reference's outputs for EZKL's
+//! lstm (each of its outputs) and the 6-step seq_lstm (LSTMs) and seq_gru (GRUs, an RNN)
+//! fixtures, and reject tampered cells and lookups.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -59,8 +60,14 @@ fn satisfied(b: &ModelCircuit, outputs: &[i64]) -> bool {
 }
 
 #[test]
-fn lstm_circuits_equal_the_integer_reference() {
-    let mut cases = vec![("seq_lstm", seq_lstm())];
+fn recurrent_circuits_equal_the_integer_reference() {
+    let seq_gru = load(
+        "seq_gru/model.onnx",
+        None,
+        "seq_gru/calibration.json",
+        "seq_gru/test.json",
+    );
+    let mut cases = vec![("seq_lstm", seq_lstm()), ("seq_gru", seq_gru)];
     for output in ["output", "78", "79"] {
         let json = "ezkl/lstm/reference.json";
         cases.push((

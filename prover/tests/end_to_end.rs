@@ -12,6 +12,9 @@ use cipherproof_prover::ProverError;
 use cipherproof_prover::artifact::{ProofFile, fr_to_hex};
 use cipherproof_prover::compile::{self, CompileOptions, Compiled, SrsSource};
 use cipherproof_prover::{prove, verify};
+use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
+use halo2_base::halo2_proofs::plonk::ProvingKey;
+use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use cipherproof_testkit::{fixture as testdata, samples as rows_of};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -386,6 +389,26 @@ fn hashed_and_public_inputs_prove_and_reject_tampered_claims() {
     }
 }
 
+/// `model` compiled with a private input under the dev SRS into scratch dir `name`, with
+/// its parameters and proving key.
+fn compile_private(
+    model: &QuantModel,
+    name: &str,
+) -> (Compiled, ParamsKZG<Bn256>, ProvingKey<G1Affine>) {
+    let opts = CompileOptions {
+        srs: SrsSource::UnsafeDev,
+        cache_dir: setup().cache.clone(),
+        max_k: 20,
+        max_advice: cipherproof_circuits::planner::DEFAULT_MAX_ADVICE,
+        input_visibility: InputVisibility::Private,
+        tune: 0,
+    };
+    let (c, _) = compile::compile(model, &scratch(name), &opts).unwrap();
+    let params = compile::load_params(&c.circuit.srs, c.circuit.shape.k(), &setup().cache).unwrap();
+    let pk = compile::proving_key(&c, &params, &setup().cache).unwrap();
+    (c, params, pk)
+}
+
 /// EZKL's decision_tree example (comparisons, argmax, table gathers): a real proof for a
 /// sample of each iris class verifies and proves the reference class; claiming another
 /// class is rejected.
@@ -400,17 +423,7 @@ fn a_decision_tree_proves_each_class_and_rejects_another() {
     .unwrap();
     let inputs = rows_of(&testdata(&format!("{dir}/reference.json")), "inputs");
     let model = quantize(&graph, &inputs, &QuantConfig::default()).unwrap();
-    let opts = CompileOptions {
-        srs: SrsSource::UnsafeDev,
-        cache_dir: setup().cache.clone(),
-        max_k: 20,
-        max_advice: cipherproof_circuits::planner::DEFAULT_MAX_ADVICE,
-        input_visibility: InputVisibility::Private,
-        tune: 0,
-    };
-    let (tree, _) = compile::compile(&model, &scratch("tree"), &opts).unwrap();
-    let params = compile::load_params(&tree.circuit.srs, tree.circuit.shape.k(), &setup().cache).unwrap();
-    let pk = compile::proving_key(&tree, &params, &setup().cache).unwrap();
+    let (tree, params, pk) = compile_private(&model, "tree");
     let scale = tree.model.output_info().scale;
     // Iris samples 1, 51 and 101 (after the example input): one of each class.
     for (i, class) in [(1, 0), (51, 1), (101, 2)] {
@@ -437,17 +450,7 @@ fn a_six_step_lstm_proves_and_rejects_a_changed_output() {
     let cal = rows_of(&testdata("seq_lstm/calibration.json"), "inputs");
     let test = rows_of(&testdata("seq_lstm/test.json"), "inputs");
     let model = quantize(&graph, &cal, &QuantConfig::default()).unwrap();
-    let opts = CompileOptions {
-        srs: SrsSource::UnsafeDev,
-        cache_dir: setup().cache.clone(),
-        max_k: 20,
-        max_advice: cipherproof_circuits::planner::DEFAULT_MAX_ADVICE,
-        input_visibility: InputVisibility::Private,
-        tune: 0,
-    };
-    let (lstm, _) = compile::compile(&model, &scratch("lstm"), &opts).unwrap();
-    let params = compile::load_params(&lstm.circuit.srs, lstm.circuit.shape.k(), &setup().cache).unwrap();
-    let pk = compile::proving_key(&lstm, &params, &setup().cache).unwrap();
+    let (lstm, params, pk) = compile_private(&model, "lstm");
     let runner = IntegerRunner::new(&lstm.model).unwrap();
     let q = quantize_input(&lstm.model, 0, &test[0]).unwrap();
     let proof = prove::prove(&lstm, &params, &pk, &q).unwrap();

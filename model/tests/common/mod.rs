@@ -20,6 +20,7 @@ pub const TRAINED: &[(&str, f64)] = &[
     ("wine_sigmoid_mlp", 0.99),
     ("ops_zoo", 0.99),
     ("seq_lstm", 0.99),
+    ("seq_gru", 0.99),
 ];
 
 /// |a − b| ≤ 1e-4 · max(1, |b|): onnxruntime parity for f32 models.

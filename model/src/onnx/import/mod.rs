@@ -66,6 +66,8 @@ pub const RUNTIME_OPS: &[&str] = &[
     "ReduceMean",
     "GatherElements",
     "LSTM",
+    "GRU",
+    "RNN",
 ];
 
 /// Operators accepted only when every input is a constant (shape arithmetic).
@@ -298,8 +300,13 @@ impl Builder {
             op_type: op,
             node,
         };
-        if op == "LSTM" {
-            let outs = recurrent::lstm(self, &ctx, &operands)?;
+        if let Some(unroll) = match op {
+            "LSTM" => Some(recurrent::lstm as RecurrentBuilder),
+            "GRU" => Some(recurrent::gru as RecurrentBuilder),
+            "RNN" => Some(recurrent::rnn as RecurrentBuilder),
+            _ => None,
+        } {
+            let outs = unroll(self, &ctx, &operands)?;
             self.check_new_shapes(fresh, &label)?;
             return self.name_outputs(node, &label, fresh, outs);
         }
@@ -516,6 +523,9 @@ impl Builder {
         Ok(self.graph)
     }
 }
+
+/// A builder of a node with several outputs (the recurrent layers).
+type RecurrentBuilder = fn(&mut Builder, &Ctx, &[Option<Operand>]) -> Result<recurrent::Outputs>;
 
 /// What a builder needs to know about the node it builds.
 pub(crate) struct Ctx<'a> {

@@ -1,7 +1,9 @@
-//! ONNX LSTM, unrolled at import: EZKL's one-step lstm example gives onnxruntime's values
-//! for each of its three outputs; the seq_lstm fixture (two 6-step LSTMs, peepholes,
-//! initial states, reverse, a Relu activation) in batch-major layout computes exactly what
-//! its time-major twin does; and what cannot be unrolled is refused by name.
+//! ONNX's recurrent layers, unrolled at import: EZKL's one-step lstm example gives
+//! onnxruntime's values for each of its three outputs; the seq_lstm fixture (two 6-step
+//! LSTMs, peepholes, initial states, reverse, a Relu activation) in batch-major layout
+//! computes exactly what its time-major twin does; and what cannot be unrolled, in LSTMs,
+//! GRUs and RNNs, is refused by name. (`fixtures.rs` checks seq_lstm and seq_gru against
+//! onnxruntime on 200 sequences each.)
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -90,7 +92,12 @@ fn batch_major_layout_computes_what_time_major_does() {
 }
 
 fn model() -> ModelProto {
-    decode_model(&std::fs::read(testdata().join("seq_lstm/model.onnx")).unwrap()).unwrap()
+    fixture_model("seq_lstm")
+}
+
+fn fixture_model(name: &str) -> ModelProto {
+    let path = testdata().join(name).join("model.onnx");
+    decode_model(&std::fs::read(path).unwrap()).unwrap()
 }
 
 fn node<'a>(m: &'a mut ModelProto, name: &str) -> &'a mut NodeProto {
@@ -108,6 +115,15 @@ fn text(name: &str, v: &str) -> AttributeProto {
         name: Some(name.into()),
         s: Some(v.as_bytes().to_vec()),
         r#type: Some(3),
+        ..Default::default()
+    }
+}
+
+fn activations(names: &[&str]) -> AttributeProto {
+    AttributeProto {
+        name: Some("activations".into()),
+        strings: names.iter().map(|s| s.as_bytes().to_vec()).collect(),
+        r#type: Some(8),
         ..Default::default()
     }
 }
@@ -145,14 +161,7 @@ fn what_cannot_be_unrolled_is_refused_by_name() {
     assert!(e.contains("lstm_forward") && e.contains("clip"), "{e}");
 
     let mut m = model();
-    let acts = AttributeProto {
-        name: Some("activations".into()),
-        strings: ["Sigmoid", "Softsign", "Tanh"]
-            .map(|s| s.as_bytes().to_vec())
-            .to_vec(),
-        r#type: Some(8),
-        ..Default::default()
-    };
+    let acts = activations(&["Sigmoid", "Softsign", "Tanh"]);
     set_attr(node(&mut m, "lstm_reverse"), acts);
     let e = import_err(&m);
     assert!(
@@ -196,6 +205,49 @@ fn what_cannot_be_unrolled_is_refused_by_name() {
     let e = import_err(&m);
     assert!(
         e.contains("lstm_forward") && e.contains("W of shape [3, 5]"),
+        "{e}"
+    );
+}
+
+/// GRU and RNN share the LSTM's checks: bidirectional layers, a wrong activation count and
+/// a long sequence's `Y`, where read, are refused naming the node.
+#[test]
+fn gru_and_rnn_refuse_what_cannot_be_unrolled() {
+    let mut m = fixture_model("seq_gru");
+    set_attr(
+        node(&mut m, "gru_forward"),
+        text("direction", "bidirectional"),
+    );
+    let e = import_err(&m);
+    assert!(
+        e.contains("gru_forward") && e.contains("a bidirectional GRU"),
+        "{e}"
+    );
+
+    let mut m = fixture_model("seq_gru");
+    let acts = activations(&["Tanh", "Tanh", "Tanh"]);
+    set_attr(node(&mut m, "rnn"), acts);
+    let e = import_err(&m);
+    assert!(
+        e.contains("rnn") && e.contains("3 activations (a one-direction RNN takes 1)"),
+        "{e}"
+    );
+
+    let mut m = fixture_model("seq_gru");
+    node(&mut m, "gru_reverse").output[0] = "y_l".into();
+    node(&mut m, "flat_h_l").input[0] = "y_l".into();
+    let e = import_err(&m);
+    assert!(
+        e.contains("gru_reverse") && e.contains("output Y of a 6-step"),
+        "{e}"
+    );
+
+    // A GRU's W has 3 gates: an LSTM's does not fit.
+    let mut m = fixture_model("seq_gru");
+    node(&mut m, "gru_forward").input[1] = "w_n".into();
+    let e = import_err(&m);
+    assert!(
+        e.contains("gru_forward") && e.contains("W of shape [1, 5, 4]"),
         "{e}"
     );
 }
