@@ -227,6 +227,22 @@ pub fn assign_model(
                         reason: "an index position outside the data".into(),
                     })?
             }
+            QOp::Concat { axis, shifts } => {
+                let cells: Vec<Cells> = (0..node.inputs.len()).map(get).collect();
+                let parts: Vec<select::Part> = (node.inputs.iter().zip(&cells))
+                    .map(|(&v, cells)| select::Part {
+                        cells,
+                        shape: &model.values[v].shape,
+                        bits: model.values[v].bits,
+                    })
+                    .collect();
+                select::concat(c, &parts, *axis, shifts, bits).ok_or_else(|| {
+                    CircuitError::InvalidModel {
+                        node: node.name.clone(),
+                        reason: "a concatenated value outside its input".into(),
+                    }
+                })?
+            }
             QOp::Pick { map } => {
                 select::pick(&x, map).ok_or_else(|| CircuitError::InvalidModel {
                     node: node.name.clone(),

@@ -21,8 +21,12 @@ pub fn min_advice_cells(model: &QuantModel) -> u128 {
     let mut cells = model.input().numel() as u128;
     for node in &model.nodes {
         let out = &model.values[node.output].shape;
-        // Shape ops and picks lay out no cells of their own.
-        if !matches!(node.op, QOp::Reshape | QOp::Transpose { .. } | QOp::Pick { .. }) {
+        // Shape ops, picks and concatenations (of inputs at the output's scale) lay out
+        // no cells of their own.
+        if !matches!(
+            node.op,
+            QOp::Reshape | QOp::Transpose { .. } | QOp::Pick { .. } | QOp::Concat { .. }
+        ) {
             cells += out.iter().product::<usize>() as u128;
         }
         let Some(input) = node.inputs.first().map(|&i| &model.values[i].shape) else {

@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use cipherproof_circuits::field::Fr;
 use cipherproof_circuits::{InputVisibility, ModelCircuit};
 use cipherproof_model::exec::integer::IntegerRunner;
@@ -118,4 +120,42 @@ fn tampering_an_lstm_circuit_is_rejected() {
         b.builder.main(0).advice[y.cell.unwrap().offset] = y.value;
     }
     assert!(satisfied(&b, &outputs));
+}
+
+/// The Concat gadget: a part at a finer scale is rounded (`round_shift`, range-checked),
+/// a part at the output's scale copied; a rounded value changed by one has no witness.
+#[test]
+fn a_concat_rounds_finer_parts_and_rejects_a_changed_rounding() {
+    use cipherproof_circuits::chips::select::{Part, concat};
+    use cipherproof_circuits::field::{fr_i64, i64_fr};
+    let (mut b, out) = common::lay_out(|chip| {
+        let fine = [13, -6].map(|v| chip.load_signed(fr_i64(v), 10)).to_vec();
+        let coarse = vec![chip.load_signed(fr_i64(4), 8)];
+        let parts = [
+            Part {
+                cells: &fine,
+                shape: &[2],
+                bits: 10,
+            },
+            Part {
+                cells: &coarse,
+                shape: &[1],
+                bits: 8,
+            },
+        ];
+        concat(chip, &parts, 0, &[2, 0], 8).unwrap()
+    });
+    let values: Vec<i64> = out.iter().map(|v| i64_fr(v.value()).unwrap()).collect();
+    assert_eq!(values, [3, -1, 4]);
+    assert!(common::ok(&b));
+    for v in &out[..2] {
+        let at = v.cell.unwrap().offset;
+        common::bump(&mut b, at, 1);
+        assert!(
+            !common::ok(&b),
+            "a rounded value changed by one was accepted"
+        );
+        common::bump(&mut b, at, -1);
+    }
+    assert!(common::ok(&b));
 }

@@ -6,7 +6,7 @@ use super::{Cells, Chip};
 use crate::field::{Fr, fr_i64, i64_fr, pow2};
 use crate::lut::LutLookup;
 use cipherproof_model::exec::integer::row_index;
-use cipherproof_model::graph::broadcast::{broadcast_indices, element_bases};
+use cipherproof_model::graph::broadcast::{broadcast_indices, concat_sources, element_bases};
 use cipherproof_model::graph::compare::Comparison;
 use halo2_base::AssignedValue;
 use halo2_base::QuantumCell::{self, Constant, Existing};
@@ -296,4 +296,40 @@ fn row_of(
 /// `x[map[i]]`: the same cells, no constraint; `None` if the map reaches past `x`.
 pub fn pick(x: &Cells, map: &[usize]) -> Option<Cells> {
     map.iter().map(|&i| x.get(i).copied()).collect()
+}
+
+/// One input of a concatenation: its cells, shape and signed bits.
+#[allow(missing_debug_implementations)]
+pub struct Part<'c> {
+    pub cells: &'c Cells,
+    pub shape: &'c [usize],
+    pub bits: u32,
+}
+
+/// The parts joined along `axis`, part `i` rounded by `shifts[i]` bits and range-checked
+/// to `bits` first; a part already at the output's scale within `bits` is copied (its cells
+/// are already range-checked). `None` if a part lacks a value its shape promises.
+pub fn concat(
+    chip: &mut Chip,
+    parts: &[Part],
+    axis: usize,
+    shifts: &[u32],
+    bits: u32,
+) -> Option<Cells> {
+    let rescaled: Vec<Cells> = parts
+        .iter()
+        .zip(shifts)
+        .map(|(p, &d)| {
+            if d == 0 && p.bits <= bits {
+                p.cells.clone()
+            } else {
+                p.cells.iter().map(|&v| chip.rescale(v, d, bits)).collect()
+            }
+        })
+        .collect();
+    let shapes: Vec<&[usize]> = parts.iter().map(|p| p.shape).collect();
+    concat_sources(&shapes, axis)
+        .into_iter()
+        .map(|(i, j)| rescaled.get(i)?.get(j).copied())
+        .collect()
 }

@@ -243,6 +243,7 @@ impl<'g> FloatRunner<'g> {
                 let idx = Tensor::new(idx.as_slice(), &Device::Cpu)?;
                 x.flatten_all()?.index_select(&idx, 0)?.reshape(out_shape)
             }
+            Op::Concat { axis } => Tensor::cat(args, *axis)?.reshape(out_shape),
         }
     }
 

@@ -110,6 +110,28 @@ pub fn element_bases(data: &[usize], index: &[usize], axis: usize) -> (Vec<usize
     (bases, ds.get(axis).copied().unwrap_or(1))
 }
 
+/// Where each value of the concatenation of tensors of `shapes` along `axis` comes from:
+/// `(input, flat index in that input)`, in the output's row-major order. The shapes must
+/// agree but for `axis`.
+pub fn concat_sources(shapes: &[&[usize]], axis: usize) -> Vec<(usize, usize)> {
+    let Some(first) = shapes.first() else {
+        return Vec::new();
+    };
+    let outer: usize = first[..axis.min(first.len())].iter().product();
+    let inner: Vec<usize> = shapes
+        .iter()
+        .map(|s| s[axis.min(s.len())..].iter().product())
+        .collect();
+    (0..outer)
+        .flat_map(|o| {
+            inner
+                .iter()
+                .enumerate()
+                .flat_map(move |(i, &n)| (0..n).map(move |j| (i, o * n + j)))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,5 +154,13 @@ mod tests {
     fn transpose_swaps_axes() {
         let t = transpose(&[1, 2, 3, 4, 5, 6], &[2, 3], &[1, 0]);
         assert_eq!(t, vec![1, 4, 2, 5, 3, 6]);
+    }
+
+    #[test]
+    fn concat_sources_interleave_along_an_inner_axis() {
+        // [2, 1] and [2, 2] along axis 1: each row takes one value, then two.
+        let got = concat_sources(&[&[2, 1], &[2, 2]], 1);
+        assert_eq!(got, [(0, 0), (1, 0), (1, 1), (0, 1), (1, 2), (1, 3)]);
+        assert_eq!(concat_sources(&[&[1], &[2]], 0), [(0, 0), (1, 0), (1, 1)]);
     }
 }

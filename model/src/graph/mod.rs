@@ -149,6 +149,10 @@ pub enum Op {
     Pick {
         map: Vec<usize>,
     },
+    /// The inputs (two or more runtime tensors, equal but for `axis`) joined along `axis`.
+    Concat {
+        axis: usize,
+    },
 }
 
 impl Op {
@@ -177,6 +181,7 @@ impl Op {
             Op::GatherConst { .. } => "GatherConst",
             Op::GatherElements { .. } => "GatherElements",
             Op::Pick { .. } => "Pick",
+            Op::Concat { .. } => "Concat",
         }
     }
 

@@ -36,6 +36,7 @@ pub fn interval_bounds(graph: &Graph, input_range: f32) -> Vec<f32> {
                 .last()
                 .map_or(0.0, |&n| n.saturating_sub(1) as f32),
             Op::GatherConst { table } => max_abs(&table.data),
+            Op::Concat { .. } => node.inputs.iter().map(|&v| b[v]).fold(0.0, f32::max),
             Op::MaxPool { .. }
             | Op::AvgPool { .. }
             | Op::GlobalAvgPool

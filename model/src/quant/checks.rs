@@ -1,5 +1,5 @@
 //! Consistency checks of the selection ops' fields (Compare, CompareConst,
-//! ArgMax, GatherConst, Pick) in a quantized model, whoever made it: the
+//! ArgMax, GatherConst, Pick, Concat) in a quantized model, whoever made it: the
 //! lowering always satisfies them, a `model.json` edited by hand may not, and
 //! the integer reference and the circuits rely on them (shift amounts, the
 //! bits a range check covers, table and index-map sizes).
@@ -33,6 +33,7 @@ fn check(model: &QuantModel, node: &QNode) -> Result<()> {
             | QOp::GatherConst { .. }
             | QOp::GatherElements { .. }
             | QOp::Pick { .. }
+            | QOp::Concat { .. }
     );
     if !selection {
         return Ok(());
@@ -124,6 +125,24 @@ fn check(model: &QuantModel, node: &QNode) -> Result<()> {
                 x.numel(),
                 out.numel()
             ));
+        }
+        QOp::Concat { axis, shifts } => {
+            let shapes: Option<Vec<&Vec<usize>>> =
+                (0..node.inputs.len()).map(|i| value(i).map(|v| &v.shape)).collect();
+            let Some(shapes) = shapes else {
+                return fail("an operand is not a value of the model".into());
+            };
+            let os = &out.shape;
+            let fits = *axis < os.len()
+                && shapes.iter().all(|s| {
+                    s.len() == os.len() && (0..s.len()).all(|d| d == *axis || s[d] == os[d])
+                })
+                && shapes.iter().map(|s| s[*axis]).sum::<usize>() == os[*axis];
+            if !fits || shifts.len() != shapes.len() || shifts.iter().any(|&d| d > 62) {
+                return fail(format!(
+                    "a concatenation of {shapes:?} along axis {axis} (shifts {shifts:?}) into {os:?}"
+                ));
+            }
         }
         _ => {}
     }

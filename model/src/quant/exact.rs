@@ -47,6 +47,7 @@ pub(super) fn exact_integer(
             _,
         ) => input(0),
         (Op::Add | Op::Sub | Op::Mul, _) => input(0) && input(1) && scale >= 0,
+        (Op::Concat { .. }, _) => (0..node.inputs.len()).all(input) && scale >= 0,
         (Op::AddConst { c }, _) => input(0) && whole(&c.data) && s_in >= 0 && scale >= 0,
         (Op::MulConst { c }, QOp::MulConst { c: q, c_scale, .. }) => {
             input(0) && kept(&c.data, q, *c_scale) && scale >= 0

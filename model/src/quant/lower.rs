@@ -387,6 +387,18 @@ impl Lowering<'_> {
             }
             Op::GatherConst { table } => self.gather_const(table)?,
             Op::Pick { map } => (QOp::Pick { map: map.clone() }, s_in),
+            Op::Concat { axis } => {
+                // The coarsest input scale (or coarser, for the output's range): every input
+                // is rounded down to it, none shifted up past its bits.
+                let scales: Vec<i32> = (0..self.node.inputs.len()).map(|i| self.scale_of(i)).collect();
+                let work = scales.iter().copied().min().unwrap_or(s_in);
+                let (scale, _) = self.out_scale(work)?;
+                let shifts = scales
+                    .iter()
+                    .map(|&s| self.shift(s - scale))
+                    .collect::<Result<Vec<u32>>>()?;
+                (QOp::Concat { axis: *axis, shifts }, scale)
+            }
             Op::GatherElements { axis } => {
                 let index_shift = self.index_shift(1)?;
                 (QOp::GatherElements { axis: *axis, index_shift }, s_in)

@@ -122,6 +122,9 @@ pub enum QOp {
     Sub { align: [u32; 2], shift: u32 },
     /// `round_shift(a · b, shift)`, broadcasting.
     Mul { shift: u32 },
+    /// The inputs joined along `axis`, input `i` first rescaled by `round_shift(·, shifts[i])`
+    /// to the output's scale.
+    Concat { axis: usize, shifts: Vec<u32> },
     /// `round_shift(x + c, shift)`; `c` at the input's scale, broadcast into x.
     AddConst {
         c: Vec<i64>,
@@ -206,6 +209,7 @@ impl QOp {
             QOp::GatherConst { .. } => "GatherConst",
             QOp::GatherElements { .. } => "GatherElements",
             QOp::Pick { .. } => "Pick",
+            QOp::Concat { .. } => "Concat",
         }
     }
 }

@@ -3,8 +3,9 @@
 (input [1, 6, 4]) that exercises the LSTM paths EZKL's one-step lstm example does not: two LSTMs
 over the time-major sequence (a Transpose), one forward with peepholes, both biases, constant
 non-zero initial states and a full-length sequence_lens, one reverse with activations Sigmoid,
-Tanh, Relu; the sum of their last hidden states and the forward cell state feeds a Gemm of 3
-outputs. Inputs are standard normal samples. Also writes layout1.onnx: the same model with
+Tanh, Relu. Their last hidden states and the forward cell state, joined (a runtime Concat of
+values at different scales), feed one Gemm; both full sequences Y, joined along their last
+axis, another; the sum of the two is the 3 outputs. Inputs are standard normal samples. Also writes layout1.onnx: the same model with
 the forward LSTM in batch-major layout (layout=1, opset 14, no Transpose). With one
 sequence in the batch and one direction, its X is the time-major X transposed and its states and
 Y_h/Y_c hold the same values, so it computes exactly what model.onnx does. Neither onnxruntime's
@@ -23,31 +24,36 @@ inits = [
     init("h0", r(1, 1, HID) * 0.5), init("c0", r(1, 1, HID) * 0.5), init("p_f", r(1, 3 * HID)),
     numpy_helper.from_array(np.asarray([SEQ], dtype=np.int32), "seq_lens"),
     init("w_r", r(1, 4 * HID, FEAT)), init("r_r", r(1, 4 * HID, HID)), init("b_r", r(1, 8 * HID)),
-    init("w_out", r(3, HID)), init("b_out", r(3)),
+    init("w_out", r(3, 3 * HID)), init("b_out", r(3)), init("w_ys", r(3, 2 * SEQ * HID) * 0.3),
     numpy_helper.from_array(np.asarray([1, HID], dtype=np.int64), "flat"),
+    numpy_helper.from_array(np.asarray([1, 2 * SEQ * HID], dtype=np.int64), "flat_ys"),
 ]
 tail = [
-    helper.make_node("LSTM", ["xs", "w_r", "r_r", "b_r"], ["", "h_r"], hidden_size=HID,
+    helper.make_node("LSTM", ["xs", "w_r", "r_r", "b_r"], ["y_r", "h_r"], hidden_size=HID,
                      direction="reverse", activations=["Sigmoid", "Tanh", "Relu"], name="lstm_reverse"),
     helper.make_node("Reshape", ["h_f", "flat"], ["h_f2"], name="flat_h_f"),
     helper.make_node("Reshape", ["c_f", "flat"], ["c_f2"], name="flat_c_f"),
     helper.make_node("Reshape", ["h_r", "flat"], ["h_r2"], name="flat_h_r"),
-    helper.make_node("Add", ["h_f2", "h_r2"], ["s0"], name="add_h"),
-    helper.make_node("Add", ["s0", "c_f2"], ["s1"], name="add_c"),
-    helper.make_node("Gemm", ["s1", "w_out", "b_out"], ["output"], transB=1, name="classifier"),
+    helper.make_node("Concat", ["h_f2", "c_f2", "h_r2"], ["states"], axis=1, name="join_states"),
+    helper.make_node("Concat", ["y_f", "y_r"], ["ys"], axis=3, name="join_sequences"),
+    helper.make_node("Reshape", ["ys", "flat_ys"], ["ys2"], name="flat_ys"),
+    helper.make_node("Gemm", ["states", "w_out", "b_out"], ["o0"], transB=1, name="classifier"),
+    helper.make_node("Gemm", ["ys2", "w_ys"], ["o1"], transB=1, name="sequence_classifier"),
+    helper.make_node("Add", ["o0", "o1"], ["output"], name="add_classifiers"),
 ]
 forward = ["xs", "w_f", "r_f", "b_f", "seq_lens", "h0", "c0", "p_f"]
 nodes = [
     helper.make_node("Transpose", ["input"], ["xs"], perm=[1, 0, 2], name="time_major"),
-    helper.make_node("LSTM", forward, ["", "h_f", "c_f"], hidden_size=HID, name="lstm_forward"),
+    helper.make_node("LSTM", forward, ["y_f", "h_f", "c_f"], hidden_size=HID, name="lstm_forward"),
 ] + tail
 path = save_model(out, nodes, inits, [1, SEQ, FEAT], [1, 3], graph_name="seq_lstm")
 
 # The same forward LSTM in batch-major layout (its initial states [batch, 1, hidden]).
 layout1 = [
     helper.make_node("Transpose", ["input"], ["xs"], perm=[1, 0, 2], name="time_major"),
-    helper.make_node("LSTM", ["input"] + forward[1:], ["", "h_f1", "c_f1"], hidden_size=HID, layout=1,
+    helper.make_node("LSTM", ["input"] + forward[1:], ["y_f1", "h_f1", "c_f1"], hidden_size=HID, layout=1,
                      name="lstm_forward"),
+    helper.make_node("Transpose", ["y_f1"], ["y_f"], perm=[1, 0, 2, 3], name="y_time_major"),
     helper.make_node("Transpose", ["h_f1"], ["h_f"], perm=[1, 0, 2], name="h_time_major"),
     helper.make_node("Transpose", ["c_f1"], ["c_f"], perm=[1, 0, 2], name="c_time_major"),
 ] + tail

@@ -212,6 +212,7 @@ fn eval_with(
             index_shift,
         } => select::gather_const(x.data, table, *rows, *index_shift, x.scale, name)?,
         QOp::Pick { map } => select::pick(x.data, map, name)?,
+        QOp::Concat { axis, shifts } => select::concat(inputs, *axis, shifts, name)?,
         QOp::GatherElements { axis, index_shift } => {
             let idx = y()?;
             select::gather_elements(x, idx, *axis, *index_shift, name)?

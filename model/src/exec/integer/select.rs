@@ -4,6 +4,7 @@
 use super::OpInput;
 use crate::error::{ModelError, Result};
 use crate::graph::broadcast::element_bases;
+use crate::quant::fixed::round_shift;
 
 /// The index of the first maximum of each run of `last` values.
 pub(super) fn argmax(x: &[i64], last: usize, name: &str) -> Result<Vec<i64>> {
@@ -86,6 +87,35 @@ pub(super) fn pick(x: &[i64], map: &[usize], name: &str) -> Result<Vec<i64>> {
                     node: name.to_string(),
                     reason: format!("picks value {i} of an input of {}", x.len()),
                 })
+        })
+        .collect()
+}
+
+/// The inputs joined along `axis`, input `i` rounded by `shifts[i]` bits first.
+pub(super) fn concat(
+    inputs: &[OpInput],
+    axis: usize,
+    shifts: &[u32],
+    name: &str,
+) -> Result<Vec<i64>> {
+    let fail = |reason: String| ModelError::IntegerExecution {
+        node: name.to_string(),
+        reason,
+    };
+    if shifts.len() != inputs.len() || shifts.iter().any(|&d| d > 62) {
+        return Err(fail(format!(
+            "{} shifts (each at most 62) for {} inputs",
+            shifts.len(),
+            inputs.len()
+        )));
+    }
+    let shapes: Vec<&[usize]> = inputs.iter().map(|x| x.shape).collect();
+    crate::graph::broadcast::concat_sources(&shapes, axis)
+        .into_iter()
+        .map(|(i, j)| {
+            let v = inputs[i].data.get(j).copied();
+            v.map(|v| round_shift(v, shifts[i]))
+                .ok_or_else(|| fail(format!("value {j} of input {i} is missing")))
         })
         .collect()
 }

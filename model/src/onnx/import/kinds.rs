@@ -64,7 +64,7 @@ impl Builder {
             | Op::Transpose { .. }
             | Op::Relu
             | Op::MaxPool { .. } => of(0),
-            Op::Mul => all(),
+            Op::Mul | Op::Concat { .. } => all(),
             Op::Add | Op::Sub => integer_if(true, all()),
             Op::AddConst { c } | Op::MulConst { c } => integer_if(integral(&c.data), of(0)),
             Op::Dense { weight, bias } => {

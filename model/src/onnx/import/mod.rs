@@ -2,6 +2,7 @@
 //! dispatches each node to its builder and checks the result.
 
 mod activations;
+mod concat;
 mod elementwise;
 pub mod index_maps;
 mod kinds;
@@ -68,13 +69,13 @@ pub const RUNTIME_OPS: &[&str] = &[
     "LSTM",
     "GRU",
     "RNN",
+    "Concat",
 ];
 
 /// Operators accepted only when every input is a constant (shape arithmetic).
 pub const CONSTANT_ONLY_OPS: &[&str] = &[
     "Constant",
     "Shape",
-    "Concat",
     "ConstantOfShape",
     "Neg",
 ];
@@ -327,6 +328,7 @@ impl Builder {
             "And" => selection::and(self, &ctx, &operands)?,
             "ArgMax" => selection::argmax(self, &ctx, &operands)?,
             "Gather" => selection::gather(self, &ctx, &operands)?,
+            "Concat" => concat::concat(self, &ctx, &operands)?,
             "Slice" => selection::slice(self, &ctx, &operands)?,
             "GatherElements" => selection::gather_elements(self, &ctx, &operands)?,
             "ReduceSum" | "ReduceMean" => reduce::reduce(self, &ctx, &operands)?,

@@ -25,16 +25,15 @@ pub(crate) fn gru(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) -> Result
     };
     let x = ctx.value(ops, 0)?;
     let mut h = cell.rec.initial_state(b, ctx, ops, 5, "initial_h")?;
-    let mut last = None;
+    let mut hidden = Vec::new();
     for t in cell.rec.steps() {
         let label = format!("{}/t{t}", ctx.label);
         let xt = cell.rec.step_input(b, &label, x, t);
         let hv = cell.step(b, &label, xt, &h);
         h = State::Value(hv);
-        last = Some(hv);
+        hidden.push((t, hv));
     }
-    let hv = last.ok_or_else(|| ctx.invalid("the GRU's sequence is empty"))?;
-    Ok(cell.rec.outputs(b, ctx, hv))
+    Ok(cell.rec.outputs(b, ctx, hidden))
 }
 
 struct Gru {

@@ -49,18 +49,19 @@ pub(crate) fn lstm(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) -> Resul
     let x = ctx.value(ops, 0)?;
     let mut h = cell.rec.initial_state(b, ctx, ops, 5, "initial_h")?;
     let mut c = cell.rec.initial_state(b, ctx, ops, 6, "initial_c")?;
-    let (mut last_h, mut last_c) = (None, None);
+    let (mut hidden, mut last_c) = (Vec::new(), None);
     for t in cell.rec.steps() {
         let label = format!("{}/t{t}", ctx.label);
         let xt = cell.rec.step_input(b, &label, x, t);
         let (hv, cv) = cell.step(b, &label, xt, &h, &c);
         (h, c) = (State::Value(hv), State::Value(cv));
-        (last_h, last_c) = (Some(hv), Some(cv));
+        hidden.push((t, hv));
+        last_c = Some(cv);
     }
-    let (Some(hv), Some(cv)) = (last_h, last_c) else {
+    let Some(cv) = last_c else {
         return Err(ctx.invalid("the LSTM's sequence is empty"));
     };
-    let mut outs = cell.rec.outputs(b, ctx, hv);
+    let mut outs = cell.rec.outputs(b, ctx, hidden);
     outs.push(Ok(cell.rec.final_state(b, ctx, "Y_c", cv)));
     Ok(outs)
 }

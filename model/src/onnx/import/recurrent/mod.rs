@@ -7,10 +7,9 @@
 //!
 //! A constant initial state (the usual zeros) folds into the biases, so the first step
 //! costs no recurrent layer. Forward and reverse directions and both layouts are
-//! supported; `Y_h` (and an LSTM's `Y_c`) for any sequence length, `Y` (every step's
-//! hidden state) for one step, since more would concatenate runtime tensors (refused
-//! only where read). Bidirectional layers, `clip`, partial `sequence_lens` and
-//! activations other than Sigmoid, Tanh and Relu are refused by name.
+//! supported, with every output: `Y` joins the steps' hidden states ([`Op::Concat`]).
+//! Bidirectional layers, `clip`, partial `sequence_lens` and activations other than
+//! Sigmoid, Tanh and Relu are refused by name.
 
 mod gru;
 mod lstm;
@@ -20,6 +19,7 @@ pub(crate) use gru::gru;
 pub(crate) use lstm::lstm;
 pub(crate) use rnn::rnn;
 
+use super::concat::join;
 use super::{Builder, Ctx, Missing, Operand};
 use crate::error::Result;
 use crate::graph::constant::{Const, Weights};
@@ -313,31 +313,30 @@ impl Recurrence {
         }
     }
 
-    /// The outputs `Y` (given for one step only) and `Y_h` from the last hidden state.
-    fn outputs(&self, b: &mut Builder, ctx: &Ctx, last_h: ValueId) -> Outputs {
-        let y = if self.seq == 1 {
-            let shape = if self.layout == 0 {
-                vec![1, 1, self.batch, self.hidden]
-            } else {
-                vec![self.batch, 1, 1, self.hidden]
-            };
-            Ok(b.push(
-                &format!("{}/Y", ctx.label),
-                Op::Reshape,
-                vec![last_h],
-                shape,
-            ))
-        } else {
-            Err(Missing {
-                op: ctx.op_type.to_string(),
-                node: ctx.label.to_string(),
-                reason: format!(
-                    "output Y of a {}-step sequence (it concatenates every step's hidden \
-                     state; read Y_h, the last one, instead)",
-                    self.seq
-                ),
-            })
+    /// The outputs `Y` (every step's hidden state, `(t, h)` in the order computed, joined
+    /// in time order along the sequence axis) and `Y_h` (the last one computed).
+    fn outputs(&self, b: &mut Builder, ctx: &Ctx, mut hidden: Vec<(usize, ValueId)>) -> Outputs {
+        let Some(&(_, last_h)) = hidden.last() else {
+            return vec![];
         };
+        hidden.sort_by_key(|&(t, _)| t);
+        let (step_shape, axis) = if self.layout == 0 {
+            (vec![1, 1, self.batch, self.hidden], 0)
+        } else {
+            (vec![self.batch, 1, 1, self.hidden], 1)
+        };
+        let steps: Vec<ValueId> = hidden
+            .iter()
+            .map(|&(t, h)| {
+                let label = format!("{}/Y{t}", ctx.label);
+                b.push(&label, Op::Reshape, vec![h], step_shape.clone())
+            })
+            .collect();
+        let y = join(b, &format!("{}/Y", ctx.label), &steps, axis).map_err(|reason| Missing {
+            op: ctx.op_type.to_string(),
+            node: ctx.label.to_string(),
+            reason,
+        });
         vec![y, Ok(self.final_state(b, ctx, "Y_h", last_h))]
     }
 

@@ -10,7 +10,7 @@ pub(crate) fn rnn(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) -> Result
     let rec = Recurrence::of(b, ctx, ops, 1, &[Op::Tanh])?;
     let x = ctx.value(ops, 0)?;
     let mut h = rec.initial_state(b, ctx, ops, 5, "initial_h")?;
-    let mut last = None;
+    let mut hidden = Vec::new();
     for t in rec.steps() {
         let label = format!("{}/t{t}", ctx.label);
         let xt = rec.step_input(b, &label, x, t);
@@ -22,8 +22,7 @@ pub(crate) fn rnn(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) -> Result
             rec.shape(),
         );
         h = State::Value(hv);
-        last = Some(hv);
+        hidden.push((t, hv));
     }
-    let hv = last.ok_or_else(|| ctx.invalid("the RNN's sequence is empty"))?;
-    Ok(rec.outputs(b, ctx, hv))
+    Ok(rec.outputs(b, ctx, hidden))
 }
