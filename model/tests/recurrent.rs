@@ -63,43 +63,49 @@ fn ezkl_lstm_gives_onnxruntimes_value_for_each_output() {
     }
 }
 
-fn seq_lstm(file: &str) -> Graph {
-    import_onnx(&std::fs::read(testdata().join("seq_lstm").join(file)).unwrap()).unwrap()
+fn fixture_graph(name: &str, file: &str) -> Graph {
+    import_onnx(&std::fs::read(testdata().join(name).join(file)).unwrap()).unwrap()
 }
 
 /// layout=1 (batch-major), which neither onnxruntime nor onnx's reference evaluator runs,
-/// gives bit for bit the float and integer outputs of the same LSTM in layout 0, which
-/// matches onnxruntime (`fixtures.rs`).
+/// gives bit for bit the float and integer outputs of the same layer in layout 0, which
+/// matches onnxruntime (`fixtures.rs`): seq_lstm's forward LSTM, seq_gru's bidirectional
+/// RNN (its directions joined along the batch-major axes).
 #[test]
 fn batch_major_layout_computes_what_time_major_does() {
-    let (a, b) = (seq_lstm("model.onnx"), seq_lstm("layout1.onnx"));
-    let test = rows(&read_json(&testdata().join("seq_lstm/test.json"))["inputs"]);
-    let cal = rows(&read_json(&testdata().join("seq_lstm/calibration.json"))["inputs"]);
-    let (fa, fb) = (FloatRunner::new(&a).unwrap(), FloatRunner::new(&b).unwrap());
-    for x in &test {
-        assert_eq!(fa.run(x).unwrap(), fb.run(x).unwrap(), "{x:?}");
-    }
-    let qa = quantize(&a, &cal, &QuantConfig::default()).unwrap();
-    let qb = quantize(&b, &cal, &QuantConfig::default()).unwrap();
-    // The joined states sit at different scales: the Concat rounds some inputs to the
-    // coarsest, and the integer models still agree.
-    let shifts: Vec<u32> = qa
-        .nodes
-        .iter()
-        .filter_map(|n| match &n.op {
-            cipherproof_model::quant::QOp::Concat { shifts, .. } => Some(shifts.clone()),
-            _ => None,
-        })
-        .flatten()
-        .collect();
-    assert!(shifts.iter().any(|&d| d > 0), "{shifts:?}");
-    let (ia, ib) = (
-        IntegerRunner::new(&qa).unwrap(),
-        IntegerRunner::new(&qb).unwrap(),
-    );
-    for (i, x) in test.iter().take(20).enumerate() {
-        let x = ia.quantize_input(i, x).unwrap();
-        assert_eq!(ia.run(&x).unwrap(), ib.run(&x).unwrap());
+    for name in ["seq_lstm", "seq_gru"] {
+        let (a, b) = (
+            fixture_graph(name, "model.onnx"),
+            fixture_graph(name, "layout1.onnx"),
+        );
+        let test = rows(&read_json(&testdata().join(name).join("test.json"))["inputs"]);
+        let cal = rows(&read_json(&testdata().join(name).join("calibration.json"))["inputs"]);
+        let (fa, fb) = (FloatRunner::new(&a).unwrap(), FloatRunner::new(&b).unwrap());
+        for x in &test {
+            assert_eq!(fa.run(x).unwrap(), fb.run(x).unwrap(), "{name}: {x:?}");
+        }
+        let qa = quantize(&a, &cal, &QuantConfig::default()).unwrap();
+        let qb = quantize(&b, &cal, &QuantConfig::default()).unwrap();
+        // Joined values sit at different scales: the Concats round some inputs to the
+        // coarsest, and the integer models still agree.
+        let shifts: Vec<u32> = qa
+            .nodes
+            .iter()
+            .filter_map(|n| match &n.op {
+                cipherproof_model::quant::QOp::Concat { shifts, .. } => Some(shifts.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        assert!(shifts.iter().any(|&d| d > 0), "{name}: {shifts:?}");
+        let (ia, ib) = (
+            IntegerRunner::new(&qa).unwrap(),
+            IntegerRunner::new(&qb).unwrap(),
+        );
+        for (i, x) in test.iter().take(20).enumerate() {
+            let x = ia.quantize_input(i, x).unwrap();
+            assert_eq!(ia.run(&x).unwrap(), ib.run(&x).unwrap(), "{name}");
+        }
     }
 }
 
@@ -156,8 +162,9 @@ fn what_cannot_be_unrolled_is_refused_by_name() {
         text("direction", "bidirectional"),
     );
     let e = import_err(&m);
+    // Bidirectional with one direction's weights.
     assert!(
-        e.contains("lstm_forward") && e.contains("bidirectional"),
+        e.contains("lstm_forward") && e.contains("(expected [2, 4·hidden, 4])"),
         "{e}"
     );
 
@@ -224,8 +231,9 @@ fn what_cannot_be_unrolled_is_refused_by_name() {
     );
 }
 
-/// GRU and RNN share the LSTM's checks: bidirectional layers, a wrong activation count and
-/// weights of the wrong shape are refused naming the node.
+/// GRU and RNN share the LSTM's checks: a bidirectional layer with one direction's
+/// weights, a wrong activation count and weights of the wrong shape are refused naming
+/// the node.
 #[test]
 fn gru_and_rnn_refuse_what_cannot_be_unrolled() {
     let mut m = fixture_model("seq_gru");
@@ -235,7 +243,7 @@ fn gru_and_rnn_refuse_what_cannot_be_unrolled() {
     );
     let e = import_err(&m);
     assert!(
-        e.contains("gru_forward") && e.contains("a bidirectional GRU"),
+        e.contains("gru_forward") && e.contains("(expected [2, 3·hidden, 4])"),
         "{e}"
     );
 
@@ -244,7 +252,7 @@ fn gru_and_rnn_refuse_what_cannot_be_unrolled() {
     set_attr(node(&mut m, "rnn"), acts);
     let e = import_err(&m);
     assert!(
-        e.contains("rnn") && e.contains("3 activations (a one-direction RNN takes 1)"),
+        e.contains("rnn") && e.contains("3 activations (a bidirectional RNN takes 2)"),
         "{e}"
     );
 
@@ -253,7 +261,7 @@ fn gru_and_rnn_refuse_what_cannot_be_unrolled() {
     node(&mut m, "gru_forward").input[1] = "w_n".into();
     let e = import_err(&m);
     assert!(
-        e.contains("gru_forward") && e.contains("W of shape [1, 5, 4]"),
+        e.contains("gru_forward") && e.contains("W of shape [2, 5, 4]"),
         "{e}"
     );
 }

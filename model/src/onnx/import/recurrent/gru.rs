@@ -7,7 +7,7 @@
 //! h' = (1 − z)⊙ĥ + z⊙h = ĥ − z⊙ĥ + z⊙h
 //! ```
 
-use super::{Outputs, Recurrence, State, matvec_rows};
+use super::{Outputs, Recurrence, State, combine, matvec_rows};
 use crate::error::Result;
 use crate::graph::{Op, ValueId};
 use crate::onnx::import::{Builder, Ctx, Operand};
@@ -18,22 +18,28 @@ const GATE_H: usize = 2;
 
 /// The outputs `Y`, `Y_h`.
 pub(crate) fn gru(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) -> Result<Outputs> {
-    let rec = Recurrence::of(b, ctx, ops, 3, &[Op::Sigmoid, Op::Tanh])?;
-    let cell = Gru {
-        linear_before_reset: ctx.attrs.int("linear_before_reset", 0)? != 0,
-        rec,
-    };
+    let linear_before_reset = ctx.attrs.int("linear_before_reset", 0)? != 0;
     let x = ctx.value(ops, 0)?;
-    let mut h = cell.rec.initial_state(b, ctx, ops, 5, "initial_h")?;
-    let mut hidden = Vec::new();
-    for t in cell.rec.steps() {
-        let label = format!("{}/t{t}", ctx.label);
-        let xt = cell.rec.step_input(b, &label, x, t);
-        let hv = cell.step(b, &label, xt, &h);
-        h = State::Value(hv);
-        hidden.push((t, hv));
+    let mut per_dir = Vec::new();
+    let mut layout = 0;
+    for rec in Recurrence::directions(b, ctx, ops, 3, &[Op::Sigmoid, Op::Tanh])? {
+        layout = rec.layout;
+        let cell = Gru {
+            linear_before_reset,
+            rec,
+        };
+        let mut h = cell.rec.initial_state(b, ctx, ops, 5, "initial_h")?;
+        let mut hidden = Vec::new();
+        for t in cell.rec.steps() {
+            let label = format!("{}/t{t}", cell.rec.label(ctx));
+            let xt = cell.rec.step_input(b, &label, x, t);
+            let hv = cell.step(b, &label, xt, &h);
+            h = State::Value(hv);
+            hidden.push((t, hv));
+        }
+        per_dir.push(cell.rec.outputs(b, ctx, hidden));
     }
-    Ok(cell.rec.outputs(b, ctx, hidden))
+    Ok(combine(b, ctx, layout, per_dir))
 }
 
 struct Gru {

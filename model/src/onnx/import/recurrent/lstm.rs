@@ -9,7 +9,7 @@
 //!
 //! `input_forget` (coupled gates) is refused by name.
 
-use super::{Outputs, Recurrence, State};
+use super::{Outputs, Recurrence, State, combine};
 use crate::error::Result;
 use crate::graph::constant::Weights;
 use crate::graph::{Op, ValueId};
@@ -27,43 +27,49 @@ const PEEP_F: usize = 2;
 
 /// The outputs `Y`, `Y_h`, `Y_c`.
 pub(crate) fn lstm(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) -> Result<Outputs> {
-    let rec = Recurrence::of(b, ctx, ops, 4, &[Op::Sigmoid, Op::Tanh, Op::Tanh])?;
+    let recs = Recurrence::directions(b, ctx, ops, 4, &[Op::Sigmoid, Op::Tanh, Op::Tanh])?;
     if ctx.attrs.int("input_forget", 0)? != 0 {
         return Err(ctx.unsupported("input_forget=1 (coupled input and forget gates)"));
     }
-    let hidden = rec.hidden;
-    let peephole = match ctx.constant(ops, 7)? {
-        None => None,
-        Some(p) if p.shape == [1, 3 * hidden] => {
-            Some(p.to_f32()).filter(|v| v.iter().any(|&x| x != 0.0))
-        }
+    let (dirs, hidden) = (recs.len(), recs.first().map_or(0, |r| r.hidden));
+    let peepholes = match ctx.constant(ops, 7)? {
+        None => vec![0.0; dirs * 3 * hidden],
+        Some(p) if p.shape == [dirs, 3 * hidden] => p.to_f32(),
         Some(p) => {
             return Err(ctx.invalid(format!(
-                "P of shape {:?} (expected [1, {}])",
+                "P of shape {:?} (expected [{dirs}, {}])",
                 p.shape,
                 3 * hidden
             )));
         }
     };
-    let cell = Lstm { rec, peephole };
     let x = ctx.value(ops, 0)?;
-    let mut h = cell.rec.initial_state(b, ctx, ops, 5, "initial_h")?;
-    let mut c = cell.rec.initial_state(b, ctx, ops, 6, "initial_c")?;
-    let (mut hidden, mut last_c) = (Vec::new(), None);
-    for t in cell.rec.steps() {
-        let label = format!("{}/t{t}", ctx.label);
-        let xt = cell.rec.step_input(b, &label, x, t);
-        let (hv, cv) = cell.step(b, &label, xt, &h, &c);
-        (h, c) = (State::Value(hv), State::Value(cv));
-        hidden.push((t, hv));
-        last_c = Some(cv);
+    let mut per_dir = Vec::new();
+    let mut layout = 0;
+    for (dir, rec) in recs.into_iter().enumerate() {
+        layout = rec.layout;
+        let p = &peepholes[dir * 3 * hidden..(dir + 1) * 3 * hidden];
+        let peephole = Some(p.to_vec()).filter(|v| v.iter().any(|&x| x != 0.0));
+        let cell = Lstm { rec, peephole };
+        let mut h = cell.rec.initial_state(b, ctx, ops, 5, "initial_h")?;
+        let mut c = cell.rec.initial_state(b, ctx, ops, 6, "initial_c")?;
+        let (mut hidden, mut last_c) = (Vec::new(), None);
+        for t in cell.rec.steps() {
+            let label = format!("{}/t{t}", cell.rec.label(ctx));
+            let xt = cell.rec.step_input(b, &label, x, t);
+            let (hv, cv) = cell.step(b, &label, xt, &h, &c);
+            (h, c) = (State::Value(hv), State::Value(cv));
+            hidden.push((t, hv));
+            last_c = Some(cv);
+        }
+        let Some(cv) = last_c else {
+            return Err(ctx.invalid("the LSTM's sequence is empty"));
+        };
+        let mut outs = cell.rec.outputs(b, ctx, hidden);
+        outs.push(Ok(cell.rec.final_state(b, ctx, "Y_c", cv)));
+        per_dir.push(outs);
     }
-    let Some(cv) = last_c else {
-        return Err(ctx.invalid("the LSTM's sequence is empty"));
-    };
-    let mut outs = cell.rec.outputs(b, ctx, hidden);
-    outs.push(Ok(cell.rec.final_state(b, ctx, "Y_c", cv)));
-    Ok(outs)
+    Ok(combine(b, ctx, layout, per_dir))
 }
 
 struct Lstm {

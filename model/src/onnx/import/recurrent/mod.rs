@@ -7,9 +7,10 @@
 //!
 //! A constant initial state (the usual zeros) folds into the biases, so the first step
 //! costs no recurrent layer. Forward and reverse directions and both layouts are
-//! supported, with every output: `Y` joins the steps' hidden states ([`Op::Concat`]).
-//! Bidirectional layers, `clip`, partial `sequence_lens` and activations other than
-//! Sigmoid, Tanh and Relu are refused by name.
+//! supported, bidirectional layers too, with every output: `Y` joins the steps' hidden
+//! states and a bidirectional layer's outputs join its two directions ([`Op::Concat`]).
+//! `clip`, partial `sequence_lens` and activations other than Sigmoid, Tanh and Relu are
+//! refused by name.
 
 mod gru;
 mod lstm;
@@ -50,6 +51,9 @@ struct Recurrence {
     hidden: usize,
     layout: i64,
     reverse: bool,
+    /// This direction, of `dirs` (2 for a bidirectional layer).
+    dir: usize,
+    dirs: usize,
     /// `[gates·hidden, input]`, in ONNX's gate order.
     w: Vec<f32>,
     /// `[gates·hidden, hidden]`.
@@ -62,14 +66,15 @@ struct Recurrence {
 
 impl Recurrence {
     /// Reads inputs X, W, R, B and sequence_lens and the shared attributes of a layer
-    /// with `gates` gates whose default activations are `default_acts`.
-    fn of(
+    /// with `gates` gates whose default activations are `default_acts`: one [`Recurrence`]
+    /// per direction (two for a bidirectional layer, the forward one first).
+    fn directions(
         b: &Builder,
         ctx: &Ctx,
         ops: &[Option<Operand>],
         gates: usize,
         default_acts: &[Op],
-    ) -> Result<Self> {
+    ) -> Result<Vec<Self>> {
         let x = ctx.value(ops, 0)?;
         let xs = b.shape(x).to_vec();
         let layout = ctx.attrs.int("layout", 0)?;
@@ -81,17 +86,13 @@ impl Recurrence {
             }
             _ => return Err(ctx.invalid(format!("layout {layout} (must be 0 or 1)"))),
         };
-        let reverse = match ctx.attrs.string("direction")?.as_deref() {
-            None | Some("forward") => false,
-            Some("reverse") => true,
-            Some("bidirectional") => {
-                return Err(ctx.unsupported(format!(
-                    "a bidirectional {} (its outputs concatenate two directions)",
-                    ctx.op_type
-                )));
-            }
+        let reversed: &[bool] = match ctx.attrs.string("direction")?.as_deref() {
+            None | Some("forward") => &[false],
+            Some("reverse") => &[true],
+            Some("bidirectional") => &[false, true],
             Some(d) => return Err(ctx.invalid(format!("direction '{d}'"))),
         };
+        let dirs = reversed.len();
         if ctx.attrs.has("clip") {
             return Err(ctx.unsupported("cell clipping (attribute 'clip')"));
         }
@@ -102,10 +103,12 @@ impl Recurrence {
             ctx.invalid(format!("{} needs the recurrence weights R", ctx.op_type))
         })?;
         let hidden = match w.shape.as_slice() {
-            &[1, rows, i] if rows % gates == 0 && rows > 0 && i == input => rows / gates,
+            &[d, rows, i] if d == dirs && rows % gates == 0 && rows > 0 && i == input => {
+                rows / gates
+            }
             _ => {
                 return Err(ctx.invalid(format!(
-                    "W of shape {:?} (expected [1, {gates}·hidden, {input}])",
+                    "W of shape {:?} (expected [{dirs}, {gates}·hidden, {input}])",
                     w.shape
                 )));
             }
@@ -117,21 +120,18 @@ impl Recurrence {
             )));
         }
         let rows = gates * hidden;
-        if r.shape != [1, rows, hidden] {
+        if r.shape != [dirs, rows, hidden] {
             return Err(ctx.invalid(format!(
-                "R of shape {:?} (expected [1, {rows}, {hidden}])",
+                "R of shape {:?} (expected [{dirs}, {rows}, {hidden}])",
                 r.shape
             )));
         }
-        let (wb, rb) = match ctx.constant(ops, 3)? {
-            None => (vec![0.0; rows], vec![0.0; rows]),
-            Some(bc) if bc.shape == [1, 2 * rows] => {
-                let v = bc.to_f32();
-                (v[..rows].to_vec(), v[rows..].to_vec())
-            }
+        let biases = match ctx.constant(ops, 3)? {
+            None => vec![0.0; dirs * 2 * rows],
+            Some(bc) if bc.shape == [dirs, 2 * rows] => bc.to_f32(),
             Some(bc) => {
                 return Err(ctx.invalid(format!(
-                    "B of shape {:?} (expected [1, {}])",
+                    "B of shape {:?} (expected [{dirs}, {}])",
                     bc.shape,
                     2 * rows
                 )));
@@ -144,19 +144,38 @@ impl Recurrence {
                 ctx.op_type
             )));
         }
-        Ok(Self {
-            seq,
-            batch,
-            input,
-            hidden,
-            layout,
-            reverse,
-            w: w.to_f32(),
-            r: r.to_f32(),
-            wb,
-            rb,
-            acts: activations(ctx, default_acts)?,
-        })
+        let acts = activations(ctx, default_acts, dirs)?;
+        let (w, r) = (w.to_f32(), r.to_f32());
+        let per_dir = |v: &[f32], dir: usize, n: usize| v[dir * n..(dir + 1) * n].to_vec();
+        Ok((0..dirs)
+            .map(|dir| {
+                let bias = per_dir(&biases, dir, 2 * rows);
+                Self {
+                    seq,
+                    batch,
+                    input,
+                    hidden,
+                    layout,
+                    reverse: reversed[dir],
+                    dir,
+                    dirs,
+                    w: per_dir(&w, dir, rows * input),
+                    r: per_dir(&r, dir, rows * hidden),
+                    wb: bias[..rows].to_vec(),
+                    rb: bias[rows..].to_vec(),
+                    acts: acts[dir * default_acts.len()..(dir + 1) * default_acts.len()].to_vec(),
+                }
+            })
+            .collect())
+    }
+
+    /// How this direction's nodes are labelled.
+    fn label(&self, ctx: &Ctx) -> String {
+        match (self.dirs, self.reverse) {
+            (1, _) => ctx.label.to_string(),
+            (_, false) => format!("{}/forward", ctx.label),
+            (_, true) => format!("{}/reverse", ctx.label),
+        }
     }
 
     /// The time steps in the order the layer reads them.
@@ -173,13 +192,30 @@ impl Recurrence {
         vec![self.batch, self.hidden]
     }
 
-    /// The shape of `Y_h`, `Y_c` and the initial states.
-    fn state_shape(&self) -> Vec<usize> {
+    /// The shape of `Y_h`, `Y_c` and the initial states with `dirs` directions.
+    fn state_shape(&self, dirs: usize) -> Vec<usize> {
         if self.layout == 0 {
-            vec![1, self.batch, self.hidden]
+            vec![dirs, self.batch, self.hidden]
         } else {
-            vec![self.batch, 1, self.hidden]
+            vec![self.batch, dirs, self.hidden]
         }
+    }
+
+    /// Where this direction's `[batch, hidden]` state sits in a state of all directions.
+    fn state_indices(&self) -> Vec<usize> {
+        let (n, h, d) = (self.batch, self.hidden, self.dirs);
+        let (dir, layout) = (self.dir, self.layout);
+        (0..n)
+            .flat_map(|row| {
+                (0..h).map(move |j| {
+                    if layout == 0 {
+                        (dir * n + row) * h + j
+                    } else {
+                        (row * d + dir) * h + j
+                    }
+                })
+            })
+            .collect()
     }
 
     /// Gate `gate`'s rows of a `[gates·hidden, cols]` matrix.
@@ -289,7 +325,7 @@ impl Recurrence {
         index: usize,
         name: &str,
     ) -> Result<State> {
-        let want = self.state_shape();
+        let want = self.state_shape(self.dirs);
         let check = |shape: &[usize]| {
             if shape == want {
                 Ok(())
@@ -299,16 +335,24 @@ impl Recurrence {
         };
         match ops.get(index) {
             None | Some(None) => Ok(State::Const(vec![0.0; self.batch * self.hidden])),
-            Some(Some(Operand::Const(c))) => check(&c.shape).map(|()| State::Const(c.to_f32())),
+            Some(Some(Operand::Const(c))) => {
+                check(&c.shape)?;
+                let all = c.to_f32();
+                Ok(State::Const(
+                    self.state_indices().iter().map(|&i| all[i]).collect(),
+                ))
+            }
             Some(Some(Operand::Value(v))) => {
                 check(b.shape(*v))?;
-                let label = format!("{}/{name}", ctx.label);
-                Ok(State::Value(b.push(
-                    &label,
-                    Op::Reshape,
-                    vec![*v],
-                    self.shape(),
-                )))
+                let label = format!("{}/{name}", self.label(ctx));
+                let op = if self.dirs == 1 {
+                    Op::Reshape
+                } else {
+                    Op::Pick {
+                        map: self.state_indices(),
+                    }
+                };
+                Ok(State::Value(b.push(&label, op, vec![*v], self.shape())))
             }
         }
     }
@@ -328,23 +372,55 @@ impl Recurrence {
         let steps: Vec<ValueId> = hidden
             .iter()
             .map(|&(t, h)| {
-                let label = format!("{}/Y{t}", ctx.label);
+                let label = format!("{}/Y{t}", self.label(ctx));
                 b.push(&label, Op::Reshape, vec![h], step_shape.clone())
             })
             .collect();
-        let y = join(b, &format!("{}/Y", ctx.label), &steps, axis).map_err(|reason| Missing {
-            op: ctx.op_type.to_string(),
-            node: ctx.label.to_string(),
-            reason,
-        });
+        let y =
+            join(b, &format!("{}/Y", self.label(ctx)), &steps, axis).map_err(|reason| Missing {
+                op: ctx.op_type.to_string(),
+                node: ctx.label.to_string(),
+                reason,
+            });
         vec![y, Ok(self.final_state(b, ctx, "Y_h", last_h))]
     }
 
-    /// A last state as the output `name` (`Y_h`, `Y_c`).
+    /// A last state as this direction's part of the output `name` (`Y_h`, `Y_c`).
     fn final_state(&self, b: &mut Builder, ctx: &Ctx, name: &str, v: ValueId) -> ValueId {
-        let label = format!("{}/{name}", ctx.label);
-        b.push(&label, Op::Reshape, vec![v], self.state_shape())
+        let label = format!("{}/{name}", self.label(ctx));
+        b.push(&label, Op::Reshape, vec![v], self.state_shape(1))
     }
+}
+
+/// The outputs of every direction (in order) joined: `Y` along its direction axis, the
+/// states along theirs. One direction's outputs are returned as they are.
+fn combine(b: &mut Builder, ctx: &Ctx, layout: i64, mut per_dir: Vec<Outputs>) -> Outputs {
+    if per_dir.len() == 1 {
+        return per_dir.swap_remove(0);
+    }
+    let count = per_dir.first().map_or(0, Vec::len);
+    (0..count)
+        .map(|k| {
+            let parts = per_dir
+                .iter()
+                .map(|outs| outs[k].clone())
+                .collect::<std::result::Result<Vec<ValueId>, Missing>>()?;
+            // Y: [seq, dirs, batch, h] or [batch, seq, dirs, h]; Y_h, Y_c: [dirs, batch, h]
+            // or [batch, dirs, h].
+            let axis = match (k, layout) {
+                (0, 0) => 1,
+                (0, _) => 2,
+                (_, 0) => 0,
+                _ => 1,
+            };
+            let label = format!("{}/output{k}", ctx.label);
+            join(b, &label, &parts, axis).map_err(|reason| Missing {
+                op: ctx.op_type.to_string(),
+                node: ctx.label.to_string(),
+                reason,
+            })
+        })
+        .collect()
 }
 
 /// `rows` rows of `v` (`[rows, k]`) times `mᵀ` (`m`: `[n, k]`): `[rows, n]`.
@@ -384,17 +460,23 @@ fn sequence_lengths(ctx: &Ctx, ops: &[Option<Operand>], seq: usize, batch: usize
     Ok(())
 }
 
-/// The layer's activations (`defaults` when the attribute is absent).
-fn activations(ctx: &Ctx, defaults: &[Op]) -> Result<Vec<Op>> {
+/// The layer's activations for `dirs` directions (`defaults` for each when the
+/// attribute is absent).
+fn activations(ctx: &Ctx, defaults: &[Op], dirs: usize) -> Result<Vec<Op>> {
     let Some(names) = ctx.attrs.strings("activations")? else {
-        return Ok(defaults.to_vec());
+        return Ok((0..dirs).flat_map(|_| defaults.iter().cloned()).collect());
     };
-    if names.len() != defaults.len() {
+    if names.len() != dirs * defaults.len() {
+        let kind = if dirs == 1 {
+            "one-direction"
+        } else {
+            "bidirectional"
+        };
         return Err(ctx.invalid(format!(
-            "{} activations (a one-direction {} takes {})",
+            "{} activations (a {kind} {} takes {})",
             names.len(),
             ctx.op_type,
-            defaults.len()
+            dirs * defaults.len()
         )));
     }
     names
