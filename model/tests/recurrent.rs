@@ -1,7 +1,7 @@
 //! ONNX's recurrent layers, unrolled at import: EZKL's one-step lstm example gives
 //! onnxruntime's values for each of its three outputs; the seq_lstm fixture (two 6-step
-//! LSTMs, peepholes, initial states, reverse, a Relu activation, both full sequences and
-//! runtime Concats) in batch-major layout computes exactly what its time-major twin does; and what cannot be unrolled, in LSTMs,
+//! LSTMs, one bidirectional, peepholes, initial states, a Relu activation, every output
+//! and runtime Concats) in batch-major layout computes exactly what its time-major twin does; and what cannot be unrolled, in LSTMs,
 //! GRUs and RNNs, is refused by name. (`fixtures.rs` checks seq_lstm and seq_gru against
 //! onnxruntime on 200 sequences each.)
 
@@ -180,11 +180,11 @@ fn what_cannot_be_unrolled_is_refused_by_name() {
     assert!(e.contains("lstm_forward") && e.contains("clip"), "{e}");
 
     let mut m = model();
-    let acts = activations(&["Sigmoid", "Softsign", "Tanh"]);
-    set_attr(node(&mut m, "lstm_reverse"), acts);
+    let acts = activations(&["Sigmoid", "Tanh", "Tanh", "Sigmoid", "Softsign", "Tanh"]);
+    set_attr(node(&mut m, "lstm_bidirectional"), acts);
     let e = import_err(&m);
     assert!(
-        e.contains("lstm_reverse") && e.contains("activation 'Softsign'"),
+        e.contains("lstm_bidirectional") && e.contains("activation 'Softsign'"),
         "{e}"
     );
 
@@ -194,7 +194,7 @@ fn what_cannot_be_unrolled_is_refused_by_name() {
     let e = import_err(&m);
     assert!(
         e.contains("join_states")
-            && e.contains("Concat of mismatched shapes [1, 5] and [6, 1, 1, 5]"),
+            && e.contains("Concat of mismatched shapes [1, 5] and [6, 2, 1, 5]"),
         "{e}"
     );
     let mut m = model();
@@ -226,7 +226,7 @@ fn what_cannot_be_unrolled_is_refused_by_name() {
     node(&mut m, "lstm_forward").input[1] = "w_out".into();
     let e = import_err(&m);
     assert!(
-        e.contains("lstm_forward") && e.contains("W of shape [3, 15]"),
+        e.contains("lstm_forward") && e.contains("W of shape [3, 30]"),
         "{e}"
     );
 }

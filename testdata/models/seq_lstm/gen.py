@@ -2,10 +2,10 @@
 """seq_lstm: an untrained sequence classifier (seeded random weights) over 6 steps of 4 features
 (input [1, 6, 4]) that exercises the LSTM paths EZKL's one-step lstm example does not: two LSTMs
 over the time-major sequence (a Transpose), one forward with peepholes, both biases, constant
-non-zero initial states and a full-length sequence_lens, one reverse with activations Sigmoid,
-Tanh, Relu. Their last hidden states and the forward cell state, joined (a runtime Concat of
-values at different scales), feed one Gemm; both full sequences Y, joined along their last
-axis, another; the sum of the two is the 3 outputs. Inputs are standard normal samples. Also writes layout1.onnx: the same model with
+non-zero initial states and a full-length sequence_lens, one bidirectional with peepholes and
+activations Sigmoid, Tanh, Relu (forward) and Sigmoid, Tanh, Tanh (reverse). Their last hidden
+and cell states, joined (a runtime Concat of values at different scales), feed one Gemm; both
+full sequences Y, joined along the direction axis, another; the sum of the two is the 3 outputs. Inputs are standard normal samples. Also writes layout1.onnx: the same model with
 the forward LSTM in batch-major layout (layout=1, opset 14, no Transpose). With one
 sequence in the batch and one direction, its X is the time-major X transposed and its states and
 Y_h/Y_c hold the same values, so it computes exactly what model.onnx does. Neither onnxruntime's
@@ -23,19 +23,23 @@ inits = [
     init("w_f", r(1, 4 * HID, FEAT)), init("r_f", r(1, 4 * HID, HID)), init("b_f", r(1, 8 * HID)),
     init("h0", r(1, 1, HID) * 0.5), init("c0", r(1, 1, HID) * 0.5), init("p_f", r(1, 3 * HID)),
     numpy_helper.from_array(np.asarray([SEQ], dtype=np.int32), "seq_lens"),
-    init("w_r", r(1, 4 * HID, FEAT)), init("r_r", r(1, 4 * HID, HID)), init("b_r", r(1, 8 * HID)),
-    init("w_out", r(3, 3 * HID)), init("b_out", r(3)), init("w_ys", r(3, 2 * SEQ * HID) * 0.3),
+    init("w_r", r(2, 4 * HID, FEAT)), init("r_r", r(2, 4 * HID, HID)), init("b_r", r(2, 8 * HID)),
+    init("p_r", r(2, 3 * HID)),
+    init("w_out", r(3, 6 * HID)), init("b_out", r(3)), init("w_ys", r(3, 3 * SEQ * HID) * 0.3),
     numpy_helper.from_array(np.asarray([1, HID], dtype=np.int64), "flat"),
-    numpy_helper.from_array(np.asarray([1, 2 * SEQ * HID], dtype=np.int64), "flat_ys"),
+    numpy_helper.from_array(np.asarray([1, 2 * HID], dtype=np.int64), "flat2"),
+    numpy_helper.from_array(np.asarray([1, 3 * SEQ * HID], dtype=np.int64), "flat_ys"),
 ]
 tail = [
-    helper.make_node("LSTM", ["xs", "w_r", "r_r", "b_r"], ["y_r", "h_r"], hidden_size=HID,
-                     direction="reverse", activations=["Sigmoid", "Tanh", "Relu"], name="lstm_reverse"),
+    helper.make_node("LSTM", ["xs", "w_r", "r_r", "b_r", "", "", "", "p_r"], ["y_r", "h_r", "c_r"], hidden_size=HID,
+                     direction="bidirectional", activations=["Sigmoid", "Tanh", "Relu", "Sigmoid", "Tanh", "Tanh"],
+                     name="lstm_bidirectional"),
     helper.make_node("Reshape", ["h_f", "flat"], ["h_f2"], name="flat_h_f"),
     helper.make_node("Reshape", ["c_f", "flat"], ["c_f2"], name="flat_c_f"),
-    helper.make_node("Reshape", ["h_r", "flat"], ["h_r2"], name="flat_h_r"),
-    helper.make_node("Concat", ["h_f2", "c_f2", "h_r2"], ["states"], axis=1, name="join_states"),
-    helper.make_node("Concat", ["y_f", "y_r"], ["ys"], axis=3, name="join_sequences"),
+    helper.make_node("Reshape", ["h_r", "flat2"], ["h_r2"], name="flat_h_r"),
+    helper.make_node("Reshape", ["c_r", "flat2"], ["c_r2"], name="flat_c_r"),
+    helper.make_node("Concat", ["h_f2", "c_f2", "h_r2", "c_r2"], ["states"], axis=1, name="join_states"),
+    helper.make_node("Concat", ["y_f", "y_r"], ["ys"], axis=1, name="join_sequences"),
     helper.make_node("Reshape", ["ys", "flat_ys"], ["ys2"], name="flat_ys"),
     helper.make_node("Gemm", ["states", "w_out", "b_out"], ["o0"], transB=1, name="classifier"),
     helper.make_node("Gemm", ["ys2", "w_ys"], ["o1"], transB=1, name="sequence_classifier"),
