@@ -46,6 +46,9 @@ pub struct ModelSummary {
     pub import_error: Option<String>,
 }
 
+/// How many of a multi-output model's outputs `inspect` imports for their shapes.
+const MAX_OUTPUTS_SHAPED: usize = 8;
+
 /// Summarises ONNX bytes. Errors only when the file is not a readable ONNX model.
 pub fn summarize(bytes: &[u8]) -> Result<ModelSummary> {
     let model = decode_model(bytes)?;
@@ -85,10 +88,11 @@ fn summarize_model(model: &ModelProto) -> ModelSummary {
     let (shapes, import_error) = match import_model(model) {
         Ok(g) => (shapes_of(g), None),
         Err(e) => {
-            // A model with several outputs imports once per output (`--output`).
+            // A model with several outputs imports once per output (`--output`), for its
+            // first few: a file may declare thousands.
             let mut shapes = HashMap::new();
             if graph.output.len() > 1 {
-                for o in &graph.output {
+                for o in graph.output.iter().take(MAX_OUTPUTS_SHAPED) {
                     let opts = ImportOptions {
                         output: Some(o.name().to_string()),
                     };

@@ -169,8 +169,8 @@ pub(crate) struct Builder {
     missing: HashMap<String, Missing>,
 }
 
-/// A node output cipherproof cannot compute (e.g. an LSTM's full sequence `Y`, which
-/// would concatenate the steps), refused only if the model reads it.
+/// A node output a builder could not produce (a recurrent layer's output whose parts do
+/// not join, say), refused only if the model reads it.
 #[derive(Debug, Clone)]
 pub(crate) struct Missing {
     pub op: String,
