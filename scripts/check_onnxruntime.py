@@ -100,16 +100,15 @@ def ezkl(binary, rows, failures):
         rows.append((name, status, f"{diff:.1e}", "yes" if out["argmax"] == out["float_argmax"] else "NO"))
 
 
-BINARY = [""]  # the binary measured (set in main)
 CPU = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 
 
-def markdown(trained_rows, ezkl_rows):
+def markdown(binary, trained_rows, ezkl_rows):
     lines = [
         f"Measured by `scripts/check_onnxruntime.py` (onnxruntime {ort.__version__}); default quantization "
         "(10-bit weights, 16-bit activations, 12-bit lookup tables, 1 bit of headroom), calibrated on each "
         "fixture's calibration.json (training samples), evaluated on its test set. "
-        f"Run of {time.strftime('%Y-%m-%d')} ({os.path.basename(os.path.dirname(BINARY[0]))} binary, "
+        f"Run of {time.strftime('%Y-%m-%d')} ({os.path.basename(os.path.dirname(os.path.abspath(binary)))} binary, "
         f"{os.cpu_count()} cores, {CPU}).",
         "",
         "| fixture | test samples | max \\|float − onnxruntime\\| | float accuracy | quantized accuracy | argmax agreement | CLI ms/sample* |",
@@ -130,11 +129,10 @@ def main():
     ap.add_argument("--bin", required=True)
     ap.add_argument("--write-benchmarks")
     a = ap.parse_args()
-    BINARY[0] = os.path.abspath(a.bin)
     trained_rows, ezkl_rows, failures = [], [], []
     trained(a.bin, trained_rows, failures)
     ezkl(a.bin, ezkl_rows, failures)
-    table = markdown(trained_rows, ezkl_rows)
+    table = markdown(a.bin, trained_rows, ezkl_rows)
     print(table)
     if a.write_benchmarks:
         text = open(a.write_benchmarks).read()

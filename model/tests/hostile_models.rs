@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use cipherproof_model::exec::integer::IntegerRunner;
 use cipherproof_model::onnx::decode_model;
 use cipherproof_model::onnx::proto::tensor_shape_proto::dimension::Value as Dim;
@@ -16,15 +18,11 @@ use cipherproof_model::onnx::summary::summarize;
 use cipherproof_model::quant::{QuantConfig, quantize};
 use cipherproof_model::{Graph, ModelError, import_onnx};
 use cipherproof_testkit::fixture;
+use common::{import_err, node};
 use prost::Message;
 
 fn zoo() -> ModelProto {
     decode_model(&std::fs::read(fixture("ops_zoo/model.onnx")).unwrap()).unwrap()
-}
-
-fn node<'a>(m: &'a mut ModelProto, name: &str) -> &'a mut NodeProto {
-    let g = m.graph.as_mut().unwrap();
-    g.node.iter_mut().find(|n| n.name() == name).unwrap()
 }
 
 fn attr<'a>(n: &'a mut NodeProto, name: &str) -> &'a mut AttributeProto {
@@ -49,12 +47,6 @@ fn set_values(m: &mut ModelProto, name: &str, v: f32) {
 
 fn import(m: &ModelProto) -> Result<Graph, ModelError> {
     import_onnx(&m.encode_to_vec())
-}
-
-fn import_err(m: &ModelProto) -> String {
-    import(m)
-        .expect_err("a damaged model must not import")
-        .to_string()
 }
 
 /// Quantizes on the fixture's calibration set and runs one sample in integers.

@@ -16,7 +16,6 @@ use cipherproof_model::onnx::proto::{AttributeProto, ModelProto, NodeProto, Tens
 use cipherproof_model::quant::{QuantConfig, quantize};
 use cipherproof_model::{Graph, ImportOptions, import_onnx, import_onnx_with};
 use common::*;
-use prost::Message;
 
 fn ezkl_lstm(output: Option<&str>) -> cipherproof_model::Result<Graph> {
     let bytes = std::fs::read(testdata().join("ezkl/lstm/network.onnx")).unwrap();
@@ -118,11 +117,6 @@ fn fixture_model(name: &str) -> ModelProto {
     decode_model(&std::fs::read(path).unwrap()).unwrap()
 }
 
-fn node<'a>(m: &'a mut ModelProto, name: &str) -> &'a mut NodeProto {
-    let g = m.graph.as_mut().unwrap();
-    g.node.iter_mut().find(|n| n.name() == name).unwrap()
-}
-
 fn set_attr(n: &mut NodeProto, a: AttributeProto) {
     n.attribute.retain(|x| x.name() != a.name());
     n.attribute.push(a);
@@ -144,12 +138,6 @@ fn activations(names: &[&str]) -> AttributeProto {
         r#type: Some(8),
         ..Default::default()
     }
-}
-
-fn import_err(m: &ModelProto) -> String {
-    import_onnx(&m.encode_to_vec())
-        .expect_err("must be refused")
-        .to_string()
 }
 
 /// What the unrolling cannot express is refused naming the node and the reason, and so is

@@ -1,5 +1,5 @@
-//! Fixture loading shared by the integration tests.
-#![allow(dead_code)]
+//! Fixture loading and ONNX model edits shared by the integration tests.
+#![allow(dead_code, unused_imports)]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -38,4 +38,21 @@ pub fn close_to_onnxruntime(ours: &[f32], ort: &[f32]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Node `name` of an ONNX model, to edit (the node must exist).
+pub fn node<'a>(
+    m: &'a mut cipherproof_model::onnx::proto::ModelProto,
+    name: &str,
+) -> &'a mut cipherproof_model::onnx::proto::NodeProto {
+    let g = m.graph.as_mut().unwrap();
+    g.node.iter_mut().find(|n| n.name() == name).unwrap()
+}
+
+/// The import error of an edited model (which must not import).
+pub fn import_err(m: &cipherproof_model::onnx::proto::ModelProto) -> String {
+    use prost::Message;
+    cipherproof_model::import_onnx(&m.encode_to_vec())
+        .expect_err("a damaged model must not import")
+        .to_string()
 }

@@ -21,9 +21,9 @@ pub(crate) fn gru(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) -> Result
     let linear_before_reset = ctx.attrs.int("linear_before_reset", 0)? != 0;
     let x = ctx.value(ops, 0)?;
     let mut per_dir = Vec::new();
-    let mut layout = 0;
-    for rec in Recurrence::directions(b, ctx, ops, 3, &[Op::Sigmoid, Op::Tanh])? {
-        layout = rec.layout;
+    let recs = Recurrence::directions(b, ctx, ops, 3, &[Op::Sigmoid, Op::Tanh])?;
+    let layout = recs.first().map_or(0, |r| r.layout);
+    for rec in recs {
         let cell = Gru {
             linear_before_reset,
             rec,
@@ -32,7 +32,7 @@ pub(crate) fn gru(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) -> Result
         let mut hidden = Vec::new();
         for t in cell.rec.steps() {
             let label = format!("{}/t{t}", cell.rec.label(ctx));
-            let xt = cell.rec.step_input(b, &label, x, t);
+            let xt = cell.rec.step_input(b, &label, x, t)?;
             let hv = cell.step(b, &label, xt, &h);
             h = State::Value(hv);
             hidden.push((t, hv));

@@ -32,6 +32,7 @@ pub(crate) fn lstm(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) -> Resul
         return Err(ctx.unsupported("input_forget=1 (coupled input and forget gates)"));
     }
     let (dirs, hidden) = (recs.len(), recs.first().map_or(0, |r| r.hidden));
+    let layout = recs.first().map_or(0, |r| r.layout);
     let peepholes = match ctx.constant(ops, 7)? {
         None => vec![0.0; dirs * 3 * hidden],
         Some(p) if p.shape == [dirs, 3 * hidden] => p.to_f32(),
@@ -45,10 +46,8 @@ pub(crate) fn lstm(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) -> Resul
     };
     let x = ctx.value(ops, 0)?;
     let mut per_dir = Vec::new();
-    let mut layout = 0;
-    for (dir, rec) in recs.into_iter().enumerate() {
-        layout = rec.layout;
-        let p = &peepholes[dir * 3 * hidden..(dir + 1) * 3 * hidden];
+    for rec in recs {
+        let p = &peepholes[rec.dir * 3 * hidden..(rec.dir + 1) * 3 * hidden];
         let peephole = Some(p.to_vec()).filter(|v| v.iter().any(|&x| x != 0.0));
         let cell = Lstm { rec, peephole };
         let mut h = cell.rec.initial_state(b, ctx, ops, 5, "initial_h")?;
@@ -56,7 +55,7 @@ pub(crate) fn lstm(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) -> Resul
         let (mut hidden, mut last_c) = (Vec::new(), None);
         for t in cell.rec.steps() {
             let label = format!("{}/t{t}", cell.rec.label(ctx));
-            let xt = cell.rec.step_input(b, &label, x, t);
+            let xt = cell.rec.step_input(b, &label, x, t)?;
             let (hv, cv) = cell.step(b, &label, xt, &h, &c);
             (h, c) = (State::Value(hv), State::Value(cv));
             hidden.push((t, hv));

@@ -21,6 +21,7 @@ pub(crate) use lstm::lstm;
 pub(crate) use rnn::rnn;
 
 use super::concat::join;
+use super::index_maps::slice_map;
 use super::{Builder, Ctx, Missing, Operand};
 use crate::error::Result;
 use crate::graph::constant::{Const, Weights};
@@ -201,21 +202,11 @@ impl Recurrence {
         }
     }
 
-    /// Where this direction's `[batch, hidden]` state sits in a state of all directions.
-    fn state_indices(&self) -> Vec<usize> {
-        let (n, h, d) = (self.batch, self.hidden, self.dirs);
-        let (dir, layout) = (self.dir, self.layout);
-        (0..n)
-            .flat_map(|row| {
-                (0..h).map(move |j| {
-                    if layout == 0 {
-                        (dir * n + row) * h + j
-                    } else {
-                        (row * d + dir) * h + j
-                    }
-                })
-            })
-            .collect()
+    /// The flat indices of the `[batch, width]` slice at `pos` of a 3-D tensor of `shape`
+    /// whose other axis (steps, directions) comes first in layout 0, second in layout 1.
+    fn slice_at(&self, shape: &[usize], pos: usize, label: &str) -> Result<Vec<usize>> {
+        let (pos, axis) = (pos as i64, if self.layout == 0 { 0 } else { 1 });
+        slice_map(shape, &[pos], &[pos + 1], Some(&[axis]), None, label).map(|(_, map)| map)
     }
 
     /// Gate `gate`'s rows of a `[gates·hidden, cols]` matrix.
@@ -295,25 +286,14 @@ impl Recurrence {
     }
 
     /// Step `t` of X as a `[batch, input]` value.
-    fn step_input(&self, b: &mut Builder, label: &str, x: ValueId, t: usize) -> ValueId {
-        let (n, i, s) = (self.batch, self.input, self.seq);
-        let shape = vec![n, i];
-        if s == 1 {
-            return b.push(&format!("{label}/x"), Op::Reshape, vec![x], shape);
+    fn step_input(&self, b: &mut Builder, label: &str, x: ValueId, t: usize) -> Result<ValueId> {
+        let shape = vec![self.batch, self.input];
+        let label = format!("{label}/x");
+        if self.seq == 1 {
+            return Ok(b.push(&label, Op::Reshape, vec![x], shape));
         }
-        let layout = self.layout;
-        let map: Vec<usize> = (0..n)
-            .flat_map(|row| {
-                (0..i).map(move |k| {
-                    if layout == 0 {
-                        (t * n + row) * i + k
-                    } else {
-                        (row * s + t) * i + k
-                    }
-                })
-            })
-            .collect();
-        b.push(&format!("{label}/x"), Op::Pick { map }, vec![x], shape)
+        let map = self.slice_at(b.shape(x), t, &label)?;
+        Ok(b.push(&label, Op::Pick { map }, vec![x], shape))
     }
 
     /// The initial state at input `index` (`name` in messages): zeros when absent.
@@ -338,9 +318,8 @@ impl Recurrence {
             Some(Some(Operand::Const(c))) => {
                 check(&c.shape)?;
                 let all = c.to_f32();
-                Ok(State::Const(
-                    self.state_indices().iter().map(|&i| all[i]).collect(),
-                ))
+                let at = self.slice_at(&want, self.dir, ctx.label)?;
+                Ok(State::Const(at.iter().map(|&i| all[i]).collect()))
             }
             Some(Some(Operand::Value(v))) => {
                 check(b.shape(*v))?;
@@ -349,7 +328,7 @@ impl Recurrence {
                     Op::Reshape
                 } else {
                     Op::Pick {
-                        map: self.state_indices(),
+                        map: self.slice_at(&want, self.dir, ctx.label)?,
                     }
                 };
                 Ok(State::Value(b.push(&label, op, vec![*v], self.shape())))

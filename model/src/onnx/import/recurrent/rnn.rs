@@ -9,14 +9,14 @@ use crate::onnx::import::{Builder, Ctx, Operand};
 pub(crate) fn rnn(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) -> Result<Outputs> {
     let x = ctx.value(ops, 0)?;
     let mut per_dir = Vec::new();
-    let mut layout = 0;
-    for rec in Recurrence::directions(b, ctx, ops, 1, &[Op::Tanh])? {
-        layout = rec.layout;
+    let recs = Recurrence::directions(b, ctx, ops, 1, &[Op::Tanh])?;
+    let layout = recs.first().map_or(0, |r| r.layout);
+    for rec in recs {
         let mut h = rec.initial_state(b, ctx, ops, 5, "initial_h")?;
         let mut hidden = Vec::new();
         for t in rec.steps() {
             let label = format!("{}/t{t}", rec.label(ctx));
-            let xt = rec.step_input(b, &label, x, t);
+            let xt = rec.step_input(b, &label, x, t)?;
             let pre = rec.linear(b, &label, xt, Some(&h), 0, rec.bias(0));
             let act = rec.acts[0].clone();
             let hv = b.push(&format!("{label}/hidden"), act, vec![pre], rec.shape());
