@@ -4,7 +4,9 @@
 The split is the one our fixtures use (scikit-learn's load_breast_cancer, test_size 0.2,
 random_state 42, stratified, standard-scaled). `lr`: LogisticRegression(n_bits=8), per-sample
 client encrypt / server run / client decrypt over N test samples; `mlp`: NeuralNetClassifier 30-16-2
-(4-bit weights and activations), server time per sample over N samples. Prints one JSON line.
+(4-bit weights and activations), server time per sample over N samples; `tree`:
+DecisionTreeClassifier(n_bits=6, max_depth=5) over N samples; `xgb`: XGBClassifier(n_bits=6,
+n_estimators=20, max_depth=3), its defaults but the seed. Prints one JSON line.
 """
 import json, sys, time
 import numpy as np
@@ -19,9 +21,13 @@ tr, te = train_test_split(idx, test_size=0.2, random_state=42, stratify=y)
 sc = StandardScaler().fit(X[tr])
 Xtr, Xte, ytr, yte = sc.transform(X[tr]), sc.transform(X[te]), y[tr], y[te]
 
-from concrete.ml.sklearn import LogisticRegression, NeuralNetClassifier
+from concrete.ml.sklearn import DecisionTreeClassifier, LogisticRegression, NeuralNetClassifier, XGBClassifier
 if which == "lr":
     model = LogisticRegression(n_bits=8, C=1.0, max_iter=5000)
+elif which == "tree":
+    model = DecisionTreeClassifier(n_bits=6, max_depth=5, random_state=42)
+elif which == "xgb":
+    model = XGBClassifier(n_bits=6, n_estimators=20, max_depth=3, random_state=42)
 else:
     import torch
     model = NeuralNetClassifier(module__n_layers=2, module__n_hidden_neurons_multiplier=0.54, module__n_w_bits=4,

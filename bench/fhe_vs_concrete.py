@@ -9,9 +9,14 @@ testdata/models/breast_cancer_mlp_qat (quantization-aware trained by its gen.py:
 inputs and hidden activations, 8-bit logits; `fhe keygen` with the compile flags in its meta.json,
 hidden layer bootstrapped) over --our-mlp-samples test samples (default all 114: equality with the
 plaintext integer model on each); Concrete ML's NeuralNetClassifier (4/4 bits, quantization-aware
-training) over --mlp-samples.
+training) over --mlp-samples. Decision tree (depth 5): ours is testdata/models/breast_cancer_tree (scikit-learn's
+tree on 6-bit features in GEMM form, `fhe keygen` with its meta.json flags) over all 114 test samples; Concrete ML's
+DecisionTreeClassifier(n_bits=6, max_depth=5) over --tree-samples. Boosted trees (20 of depth 3): ours is
+testdata/models/breast_cancer_gbt (scikit-learn's GradientBoostingClassifier, same features and form) over
+--our-gbt-samples; Concrete ML's XGBClassifier(n_bits=6, n_estimators=20, max_depth=3) over --gbt-samples.
 
-  python bench/fhe_vs_concrete.py [--mlp-samples 5] [--our-mlp-samples 114] [--write docs/BENCHMARKS.md]
+  python bench/fhe_vs_concrete.py [--mlp-samples 5] [--our-mlp-samples 114] [--tree-samples 30]
+                                  [--gbt-samples 10] [--our-gbt-samples 20] [--write docs/BENCHMARKS.md]
 """
 import argparse, json, os, subprocess, sys, time
 
@@ -21,6 +26,9 @@ BIN = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target
 LR = os.path.join(ROOT, "testdata/models/breast_cancer_lr")
 MLP = os.path.join(ROOT, "testdata/models/breast_cancer_mlp_qat")
 MLP_QUANT = json.load(open(os.path.join(MLP, "meta.json")))["compile_flags"].split()
+TREE = os.path.join(ROOT, "testdata/models/breast_cancer_tree")
+TREE_QUANT = json.load(open(os.path.join(TREE, "meta.json")))["compile_flags"].split()
+GBT = os.path.join(ROOT, "testdata/models/breast_cancer_gbt")
 BEGIN, END = "<!-- fhe-vs-concrete:begin -->", "<!-- fhe-vs-concrete:end -->"
 
 
@@ -41,6 +49,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mlp-samples", type=int, default=5)
     ap.add_argument("--our-mlp-samples", type=int, default=114)
+    ap.add_argument("--tree-samples", type=int, default=30)
+    ap.add_argument("--gbt-samples", type=int, default=10)
+    ap.add_argument("--our-gbt-samples", type=int, default=20)
     ap.add_argument("--write")
     a = ap.parse_args()
     py = concrete_python()
@@ -60,8 +71,22 @@ def main():
                                    capture_output=True, text=True).stdout)
     ours_mlp = last_json(subprocess.run([BIN, "fhe", "bench", "--keys", mlp_keys, "--input", os.path.join(MLP, "test.json"),
                                          "--limit", str(a.our_mlp_samples)], check=True, capture_output=True, text=True).stdout)
-    res = {"ours_lr": ours, "ours_keygen": kg, "concrete_lr": cml, "concrete_mlp": mlp,
-           "ours_mlp": ours_mlp, "ours_mlp_keygen": mkg}
+    tree_keys = os.path.join(WORK, "fhe-tree-keys")
+    tkg = last_json(subprocess.run([BIN, "fhe", "keygen", "--model", os.path.join(TREE, "model.onnx"), "--out", tree_keys] + TREE_QUANT,
+                                   check=True, capture_output=True, text=True).stdout)
+    ours_tree = last_json(subprocess.run([BIN, "fhe", "bench", "--keys", tree_keys, "--input", os.path.join(TREE, "test.json")],
+                                         check=True, capture_output=True, text=True).stdout)
+    cml_tree = last_json(subprocess.run([py, os.path.join(ROOT, "bench", "concrete_peer.py"), "tree", str(a.tree_samples)],
+                                        check=True, capture_output=True, text=True).stdout)
+    gbt_keys = os.path.join(WORK, "fhe-gbt-keys")
+    gkg = last_json(subprocess.run([BIN, "fhe", "keygen", "--model", os.path.join(GBT, "model.onnx"), "--out", gbt_keys] + TREE_QUANT,
+                                   check=True, capture_output=True, text=True).stdout)
+    ours_gbt = last_json(subprocess.run([BIN, "fhe", "bench", "--keys", gbt_keys, "--input", os.path.join(GBT, "test.json"),
+                                         "--limit", str(a.our_gbt_samples)], check=True, capture_output=True, text=True).stdout)
+    cml_gbt = last_json(subprocess.run([py, os.path.join(ROOT, "bench", "concrete_peer.py"), "xgb", str(a.gbt_samples)],
+                                       check=True, capture_output=True, text=True).stdout)
+    res = {"ours_gbt": ours_gbt, "ours_gbt_keygen": gkg, "concrete_gbt": cml_gbt, "ours_lr": ours, "ours_keygen": kg, "concrete_lr": cml, "concrete_mlp": mlp,
+           "ours_mlp": ours_mlp, "ours_mlp_keygen": mkg, "ours_tree": ours_tree, "ours_tree_keygen": tkg, "concrete_tree": cml_tree}
     print(json.dumps(res, indent=2))
     if a.write:
         write(a.write, res)
@@ -70,6 +95,8 @@ def main():
 def write(path, r):
     o, k, c, m = r["ours_lr"], r["ours_keygen"], r["concrete_lr"], r["concrete_mlp"]
     om, mk = r["ours_mlp"], r["ours_mlp_keygen"]
+    ot, tk, ct = r["ours_tree"], r["ours_tree_keygen"], r["concrete_tree"]
+    og, gk, cg = r["ours_gbt"], r["ours_gbt_keygen"], r["concrete_gbt"]
     hid = mk["hidden_layers"][0]
     text = f"""{BEGIN}
 Machine: this 2-core box, `python bench/fhe_vs_concrete.py`, {time.strftime('%Y-%m-%d')}, one run. One sample
@@ -83,6 +110,10 @@ bootstraps a layer's values in parallel (rayon), Concrete ML compiles with its d
 | logistic regression | Concrete ML 1.9.0 (n_bits 8) | {c['accuracy']:.4f} | {c['client_encrypt_ms']:.3f} | {c['server_ms']:.3f} | {c['client_decrypt_ms']:.3f} | {c['end_to_end_ms']:.3f} | 1 |
 | MLP 30-16-2 | Concrete ML 1.9.0 ({m['samples']} samples) | {m['accuracy']:.4f} | {m['client_encrypt_ms']:.1f} | {m['server_ms']:.1f} | {m['client_decrypt_ms']:.1f} | {m['end_to_end_ms']:.1f} | keygen {m['keygen_s']:.1f} s |
 | MLP 30-16-2 | cipherproof ({om['samples']} samples; QAT: 3-bit weights, 4-bit activations, 8-bit logits; exact) | {om['accuracy']:.4f} | {om['client_encrypt_ms']:.1f} | **{om['server_ms']:.1f}** | {om['client_decrypt_ms']:.1f} | {om['end_to_end_ms']:.1f} | server **{m['server_ms'] / om['server_ms']:.2f}×** Concrete ML's speed; keygen {mk['keygen_s']:.1f} s |
+| decision tree, depth 5 | Concrete ML 1.9.0 (n_bits 6, {ct['samples']} samples) | {ct['accuracy']:.4f} | {ct['client_encrypt_ms']:.1f} | {ct['server_ms']:.1f} | {ct['client_decrypt_ms']:.1f} | {ct['end_to_end_ms']:.1f} | keygen {ct['keygen_s']:.1f} s |
+| decision tree, depth 5 | cipherproof ({ot['samples']} samples; 6-bit features; exact) | {ot['accuracy']:.4f} | {ot['client_encrypt_ms']:.1f} | **{ot['server_ms']:.1f}** | {ot['client_decrypt_ms']:.1f} | {ot['end_to_end_ms']:.1f} | server **{ct['server_ms'] / ot['server_ms']:.2f}×** Concrete ML's speed; keygen {tk['keygen_s']:.1f} s |
+| boosted trees, 20 × depth 3 | Concrete ML 1.9.0 XGBClassifier (n_bits 6, {cg['samples']} samples) | {cg['accuracy']:.4f} | {cg['client_encrypt_ms']:.1f} | {cg['server_ms']:.1f} | {cg['client_decrypt_ms']:.1f} | {cg['end_to_end_ms']:.1f} | keygen {cg['keygen_s']:.1f} s |
+| boosted trees, 20 × depth 3 | cipherproof GradientBoostingClassifier ({og['samples']} samples; 6-bit features; exact) | {og['accuracy']:.4f} | {og['client_encrypt_ms']:.1f} | **{og['server_ms']:.1f}** | {og['client_decrypt_ms']:.1f} | {og['end_to_end_ms']:.1f} | server **{cg['server_ms'] / og['server_ms']:.2f}×** Concrete ML's speed; keygen {gk['keygen_s']:.1f} s |
 
 cipherproof LR: decrypted outputs equal the plaintext integer model on {o['equal_to_plaintext_integer_model']}/{o['samples']}
 samples; failure probability {o['log2_p_fail']} (worst-case error 2^{k['worst_case_error_log2']:.1f} < Δ/2 = 2^{k['log_delta'] - 1});
@@ -97,6 +128,14 @@ window with the {hid['window_key'].lower()} key, accurate key {mk['bootstrap_par
 {om['bootstraps_per_sample']} per sample (Concrete ML: 80); failure ≤ 2^{hid['log2_p_fail_per_bootstrap']:.1f} per
 bootstrap, 2^{mk['log2_p_fail_bootstraps_per_sample']:.1f} per sample; keys: client {mk['client_key_bytes']} B, server (compressed)
 {mk['server_key_bytes'] / 1e6:.1f} MB, expanded by the server in {om['server_key_setup_s']:.2f} s (once, not in the per-sample time).
+
+cipherproof decision tree: decrypted outputs equal the plaintext integer model on {ot['equal_to_plaintext_integer_model']}/{ot['samples']}
+samples; {ot['bootstraps_per_sample']} bootstraps per sample (each node test: its feature against the threshold, one digit cleared and the
+sign read; each leaf test: the path sum read whole); failure 2^{tk['log2_p_fail_bootstraps_per_sample']:.1f} per sample; server key
+(compressed) {tk['server_key_bytes'] / 1e6:.1f} MB. Boosted trees: {og['equal_to_plaintext_integer_model']}/{og['samples']} equal;
+{og['bootstraps_per_sample']} bootstraps per sample (140 node tests × 3, 160 leaf tests × 1); failure
+2^{gk['log2_p_fail_bootstraps_per_sample']:.1f} per sample; server key (compressed) {gk['server_key_bytes'] / 1e6:.1f} MB. The accuracies
+are over the samples each system ran (scikit-learn's on all 114: tree 0.9386, boosted trees 0.9474).
 {END}"""
     doc = open(path).read()
     if BEGIN in doc:

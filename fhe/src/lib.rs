@@ -6,7 +6,8 @@
 //!
 //! * [`params`]: the LWE parameter set and the noise budget of a model (Δ, the
 //!   worst-case and Gaussian-estimated error, the failure probability).
-//! * [`program`]: which quantized models run encrypted (Dense + ReLU chains),
+//! * [`program`]: which quantized models run encrypted (Dense layers with ReLU
+//!   or a comparison between them: MLPs, trees in GEMM form),
 //!   planned as dot products, bootstrapped requantizations of hidden layers
 //!   (digits, windows, failure probabilities) and the client's final step.
 //! * [`bootstrap`]: the exact requantization of hidden accumulators by

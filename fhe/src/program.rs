@@ -1,7 +1,8 @@
 //! Which quantized models run encrypted, and how.
 //!
-//! Supported: chains of Dense layers with ReLU (or nothing) between them,
-//! reshapes anywhere (they are free): logistic and linear regression, MLPs.
+//! Supported: chains of Dense layers with ReLU, a comparison with constants
+//! ([`indicator`]) or nothing between them, reshapes anywhere (they are free):
+//! logistic and linear regression, MLPs, and decision trees in GEMM form.
 //!
 //! * Every layer's accumulators `Σ w·x + b` are LWE dot products with
 //!   cleartext weights (no bootstrapping).
@@ -23,6 +24,8 @@ use cipherproof_model::quant::fixed::{round_shift, signed_range};
 use cipherproof_model::quant::{QOp, QuantModel};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+mod indicator;
 
 /// One dense layer's dot products.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,13 +51,33 @@ impl DotProducts {
             .max()
             .unwrap_or(0)
     }
+
+    /// The smallest and largest accumulator over inputs in `[lo, hi]`.
+    fn acc_range(&self, (lo, hi): (i128, i128)) -> (i128, i128) {
+        self.rows()
+            .zip(&self.bias)
+            .map(|(row, &b)| {
+                row.iter().fold((i128::from(b), i128::from(b)), |(l, h), &w| {
+                    let (a, c) = (i128::from(w) * lo, i128::from(w) * hi);
+                    (l + a.min(c), h + a.max(c))
+                })
+            })
+            .fold((i128::MAX, i128::MIN), |(l, h), (a, c)| (l.min(a), h.max(c)))
+    }
 }
 
-/// The activation applied to a requantized hidden value.
+/// The activation applied to a requantized hidden value: a ReLU (or none), or one of the
+/// questions a folded comparison asks of it ([`indicator`]), answered 1 or 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Activation {
     Identity,
     Relu,
+    /// `y < 0`.
+    Negative,
+    /// `y ≥ 0`.
+    NonNegative,
+    /// `y = 0`.
+    Zero,
 }
 
 impl Activation {
@@ -62,7 +85,15 @@ impl Activation {
         match self {
             Activation::Identity => y,
             Activation::Relu => y.max(0),
+            Activation::Negative => i64::from(y < 0),
+            Activation::NonNegative => i64::from(y >= 0),
+            Activation::Zero => i64::from(y == 0),
         }
+    }
+
+    /// Whether the values are the 0 or 1 of a comparison.
+    pub fn is_indicator(self) -> bool {
+        !matches!(self, Activation::Identity | Activation::Relu)
     }
 }
 
@@ -201,12 +232,22 @@ fn chain(model: &QuantModel) -> Result<Vec<(DotProducts, u32, Activation)>> {
                 Some(last) if last.2 == Activation::Identity => last.2 = Activation::Relu,
                 _ => return Err(unsupported(&node.name, "Relu", "encrypted evaluation supports a ReLU only right after a Dense layer")),
             },
+            QOp::CompareConst { cmp, c, .. } => match layers.last_mut() {
+                Some((dot, shift, act)) if *act == Activation::Identity => (*shift, *act) = indicator::fold(dot, *shift, *cmp, c)?,
+                _ => {
+                    return Err(unsupported(
+                        &node.name,
+                        cmp.name(),
+                        "encrypted evaluation supports a comparison with constants only right after a Dense layer",
+                    ));
+                }
+            },
             op => {
                 return Err(unsupported(
                     &node.name,
                     op.kind(),
-                    "encrypted evaluation supports Dense layers with ReLU between them (and reshapes); \
-                     this operator has no encrypted form yet",
+                    "encrypted evaluation supports Dense layers with ReLU or a comparison with constants between them \
+                     (and reshapes); this operator has no encrypted form yet",
                 ));
             }
         }
@@ -414,10 +455,16 @@ fn compile_with(model: &QuantModel, params: LweParams, decompositions: &[(usize,
 /// One plan: `pbs` as the accurate key; every layer's window read by the fast key (`fast_window`)
 /// or by the accurate one.
 fn plan(model: &QuantModel, params: LweParams, pbs: PbsParams, fast_window: bool) -> Result<FheProgram> {
-    let chain = chain(model)?;
+    let mut chain = chain(model)?;
+    if chain.last().is_some_and(|l| l.2.is_indicator()) {
+        let node = &chain[chain.len() - 1].0.node;
+        return Err(unsupported(node, "comparison", "encrypted evaluation needs a Dense layer after a comparison (the client decrypts a Dense layer's accumulators)"));
+    }
     let input_bits = model.input().bits;
     let (in_lo, in_hi) = signed_range(input_bits);
     let mut max_x = u128::from(in_lo.unsigned_abs().max(in_hi.unsigned_abs()));
+    // The interval of a layer's inputs: exact for comparisons' 0 and 1, symmetric otherwise.
+    let mut x_range = (i128::from(in_lo), i128::from(in_hi));
     // Forward: bounds, windows and encodings of the hidden layers.
     struct Shape {
         log_delta: u32,
@@ -426,17 +473,32 @@ fn plan(model: &QuantModel, params: LweParams, pbs: PbsParams, fast_window: bool
         span: (i64, i64),
     }
     let mut shapes = Vec::new();
-    for (dot, shift, activation) in &chain[..chain.len() - 1] {
-        let a = dot.max_abs_acc(max_x);
-        let a = i64::try_from(a).map_err(|_| FheError::NoiseBudget(format!("layer {}: accumulators overflow 64 bits", dot.node)))?;
-        let (ylo, yhi) = (round_shift(-a, *shift), round_shift(a, *shift));
+    let hidden = chain.len() - 1;
+    for (dot, shift, activation) in &mut chain[..hidden] {
+        let overflow = |dot: &DotProducts| FheError::NoiseBudget(format!("layer {}: accumulators overflow 64 bits", dot.node));
+        let (ylo, yhi) = if activation.is_indicator() {
+            // Exact bounds: a leaf test's path sums must fit the window as they are.
+            let exact = |dot: &DotProducts| {
+                let (lo, hi) = dot.acc_range(x_range);
+                Ok::<_, FheError>((i64::try_from(lo).map_err(|_| overflow(dot))?, i64::try_from(hi).map_err(|_| overflow(dot))?))
+            };
+            if *activation != Activation::Zero {
+                let (lo, hi) = exact(dot)?;
+                *shift = indicator::sign_shift(dot, lo, hi)?;
+            }
+            let (lo, hi) = exact(dot)?;
+            (round_shift(lo, *shift), round_shift(hi, *shift))
+        } else {
+            let a = i64::try_from(dot.max_abs_acc(max_x)).map_err(|_| overflow(dot))?;
+            (round_shift(-a, *shift), round_shift(a, *shift))
+        };
         let window_bits = bits_signed(ylo, yhi);
         let log_delta = 63i64 - i64::from(*shift) - i64::from(window_bits);
         if log_delta < 1 {
             return Err(FheError::NoiseBudget(format!(
                 "layer {}: accumulators need {} bits; at most 62 fit the torus",
                 dot.node,
-                shift + window_bits
+                *shift + window_bits
             )));
         }
         shapes.push(Shape {
@@ -445,8 +507,13 @@ fn plan(model: &QuantModel, params: LweParams, pbs: PbsParams, fast_window: bool
             window_bits,
             span: (ylo, yhi),
         });
-        let h_hi = activation.apply(yhi).max(activation.apply(ylo).abs());
-        max_x = u128::from(h_hi.unsigned_abs());
+        if activation.is_indicator() {
+            (max_x, x_range) = (1, (0, 1));
+        } else {
+            let h_hi = activation.apply(yhi).max(activation.apply(ylo).abs());
+            max_x = u128::from(h_hi.unsigned_abs());
+            x_range = (-i128::from(h_hi), i128::from(h_hi));
+        }
     }
     let (last, shift, last_act) = &chain[chain.len() - 1];
     let max_acc = last.max_abs_acc(max_x);
@@ -496,13 +563,17 @@ fn plan(model: &QuantModel, params: LweParams, pbs: PbsParams, fast_window: bool
         }
         let (ylo, yhi, window_bits) = (h.span.0, h.span.1, h.window_bits);
         let (plan, wide, keys) = best.ok_or_else(|| {
+            let why = if *activation == Activation::Zero {
+                "an equality test reads its value whole (a tree this deep has path sums too wide for one bootstrap)"
+            } else {
+                "no digit-by-digit plan fits (it needs a ReLU after the layer and room in the next layer's encoding)"
+            };
             unsupported(
                 &dot.node,
                 "Dense",
                 &format!(
                     "its requantized values span [{ylo}, {yhi}] for inputs in range ({window_bits} signed bits): more than \
-                     one bootstrap reads exactly (4 bits at N = 2048, failure ≤ 2^{MAX_LOG2_P_FAIL_BOOTSTRAP}), and no \
-                     digit-by-digit plan fits (it needs a ReLU after the layer and room in the next layer's encoding)"
+                     one bootstrap reads exactly (4 bits at N = 2048, failure ≤ 2^{MAX_LOG2_P_FAIL_BOOTSTRAP}), and {why}"
                 ),
             )
         })?;
@@ -675,6 +746,33 @@ pub(crate) mod tests {
         let rq = p.layers[0].requant.as_ref().unwrap();
         assert!(rq.wide && rq.window_bits > 4, "{rq:?}");
         assert_eq!(rq.y_digits.iter().map(|d| d.width).sum::<u32>(), rq.window_bits - 1);
+    }
+
+    /// x (6 bits) → Dense [1] → `cmp c` → Dense [1], or without the last Dense.
+    fn compared(cmp: cipherproof_model::graph::compare::Comparison, c: i64, last_dense: bool) -> QuantModel {
+        let mut m = tiny(1, 0);
+        m.nodes[0].op = QOp::Dense { weight: vec![1], weight_shape: [1, 1], bias: vec![0], weight_scale: 0, shift: 0 };
+        m.nodes[1].op = QOp::CompareConst { cmp, c: vec![c], c_shape: vec![1] };
+        if !last_dense {
+            m.nodes.truncate(2);
+            m.output = 2;
+        }
+        m
+    }
+
+    #[test]
+    fn comparisons_become_table_lookups_and_unreadable_ones_are_refused() {
+        use cipherproof_model::graph::compare::Comparison;
+        // x < 3 over 6-bit x: x − 3 spans 7 bits, one digit is cleared before the sign is read.
+        let p = compile(&compared(Comparison::Less, 3, true), crate::params::DEFAULT_PARAMS).unwrap();
+        let rq = p.layers[0].requant.as_ref().unwrap();
+        assert_eq!((rq.activation, rq.window_bits, rq.shift, rq.bootstraps), (Activation::Negative, 4, 3, 3), "{rq:?}");
+        // x = 3 needs the whole 7-bit value in one window: refused, naming the layer and why.
+        let e = compile(&compared(Comparison::Equal, 3, true), crate::params::DEFAULT_PARAMS).unwrap_err().to_string();
+        assert!(e.contains("fc1") && e.contains("equality test"), "{e}");
+        // A comparison must be followed by a Dense layer, whose accumulators the client decrypts.
+        let e = compile(&compared(Comparison::Less, 3, false), crate::params::DEFAULT_PARAMS).unwrap_err().to_string();
+        assert!(e.contains("needs a Dense layer after a comparison"), "{e}");
     }
 
     #[test]

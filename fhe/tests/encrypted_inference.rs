@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use cipherproof_fhe::params::DEFAULT_PARAMS;
-use cipherproof_fhe::program::{BootstrapKey, compile};
+use cipherproof_fhe::program::{Activation, BootstrapKey, compile};
 use cipherproof_fhe::wire::{CIPHERTEXT_LIMIT, EncryptedInputs, EncryptedOutputs, SERVER_KEY_LIMIT, ServerKeyFile, from_bytes, to_bytes};
 use cipherproof_fhe::{FheError, client, keys, server};
 use cipherproof_model::exec::integer::{IntegerRunner, quantize_input};
@@ -36,6 +36,19 @@ fn assert_equal_to_plaintext(m: &QuantModel, q: &[Vec<i64>], got: &[Vec<i64>], l
     assert_eq!(got, want, "FHE differs from the plaintext integer model");
     let correct = got.iter().zip(labels).filter(|(o, l)| cipherproof_model::exec::argmax(o) == Some(**l)).count();
     correct as f64 / labels.len() as f64
+}
+
+/// Keys for `program`, then the first `limit` test samples of fixture `name` encrypted, evaluated
+/// and decrypted; asserts every output equals the plaintext integer model's and returns the accuracy.
+fn encrypted_round_trip(m: &QuantModel, program: &cipherproof_fhe::program::FheProgram, name: &str, limit: usize) -> f64 {
+    let (client_key, server_key) = keys::keygen(program);
+    let (xs, labels) = test_set(name);
+    let q: Vec<Vec<i64>> = xs.iter().take(limit).enumerate().map(|(i, x)| quantize_input(m, i, x).unwrap()).collect();
+    assert_eq!(q.len(), limit, "{name} has fewer test samples");
+    let ct = client::encrypt(program, &client_key, &q).unwrap();
+    let out = server::evaluate(program, &server_key, &ct).unwrap();
+    let got = client::decrypt(program, &client_key, &out).unwrap();
+    assert_equal_to_plaintext(m, &q, &got, &labels[..q.len()])
 }
 
 #[test]
@@ -141,15 +154,54 @@ fn qat_mlp_encrypted_equals_plaintext_on_all_114_test_samples() {
     assert_eq!((rq.digit_key, rq.window_key), (BootstrapKey::Fast, BootstrapKey::Accurate));
     assert_eq!(program.pbs.unwrap().pbs_level, 2);
     assert!(program.log2_p_fail_bootstraps < -60.0, "{program:?}");
-    let (client_key, server_key) = keys::keygen(&program);
-    let (xs, labels) = test_set("breast_cancer_mlp_qat");
-    assert_eq!(xs.len(), 114);
-    let q: Vec<Vec<i64>> = xs.iter().enumerate().map(|(i, x)| quantize_input(&m, i, x).unwrap()).collect();
-    let ct = client::encrypt(&program, &client_key, &q).unwrap();
-    let out = server::evaluate(&program, &server_key, &ct).unwrap();
-    let got = client::decrypt(&program, &client_key, &out).unwrap();
-    let accuracy = assert_equal_to_plaintext(&m, &q, &got, &labels);
+    let accuracy = encrypted_round_trip(&m, &program, "breast_cancer_mlp_qat", 114);
     assert!(accuracy > 0.96, "accuracy {accuracy}");
+}
+
+/// A tree model in GEMM form (testdata/models/breast_cancer_tree or _gbt), quantized with the
+/// flags of its meta.json: `--input-range 1.9375 --activation-bits 6 --weight-bits 6` (its 6-bit
+/// features exactly; 6-bit leaf values, as Concrete ML's trees: every leaf's ciphertext adds its
+/// noise times its value to the decrypted scores).
+fn tree(name: &str) -> QuantModel {
+    let graph = import_onnx(&std::fs::read(fixture(&format!("{name}/model.onnx"))).unwrap()).unwrap();
+    let config = QuantConfig {
+        activation_bits: 6,
+        weight_bits: 6,
+        ..QuantConfig::default()
+    };
+    cipherproof_model::quant::quantize_for_range(&graph, 1.9375, &config).unwrap()
+}
+
+#[test]
+fn decision_tree_encrypted_equals_plaintext_on_all_114_test_samples() {
+    let m = tree("breast_cancer_tree");
+    let program = compile(&m, DEFAULT_PARAMS).unwrap();
+    // Node tests: the 6-bit feature against its threshold (7 bits), one digit cleared, then the sign.
+    // Leaf tests: the path sum read whole. The leaf values are decrypted by the client.
+    let (nodes, leaves) = (&program.layers[0], &program.layers[1]);
+    assert_eq!((nodes.dot.outputs, leaves.dot.outputs, program.layers.len()), (14, 15, 3));
+    let (n, l) = (nodes.requant.as_ref().unwrap(), leaves.requant.as_ref().unwrap());
+    assert_eq!((n.activation, l.activation), (Activation::Negative, Activation::Zero));
+    assert!(n.window_bits <= 4 && l.window_bits <= 4 && l.shift == 0, "{n:?} {l:?}");
+    assert_eq!((n.bootstraps, l.bootstraps), (1 + 2 * n.digits.len() as u32, 1));
+    assert_eq!(program.bootstraps(), 14 * u64::from(n.bootstraps) + 15);
+    assert!(program.log2_p_fail_bootstraps <= -40.0, "{program:?}");
+    let accuracy = encrypted_round_trip(&m, &program, "breast_cancer_tree", 114);
+    // scikit-learn's own accuracy on these features (meta.json): the integer model loses nothing.
+    let meta = read_json(&fixture("breast_cancer_tree/meta.json"));
+    assert_eq!(accuracy, meta["sklearn_test_accuracy"].as_f64().unwrap());
+}
+
+/// The 20 gradient-boosted trees of depth 3 (testdata/models/breast_cancer_gbt), same flags: 140 node
+/// tests and 160 leaf tests per sample; the first 4 test samples decrypt to the plaintext model
+/// (`fhe bench` runs more, in release mode: docs/BENCHMARKS.md).
+#[test]
+fn boosted_trees_encrypted_equal_plaintext() {
+    let m = tree("breast_cancer_gbt");
+    let program = compile(&m, DEFAULT_PARAMS).unwrap();
+    assert_eq!((program.layers[0].dot.outputs, program.layers[1].dot.outputs), (140, 160));
+    assert!(program.log2_p_fail_bootstraps <= -40.0 && program.budget.log2_p_fail <= -40.0, "{program:?}");
+    encrypted_round_trip(&m, &program, "breast_cancer_gbt", 4);
 }
 
 #[test]

@@ -120,3 +120,91 @@ def two_class_logits(w, b):
     """A binary sklearn model's decision z as logits [-z/2, z/2]: Softmax of these is predict_proba."""
     w = np.asarray(w, dtype=np.float64).reshape(-1)
     return np.stack([-w / 2, w / 2]), np.array([-b / 2, b / 2])
+
+
+def feature_quantizer(Xtr, levels=31, step=1.0 / 16):
+    """Concrete ML's client-side input quantization, on our grid: each feature's training range mapped
+    onto [-levels, levels] steps of `step`, clipped, rounded (63 levels for 31: 6 bits)."""
+    lo, hi = Xtr.min(0), Xtr.max(0)
+    mid, half = (hi + lo) / 2, np.maximum((hi - lo) / 2, 1e-12)
+
+    def apply(X):
+        z = np.clip((X - mid) / half * levels, -levels, levels)
+        return np.floor(z + 0.5) * step
+
+    return apply
+
+
+def tree_gemm(trees, n_features, leaf_values):
+    """Decision trees in the GEMM form of Hummingbird and Concrete ML, side by side:
+    A [F, I] picks each internal node's feature, B [I] its threshold (`x <= B` goes left),
+    C [I, L] is +1 where leaf l lies left of node i and -1 right, D [L] counts the left turns on
+    each leaf's path (C·decisions = D only at the reached leaf), and E [L, K] stacks
+    leaf_values(tree, node) of every leaf."""
+    A, B, Cs, D, E = [], [], [], [], []
+    for tree in trees:
+        t = tree.tree_
+        internal = [i for i in range(t.node_count) if t.children_left[i] != -1]
+        leaves = [i for i in range(t.node_count) if t.children_left[i] == -1]
+        col = {n: k for k, n in enumerate(internal)}
+        a = np.zeros((n_features, len(internal)))
+        for k, n in enumerate(internal):
+            a[t.feature[n], k] = 1.0
+            B.append(t.threshold[n])
+        c = np.zeros((len(internal), len(leaves)))
+
+        def walk(n, path):
+            if t.children_left[n] == -1:
+                j = leaves.index(n)
+                for node, left in path:
+                    c[col[node], j] = 1.0 if left else -1.0
+                D.append(sum(1 for _, left in path if left))
+                E.append(leaf_values(tree, n))
+                return
+            walk(t.children_left[n], path + [(n, True)])
+            walk(t.children_right[n], path + [(n, False)])
+
+        walk(0, [])
+        A.append(a)
+        Cs.append(c)
+    C = np.zeros((sum(c.shape[0] for c in Cs), sum(c.shape[1] for c in Cs)))
+    i = j = 0
+    for c in Cs:
+        C[i:i + c.shape[0], j:j + c.shape[1]] = c
+        i, j = i + c.shape[0], j + c.shape[1]
+    return np.hstack(A), np.array(B), C, np.array(D, dtype=np.float64), np.array(E)
+
+
+def tree_gemm_nodes(bias=None):
+    """The GEMM-form graph: input -MatMul A- -LessOrEqual B- -Cast- -MatMul C- -Equal D- -Cast-
+    -MatMul E- (+ bias) -> output."""
+    last = "output" if bias is None else "leaf_sum"
+    nodes = [
+        helper.make_node("MatMul", ["input", "A"], ["node_feature"], name="select_features"),
+        helper.make_node("LessOrEqual", ["node_feature", "B"], ["went_left"], name="compare"),
+        helper.make_node("Cast", ["went_left"], ["went_left_f"], to=TensorProto.FLOAT, name="cast_decisions"),
+        helper.make_node("MatMul", ["went_left_f", "C"], ["path_sum"], name="paths"),
+        helper.make_node("Equal", ["path_sum", "D"], ["reached"], name="leaf_test"),
+        helper.make_node("Cast", ["reached"], ["reached_f"], to=TensorProto.FLOAT, name="cast_leaves"),
+        helper.make_node("MatMul", ["reached_f", "E"], [last], name="leaf_values"),
+    ]
+    if bias is not None:
+        nodes.append(helper.make_node("Add", ["leaf_sum", "E_bias"], ["output"], name="leaf_bias"))
+    return nodes
+
+
+TREE_COMPILE_FLAGS = "--input-range 1.9375 --activation-bits 6 --weight-bits 6"
+
+
+def write_tree_fixture(out_dir, model_path, model, A, C, Qtr, ytr, Qte, yte, meta):
+    """write_fixture for a GEMM-form tree model fitted on feature_quantizer's features: node and leaf
+    counts, the flags that read the 6-bit features exactly, and scikit-learn's own accuracies."""
+    meta = dict(meta)
+    meta.update({
+        "internal_nodes": int(A.shape[1]),
+        "leaves": int(C.shape[1]),
+        "compile_flags": TREE_COMPILE_FLAGS,
+        "sklearn_test_accuracy": float((model.predict(Qte) == yte).mean()),
+        "sklearn_train_accuracy": float((model.predict(Qtr) == ytr).mean()),
+    })
+    write_fixture(out_dir, model_path, [1, Qtr.shape[1]], Qte, yte, Qtr, meta)

@@ -171,7 +171,7 @@ fn keygen(a: &KeygenArgs) -> Result<()> {
         .filter_map(|l| {
             l.requant.as_ref().map(|r| {
                 serde_json::json!({
-                    "node": l.dot.node, "values": l.dot.outputs, "shift": r.shift, "window_bits": r.window_bits,
+                    "node": l.dot.node, "values": l.dot.outputs, "activation": r.activation, "shift": r.shift, "window_bits": r.window_bits,
                     "digit_bits": r.digits.iter().map(|d| d.width).collect::<Vec<_>>(),
                     "bootstraps_per_value": r.bootstraps, "fast_key_bootstraps_per_value": r.fast_bootstraps(),
                     "digit_key": r.digit_key, "window_key": r.window_key,

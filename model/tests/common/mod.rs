@@ -16,6 +16,8 @@ pub const TRAINED: &[(&str, f64)] = &[
     ("breast_cancer_lr", 0.99),
     ("breast_cancer_mlp", 0.99),
     ("breast_cancer_mlp_qat", 0.99),
+    ("breast_cancer_tree", 0.99),
+    ("breast_cancer_gbt", 0.99),
     ("iris_tanh_mlp", 0.99),
     ("wine_sigmoid_mlp", 0.99),
     ("ops_zoo", 0.99),
