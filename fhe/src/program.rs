@@ -516,7 +516,11 @@ fn plan(model: &QuantModel, params: LweParams, pbs: PbsParams, fast_window: bool
         }
     }
     let (last, shift, last_act) = &chain[chain.len() - 1];
-    let max_acc = last.max_abs_acc(max_x);
+    let max_acc = match hidden.checked_sub(1).map(|i| &chain[i]) {
+        // Leaf tests: at most one leaf of each tree is reached.
+        Some((leaves, s, Activation::Zero)) => indicator::max_abs_acc_one_hot(last, &indicator::exclusive_groups(leaves, *s)),
+        _ => last.max_abs_acc(max_x),
+    };
     // The last layer's Δ: as large as its accumulators allow, and no larger than a wide
     // hidden layer's digits can be re-encoded to (see `plan_requant`).
     let last_log_delta = shapes

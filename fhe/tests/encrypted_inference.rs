@@ -159,14 +159,15 @@ fn qat_mlp_encrypted_equals_plaintext_on_all_114_test_samples() {
 }
 
 /// A tree model in GEMM form (testdata/models/breast_cancer_tree or _gbt), quantized with the
-/// flags of its meta.json: `--input-range 1.9375 --activation-bits 6 --weight-bits 6` (its 6-bit
-/// features exactly; 6-bit leaf values, as Concrete ML's trees: every leaf's ciphertext adds its
-/// noise times its value to the decrypted scores).
+/// flags of its meta.json: `--input-range 1.9375 --activation-bits 6 --weight-bits 4 --output-bits 16`
+/// (its 6-bit features exactly; 4-bit leaf values, since every leaf's ciphertext adds its noise
+/// times its value to the decrypted scores; 16-bit scores, free: the client decrypts them).
 fn tree(name: &str) -> QuantModel {
     let graph = import_onnx(&std::fs::read(fixture(&format!("{name}/model.onnx"))).unwrap()).unwrap();
     let config = QuantConfig {
         activation_bits: 6,
-        weight_bits: 6,
+        weight_bits: 4,
+        output_bits: Some(16),
         ..QuantConfig::default()
     };
     cipherproof_model::quant::quantize_for_range(&graph, 1.9375, &config).unwrap()
@@ -185,6 +186,8 @@ fn decision_tree_encrypted_equals_plaintext_on_all_114_test_samples() {
     assert!(n.window_bits <= 4 && l.window_bits <= 4 && l.shift == 0, "{n:?} {l:?}");
     assert_eq!((n.bootstraps, l.bootstraps), (1 + 2 * n.digits.len() as u32, 1));
     assert_eq!(program.bootstraps(), 14 * u64::from(n.bootstraps) + 15);
+    // Small leaf values leave the scores room for the fast key's noise: every bootstrap uses it.
+    assert_eq!((n.fast_bootstraps(), l.fast_bootstraps()), (n.bootstraps, 1), "{n:?} {l:?}");
     assert!(program.log2_p_fail_bootstraps <= -40.0, "{program:?}");
     let accuracy = encrypted_round_trip(&m, &program, "breast_cancer_tree", 114);
     // scikit-learn's own accuracy on these features (meta.json): the integer model loses nothing.
@@ -201,6 +204,9 @@ fn boosted_trees_encrypted_equal_plaintext() {
     let program = compile(&m, DEFAULT_PARAMS).unwrap();
     assert_eq!((program.layers[0].dot.outputs, program.layers[1].dot.outputs), (140, 160));
     assert!(program.log2_p_fail_bootstraps <= -40.0 && program.budget.log2_p_fail <= -40.0, "{program:?}");
+    // At most one leaf per tree is reached: the scores' bound (and so Δ) counts one leaf of each of
+    // the 20 trees, not all 160 (Δ = 2^54 when all count).
+    assert!(program.budget.log_delta >= 57, "{:?}", program.budget);
     encrypted_round_trip(&m, &program, "breast_cancer_gbt", 4);
 }
 

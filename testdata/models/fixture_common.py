@@ -193,7 +193,7 @@ def tree_gemm_nodes(bias=None):
     return nodes
 
 
-TREE_COMPILE_FLAGS = "--input-range 1.9375 --activation-bits 6 --weight-bits 6"
+TREE_COMPILE_FLAGS = "--input-range 1.9375 --activation-bits 6 --weight-bits 4 --output-bits 16"
 
 
 def write_tree_fixture(out_dir, model_path, model, A, C, Qtr, ytr, Qte, yte, meta):

@@ -78,6 +78,74 @@ pub(super) fn sign_shift(dot: &mut DotProducts, lo: i64, hi: i64) -> Result<u32>
     Ok(s)
 }
 
+/// The values of a layer of leaf tests (`y = 0`) grouped so that at most one per group is 1:
+/// the leaves of one tree. A leaf test whose row is `±w` on its path's nodes (`+w` where the path
+/// turns left) with bias `−w·(left turns)` and no shift holds exactly when every decision on its
+/// path matches; two such leaves that turn opposite ways at a common node never hold together. Leaves
+/// sharing nodes form a group when every pair of them is exclusive; any other value is a group alone.
+pub(super) fn exclusive_groups(dot: &DotProducts, shift: u32) -> Vec<Vec<usize>> {
+    let rows: Vec<&[i64]> = dot.rows().collect();
+    let path_test = |j: usize| {
+        let Some(w) = rows[j].iter().find(|v| **v != 0).map(|v| v.abs()) else { return false };
+        let lefts = rows[j].iter().filter(|v| **v == w).count() as i64;
+        shift == 0 && rows[j].iter().all(|v| *v == 0 || v.abs() == w) && dot.bias[j] == -w * lefts
+    };
+    let exclusive = |j: usize, k: usize| rows[j].iter().zip(rows[k]).any(|(a, b)| a.signum() * b.signum() < 0);
+    // Components of "shares a node", by union-find over the leaves.
+    let mut parent: Vec<usize> = (0..rows.len()).collect();
+    fn root(parent: &mut [usize], mut j: usize) -> usize {
+        while parent[j] != j {
+            parent[j] = parent[parent[j]];
+            j = parent[j];
+        }
+        j
+    }
+    for node in 0..dot.inputs {
+        let mut first = None;
+        for (j, row) in rows.iter().enumerate() {
+            if row[node] != 0 {
+                match first {
+                    None => first = Some(j),
+                    Some(f) => {
+                        let (a, b) = (root(&mut parent, f), root(&mut parent, j));
+                        parent[b] = a;
+                    }
+                }
+            }
+        }
+    }
+    let mut components: std::collections::BTreeMap<usize, Vec<usize>> = std::collections::BTreeMap::new();
+    for j in 0..rows.len() {
+        components.entry(root(&mut parent, j)).or_default().push(j);
+    }
+    let mut groups = Vec::new();
+    for members in components.into_values() {
+        let proven = members.iter().all(|&j| path_test(j))
+            && members.iter().enumerate().all(|(a, &j)| members[a + 1..].iter().all(|&k| exclusive(j, k)));
+        if proven {
+            groups.push(members);
+        } else {
+            groups.extend(members.into_iter().map(|j| vec![j]));
+        }
+    }
+    groups
+}
+
+/// The largest accumulator magnitude of `dot` over inputs of 0 or 1 with at most one 1 per group.
+pub(super) fn max_abs_acc_one_hot(dot: &DotProducts, groups: &[Vec<usize>]) -> u128 {
+    dot.rows()
+        .zip(&dot.bias)
+        .map(|(row, b)| {
+            let bound = |pick: fn(i64) -> u128| groups.iter().map(|g| g.iter().map(|&j| pick(row[j])).max().unwrap_or(0)).sum::<u128>();
+            let up = bound(|w| u128::from(w.max(0).unsigned_abs()));
+            let down = bound(|w| u128::from(w.min(0).unsigned_abs()));
+            let (b_up, b_down) = (u128::from(b.max(&0).unsigned_abs()), u128::from(b.min(&0).unsigned_abs()));
+            (up + b_up).saturating_sub(b_down).max((down + b_down).saturating_sub(b_up))
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 /// The largest `g` with every weight and bias a multiple of `2^g` (0 when all are zero).
 fn common_power_of_two(dot: &DotProducts) -> u32 {
     dot.weights
@@ -137,6 +205,26 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_leaves_of_each_tree_form_one_exclusive_group() {
+        // Two stumps side by side (nodes 0 and 1), leaves left/right of each, after the Equal fold:
+        // rows ±1 on their node, bias −(left turns).
+        let d = dot(vec![1, 0, -1, 0, 0, 1, 0, -1], vec![-1, 0, -1, 0]);
+        assert_eq!(exclusive_groups(&d, 0), vec![vec![0, 1], vec![2, 3]]);
+        // With a shift the tests are not proven: every value alone.
+        assert_eq!(exclusive_groups(&d, 1).len(), 4);
+        // A fifth test on both nodes (left at each) joins the stumps, whose leaves 0 and 2 can
+        // hold together: nothing is grouped.
+        let d = dot(vec![1, 0, -1, 0, 0, 1, 0, -1, 1, 1], vec![-1, 0, -1, 0, -2]);
+        assert_eq!(exclusive_groups(&d, 0).len(), 5);
+        // Scores 3 and −5 on the left/right leaves: at most |−5| from each tree (+ the bias 1), where
+        // the symmetric bound counts 3 + 5 for each.
+        let scores = DotProducts { node: "e".into(), weights: vec![3, -5, 3, -5], inputs: 4, outputs: 1, bias: vec![1] };
+        let groups = vec![vec![0, 1], vec![2, 3]];
+        assert_eq!(max_abs_acc_one_hot(&scores, &groups), 9);
+        assert_eq!(scores.max_abs_acc(1), 17);
     }
 
     #[test]
