@@ -433,8 +433,15 @@ fn compile_with(model: &QuantModel, params: LweParams, decompositions: &[(usize,
             pbs_level: levels,
             ..PBS_PARAMS
         };
-        for fast_window in [true, false] {
-            match plan(model, params, pbs, fast_window) {
+        // The last hidden layer's outputs feed the decrypted scores, whose noise budget may need the
+        // accurate key where earlier layers' windows (a tree's node tests) can take the fast one.
+        for (fast_early, fast_last) in [(true, true), (true, false), (false, true), (false, false)] {
+            let window_key = |fast| if fast { BootstrapKey::Fast } else { BootstrapKey::Accurate };
+            let windows = WindowKeys {
+                early: window_key(fast_early),
+                last: window_key(fast_last),
+            };
+            match plan(model, params, pbs, windows) {
                 Ok(p) => {
                     let cost = p.cost();
                     if best.as_ref().is_none_or(|(c, _)| cost < *c) {
@@ -452,9 +459,15 @@ fn compile_with(model: &QuantModel, params: LweParams, decompositions: &[(usize,
     }
 }
 
-/// One plan: `pbs` as the accurate key; every layer's window read by the fast key (`fast_window`)
-/// or by the accurate one.
-fn plan(model: &QuantModel, params: LweParams, pbs: PbsParams, fast_window: bool) -> Result<FheProgram> {
+/// The keys that read the windows of narrow plans: the last hidden layer's, and every other's.
+#[derive(Debug, Clone, Copy)]
+struct WindowKeys {
+    early: BootstrapKey,
+    last: BootstrapKey,
+}
+
+/// One plan: `pbs` as the accurate key; windows read by the keys `windows` gives.
+fn plan(model: &QuantModel, params: LweParams, pbs: PbsParams, windows: WindowKeys) -> Result<FheProgram> {
     let mut chain = chain(model)?;
     if chain.last().is_some_and(|l| l.2.is_indicator()) {
         let node = &chain[chain.len() - 1].0.node;
@@ -534,13 +547,13 @@ fn plan(model: &QuantModel, params: LweParams, pbs: PbsParams, fast_window: bool
         ms: noise::modulus_switch(&pbs),
     };
     let cost = |p: &Plan, wide: bool, keys: Keys| bootstraps_cost(&pbs, p.fails.len() as u32, fast_count(p.digits.len(), p.y_digits.len(), wide, keys));
-    let window_keys: &[BootstrapKey] = if fast_window { &[BootstrapKey::Fast] } else { &[BootstrapKey::Accurate] };
     let mut v_in = noise::fresh(&params);
     let mut layers = Vec::new();
     let mut all_fails = Vec::new();
     for (i, ((dot, _, activation), h)) in chain.iter().zip(&shapes).enumerate() {
         let next_log_delta = shapes.get(i + 1).map(|n| n.log_delta).or(last_log_delta).unwrap_or(1);
         let acc_variance = dot.rows().map(|r| r.iter().map(|w| (*w as f64).powi(2)).sum::<f64>()).fold(0.0, f64::max) * v_in;
+        let window_keys = [if i + 1 == shapes.len() { windows.last } else { windows.early }];
         let mut best: Option<(Plan, bool, Keys)> = None;
         for wide in [false, true] {
             if wide && *activation != Activation::Relu {
@@ -548,7 +561,7 @@ fn plan(model: &QuantModel, params: LweParams, pbs: PbsParams, fast_window: bool
             }
             for width in 1..=MAX_DIGIT_BITS {
                 for digit in [BootstrapKey::Fast, BootstrapKey::Accurate] {
-                    for &window in window_keys {
+                    for window in window_keys {
                         let keys = Keys { digit, window };
                         let Some(plan) = plan_requant(&nm, acc_variance, h.log_delta, h.shift, h.window_bits, next_log_delta, width, wide, keys) else {
                             continue;

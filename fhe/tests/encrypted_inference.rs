@@ -207,6 +207,10 @@ fn boosted_trees_encrypted_equal_plaintext() {
     // At most one leaf per tree is reached: the scores' bound (and so Δ) counts one leaf of each of
     // the 20 trees, not all 160 (Δ = 2^54 when all count).
     assert!(program.budget.log_delta >= 57, "{:?}", program.budget);
+    // The scores' noise needs the accurate key on the leaf tests; the node tests still read with
+    // the fast one (each layer's window key is chosen apart from the last hidden layer's).
+    let keys = |i: usize| program.layers[i].requant.as_ref().unwrap().window_key;
+    assert_eq!((keys(0), keys(1)), (BootstrapKey::Fast, BootstrapKey::Accurate));
     encrypted_round_trip(&m, &program, "breast_cancer_gbt", 4);
 }
 

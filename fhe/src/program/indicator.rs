@@ -69,8 +69,12 @@ pub(super) fn fold(dot: &mut DotProducts, shift: u32, cmp: Comparison, c: &[i64]
 /// `round_shift(acc − 2^(s−1), s) < 0 ⇔ acc < 0`.
 pub(super) fn sign_shift(dot: &mut DotProducts, lo: i64, hi: i64) -> Result<u32> {
     let half = |s: u32| if s == 0 { 0 } else { 1i64 << (s - 1) };
+    let fits = |s: u32| match (lo.checked_sub(half(s)), hi.checked_sub(half(s))) {
+        (Some(l), Some(h)) => bits_signed(round_shift(l, s), round_shift(h, s)) <= WINDOW_BITS,
+        _ => false,
+    };
     let s = (0..62)
-        .find(|&s| bits_signed(round_shift(lo - half(s), s), round_shift(hi - half(s), s)) <= WINDOW_BITS)
+        .find(|&s| fits(s))
         .ok_or_else(|| FheError::NoiseBudget(format!("layer {}: accumulators overflow 62 bits", dot.node)))?;
     for b in &mut dot.bias {
         *b = fit(&dot.node, i128::from(*b) - i128::from(half(s)))?;
@@ -86,9 +90,11 @@ pub(super) fn sign_shift(dot: &mut DotProducts, lo: i64, hi: i64) -> Result<u32>
 pub(super) fn exclusive_groups(dot: &DotProducts, shift: u32) -> Vec<Vec<usize>> {
     let rows: Vec<&[i64]> = dot.rows().collect();
     let path_test = |j: usize| {
-        let Some(w) = rows[j].iter().find(|v| **v != 0).map(|v| v.abs()) else { return false };
+        let Some(w) = rows[j].iter().find(|v| **v != 0).and_then(|v| v.checked_abs()) else { return false };
         let lefts = rows[j].iter().filter(|v| **v == w).count() as i64;
-        shift == 0 && rows[j].iter().all(|v| *v == 0 || v.abs() == w) && dot.bias[j] == -w * lefts
+        shift == 0
+            && rows[j].iter().all(|v| *v == 0 || *v == w || *v == -w)
+            && w.checked_mul(lefts).is_some_and(|t| dot.bias[j] == -t)
     };
     let exclusive = |j: usize, k: usize| rows[j].iter().zip(rows[k]).any(|(a, b)| a.signum() * b.signum() < 0);
     // Components of "shares a node", by union-find over the leaves.
@@ -237,6 +243,8 @@ mod tests {
         let s = sign_shift(&mut d, -69, 55).unwrap();
         assert_eq!(s, 4);
         assert!(bits_signed(round_shift(-69 - 8, 4), round_shift(55 - 8, 4)) <= WINDOW_BITS);
+        // Accumulators too wide for any shift are an error, not an overflow.
+        assert!(sign_shift(&mut d.clone(), i64::MIN + 1, i64::MAX).is_err());
         // Thresholds must be one, or one per value.
         let mut d = dot(vec![1, 1, 1], vec![0, 0, 0]);
         assert!(fold(&mut d, 0, Comparison::Equal, &[1, 2]).is_err());
