@@ -136,7 +136,9 @@ pub fn budget_gaussian<'a>(
     };
     if b.log2_p_fail > MAX_LOG2_P_FAIL {
         return Err(FheError::NoiseBudget(format!(
-            "a decryption would fail with probability 2^{:.1} (Δ = 2^{log_delta}, error σ = 2^{:.1})",
+            "a decryption would fail with probability 2^{:.1} (Δ = 2^{log_delta}, error σ = 2^{:.1}): every input \
+             of the last layer is a bootstrap's output, whose noise its weight multiplies; fewer weight bits \
+             (--weight-bits) would fit",
             b.log2_p_fail, b.std_dev_log2
         )));
     }

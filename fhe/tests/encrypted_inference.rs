@@ -214,6 +214,20 @@ fn boosted_trees_encrypted_equal_plaintext() {
     encrypted_round_trip(&m, &program, "breast_cancer_gbt", 4);
 }
 
+/// With the default 10-bit weights, 160 leaf values times their bootstraps' noise swamp the scores:
+/// refused, saying which flag fits.
+#[test]
+fn boosted_trees_with_wide_leaf_values_are_refused_naming_the_fix() {
+    let graph = import_onnx(&std::fs::read(fixture("breast_cancer_gbt/model.onnx")).unwrap()).unwrap();
+    let config = QuantConfig {
+        activation_bits: 6,
+        ..QuantConfig::default()
+    };
+    let m = cipherproof_model::quant::quantize_for_range(&graph, 1.9375, &config).unwrap();
+    let e = compile(&m, DEFAULT_PARAMS).unwrap_err();
+    assert!(matches!(e, FheError::NoiseBudget(_)) && e.to_string().contains("--weight-bits"), "{e}");
+}
+
 #[test]
 fn bad_keys_and_ciphertexts_are_errors() {
     let m = model("breast_cancer_lr");
