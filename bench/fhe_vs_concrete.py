@@ -25,9 +25,7 @@ WORK = os.environ.get("BENCH_WORK", "/tmp/cipherproof-bench")
 BIN = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "cipherproof")
 LR = os.path.join(ROOT, "testdata/models/breast_cancer_lr")
 MLP = os.path.join(ROOT, "testdata/models/breast_cancer_mlp_qat")
-MLP_QUANT = json.load(open(os.path.join(MLP, "meta.json")))["compile_flags"].split()
 TREE = os.path.join(ROOT, "testdata/models/breast_cancer_tree")
-TREE_QUANT = json.load(open(os.path.join(TREE, "meta.json")))["compile_flags"].split()
 GBT = os.path.join(ROOT, "testdata/models/breast_cancer_gbt")
 BEGIN, END = "<!-- fhe-vs-concrete:begin -->", "<!-- fhe-vs-concrete:end -->"
 
@@ -41,8 +39,27 @@ def concrete_python():
     return py
 
 
-def last_json(out):
+def run_json(cmd):
+    """Runs cmd and parses the JSON object on its last line of output."""
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def compile_flags(fixture):
+    """The quantization flags a fixture was made for (its meta.json)."""
+    return json.load(open(os.path.join(fixture, "meta.json")))["compile_flags"].split()
+
+
+def ours(fixture, name, keygen_flags, bench_flags=()):
+    """`fhe keygen` on the fixture's model, then `fhe bench` over its test set: both reports."""
+    keys = os.path.join(WORK, f"fhe-{name}-keys")
+    kg = run_json([BIN, "fhe", "keygen", "--model", os.path.join(fixture, "model.onnx"), "--out", keys] + list(keygen_flags))
+    bench = run_json([BIN, "fhe", "bench", "--keys", keys, "--input", os.path.join(fixture, "test.json")] + list(bench_flags))
+    return kg, bench
+
+
+def concrete(py, which, samples):
+    return run_json([py, os.path.join(ROOT, "bench", "concrete_peer.py"), which, str(samples)])
 
 
 def main():
@@ -55,38 +72,14 @@ def main():
     ap.add_argument("--write")
     a = ap.parse_args()
     py = concrete_python()
-    keys = os.path.join(WORK, "fhe-lr-keys")
-    t = time.perf_counter()
-    kg = last_json(subprocess.run([BIN, "fhe", "keygen", "--model", os.path.join(LR, "model.onnx"), "--calibration",
-                                   os.path.join(LR, "calibration.json"), "--out", keys], check=True,
-                                  capture_output=True, text=True).stdout)
-    ours = last_json(subprocess.run([BIN, "fhe", "bench", "--keys", keys, "--input", os.path.join(LR, "test.json"), "--batch"],
-                                    check=True, capture_output=True, text=True).stdout)
-    cml = last_json(subprocess.run([py, os.path.join(ROOT, "bench", "concrete_peer.py"), "lr", "114"], check=True,
-                                   capture_output=True, text=True).stdout)
-    mlp = last_json(subprocess.run([py, os.path.join(ROOT, "bench", "concrete_peer.py"), "mlp", str(a.mlp_samples)],
-                                   check=True, capture_output=True, text=True).stdout)
-    mlp_keys = os.path.join(WORK, "fhe-mlp-keys")
-    mkg = last_json(subprocess.run([BIN, "fhe", "keygen", "--model", os.path.join(MLP, "model.onnx"), "--out", mlp_keys] + MLP_QUANT, check=True,
-                                   capture_output=True, text=True).stdout)
-    ours_mlp = last_json(subprocess.run([BIN, "fhe", "bench", "--keys", mlp_keys, "--input", os.path.join(MLP, "test.json"),
-                                         "--limit", str(a.our_mlp_samples)], check=True, capture_output=True, text=True).stdout)
-    tree_keys = os.path.join(WORK, "fhe-tree-keys")
-    tkg = last_json(subprocess.run([BIN, "fhe", "keygen", "--model", os.path.join(TREE, "model.onnx"), "--out", tree_keys] + TREE_QUANT,
-                                   check=True, capture_output=True, text=True).stdout)
-    ours_tree = last_json(subprocess.run([BIN, "fhe", "bench", "--keys", tree_keys, "--input", os.path.join(TREE, "test.json")],
-                                         check=True, capture_output=True, text=True).stdout)
-    cml_tree = last_json(subprocess.run([py, os.path.join(ROOT, "bench", "concrete_peer.py"), "tree", str(a.tree_samples)],
-                                        check=True, capture_output=True, text=True).stdout)
-    gbt_keys = os.path.join(WORK, "fhe-gbt-keys")
-    gkg = last_json(subprocess.run([BIN, "fhe", "keygen", "--model", os.path.join(GBT, "model.onnx"), "--out", gbt_keys] + TREE_QUANT,
-                                   check=True, capture_output=True, text=True).stdout)
-    ours_gbt = last_json(subprocess.run([BIN, "fhe", "bench", "--keys", gbt_keys, "--input", os.path.join(GBT, "test.json"),
-                                         "--limit", str(a.our_gbt_samples)], check=True, capture_output=True, text=True).stdout)
-    cml_gbt = last_json(subprocess.run([py, os.path.join(ROOT, "bench", "concrete_peer.py"), "xgb", str(a.gbt_samples)],
-                                       check=True, capture_output=True, text=True).stdout)
-    res = {"ours_gbt": ours_gbt, "ours_gbt_keygen": gkg, "concrete_gbt": cml_gbt, "ours_lr": ours, "ours_keygen": kg, "concrete_lr": cml, "concrete_mlp": mlp,
-           "ours_mlp": ours_mlp, "ours_mlp_keygen": mkg, "ours_tree": ours_tree, "ours_tree_keygen": tkg, "concrete_tree": cml_tree}
+    kg, lr = ours(LR, "lr", ["--calibration", os.path.join(LR, "calibration.json")], ["--batch"])
+    mkg, mlp = ours(MLP, "mlp", compile_flags(MLP), ["--limit", str(a.our_mlp_samples)])
+    tkg, tree = ours(TREE, "tree", compile_flags(TREE))
+    gkg, gbt = ours(GBT, "gbt", compile_flags(GBT), ["--limit", str(a.our_gbt_samples)])
+    res = {"ours_lr": lr, "ours_keygen": kg, "concrete_lr": concrete(py, "lr", 114),
+           "ours_mlp": mlp, "ours_mlp_keygen": mkg, "concrete_mlp": concrete(py, "mlp", a.mlp_samples),
+           "ours_tree": tree, "ours_tree_keygen": tkg, "concrete_tree": concrete(py, "tree", a.tree_samples),
+           "ours_gbt": gbt, "ours_gbt_keygen": gkg, "concrete_gbt": concrete(py, "xgb", a.gbt_samples)}
     print(json.dumps(res, indent=2))
     if a.write:
         write(a.write, res)

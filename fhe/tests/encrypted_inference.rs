@@ -163,13 +163,20 @@ fn qat_mlp_encrypted_equals_plaintext_on_all_114_test_samples() {
 /// (its 6-bit features exactly; 4-bit leaf values, since every leaf's ciphertext adds its noise
 /// times its value to the decrypted scores; 16-bit scores, free: the client decrypts them).
 fn tree(name: &str) -> QuantModel {
+    tree_with(
+        name,
+        QuantConfig {
+            weight_bits: 4,
+            output_bits: Some(16),
+            ..QuantConfig::default()
+        },
+    )
+}
+
+/// The tree model `name` with 6-bit inputs read exactly from `--input-range 1.9375`, other flags from `config`.
+fn tree_with(name: &str, config: QuantConfig) -> QuantModel {
     let graph = import_onnx(&std::fs::read(fixture(&format!("{name}/model.onnx"))).unwrap()).unwrap();
-    let config = QuantConfig {
-        activation_bits: 6,
-        weight_bits: 4,
-        output_bits: Some(16),
-        ..QuantConfig::default()
-    };
+    let config = QuantConfig { activation_bits: 6, ..config };
     cipherproof_model::quant::quantize_for_range(&graph, 1.9375, &config).unwrap()
 }
 
@@ -218,12 +225,7 @@ fn boosted_trees_encrypted_equal_plaintext() {
 /// refused, saying which flag fits.
 #[test]
 fn boosted_trees_with_wide_leaf_values_are_refused_naming_the_fix() {
-    let graph = import_onnx(&std::fs::read(fixture("breast_cancer_gbt/model.onnx")).unwrap()).unwrap();
-    let config = QuantConfig {
-        activation_bits: 6,
-        ..QuantConfig::default()
-    };
-    let m = cipherproof_model::quant::quantize_for_range(&graph, 1.9375, &config).unwrap();
+    let m = tree_with("breast_cancer_gbt", QuantConfig::default());
     let e = compile(&m, DEFAULT_PARAMS).unwrap_err();
     assert!(matches!(e, FheError::NoiseBudget(_)) && e.to_string().contains("--weight-bits"), "{e}");
 }

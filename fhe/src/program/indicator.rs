@@ -141,12 +141,16 @@ pub(super) fn exclusive_groups(dot: &DotProducts, shift: u32) -> Vec<Vec<usize>>
 pub(super) fn max_abs_acc_one_hot(dot: &DotProducts, groups: &[Vec<usize>]) -> u128 {
     dot.rows()
         .zip(&dot.bias)
-        .map(|(row, b)| {
-            let bound = |pick: fn(i64) -> u128| groups.iter().map(|g| g.iter().map(|&j| pick(row[j])).max().unwrap_or(0)).sum::<u128>();
-            let up = bound(|w| u128::from(w.max(0).unsigned_abs()));
-            let down = bound(|w| u128::from(w.min(0).unsigned_abs()));
-            let (b_up, b_down) = (u128::from(b.max(&0).unsigned_abs()), u128::from(b.min(&0).unsigned_abs()));
-            (up + b_up).saturating_sub(b_down).max((down + b_down).saturating_sub(b_up))
+        .map(|(row, &b)| {
+            // Each group adds its most negative weight (or nothing) to the low end and its most
+            // positive weight (or nothing) to the high end.
+            let (mut lo, mut hi) = (i128::from(b), i128::from(b));
+            for g in groups {
+                let weights = || g.iter().map(|&j| i128::from(row[j]));
+                lo += weights().min().unwrap_or(0).min(0);
+                hi += weights().max().unwrap_or(0).max(0);
+            }
+            lo.unsigned_abs().max(hi.unsigned_abs())
         })
         .max()
         .unwrap_or(0)
