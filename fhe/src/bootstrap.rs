@@ -20,7 +20,8 @@
 
 use crate::error::{FheError, Result};
 use crate::params::PbsParams;
-use crate::program::{BootstrapKey, Digit, EncLayer, Requant};
+use crate::program::{Activation, BootstrapKey, Digit, EncLayer, FeatureSplit, Requant};
+use rayon::prelude::*;
 use crate::wire::{EvalKeys, seed_starts_fresh};
 use tfhe::core_crypto::prelude::*;
 
@@ -57,10 +58,13 @@ impl std::fmt::Debug for Scratch {
 pub struct LayerTables {
     /// Per digit: the sign table and the digit table.
     digits: Vec<(GlweCiphertextOwned<u64>, GlweCiphertextOwned<u64>)>,
-    /// Narrow: `activation(y)` of the whole window. Wide: the sign flag of `y`.
-    window: GlweCiphertextOwned<u64>,
+    /// Narrow: `activation(y)` of the whole window (one table per value for
+    /// [`crate::program::Activation::Lookup`]). Wide: the sign flag of `y`.
+    windows: Vec<GlweCiphertextOwned<u64>>,
     /// Wide: per digit of `y`, its sign and digit tables and the mask table.
     y_digits: Vec<(GlweCiphertextOwned<u64>, GlweCiphertextOwned<u64>, GlweCiphertextOwned<u64>)>,
+    /// A split layer's low tests `[l > b]`, one table per test.
+    lows: Vec<GlweCiphertextOwned<u64>>,
 }
 
 fn table(p: &PbsParams, cells: usize, f: impl Fn(u64) -> u64) -> GlweCiphertextOwned<u64> {
@@ -168,7 +172,7 @@ impl Evaluator {
         };
         let digits = rq.digits.iter().map(|d| extract(d, layer.log_delta + d.start)).collect();
         let next = rq.next_log_delta;
-        let (window, y_digits) = if rq.wide {
+        let (windows, y_digits) = if rq.wide {
             // y's sign sits at phase 0 (t = 0) or 3/4 (t = 1), messages 0 and 3 of 4 cells: t·2^63.
             let flag = table(p, 2, |m| if m == 0 { 0 } else { 1u64 << 63 });
             let y_digits = rq
@@ -183,14 +187,24 @@ impl Evaluator {
                     (t, r, mask)
                 })
                 .collect();
-            (flag, y_digits)
+            (vec![flag], y_digits)
         } else {
             let half = 1i64 << (rq.window_bits - 1);
-            let act = rq.activation;
-            let window = table(p, 1usize << rq.window_bits, move |v| (act.apply(v as i64 - half) as u64).wrapping_shl(next));
-            (window, Vec::new())
+            let window = |j: usize| table(p, 1usize << rq.window_bits, move |v| (rq.apply(j, v as i64 - half) as u64).wrapping_shl(next));
+            let windows = if rq.activation == Activation::Lookup { (0..layer.dot.outputs).map(window).collect() } else { vec![window(0)] };
+            (windows, Vec::new())
         };
-        LayerTables { digits, window, y_digits }
+        let Some(split) = &rq.split else {
+            return LayerTables { digits, windows, y_digits, lows: Vec::new() };
+        };
+        // Split: `[l > b]` at h's scale (2^(Δ + d)); the nodes' signs, below (x ≤ T) and above.
+        let d = split.digit.width;
+        let h_shift = layer.log_delta + d;
+        let lows = split.low_tests.iter().map(|t| table(p, 1usize << d, move |l| u64::from(l as i64 > t.above).wrapping_shl(h_shift))).collect();
+        let half = 1i64 << (rq.window_bits - 1);
+        let sign = |act: Activation| table(p, 1usize << rq.window_bits, move |v| (act.apply(v as i64 - half) as u64).wrapping_shl(next));
+        let windows = vec![sign(Activation::Negative), sign(Activation::NonNegative)];
+        LayerTables { digits, windows, y_digits, lows }
     }
 
     /// Clears one digit of `ct` (two bootstraps). The digit table, read with `key`, returns `digit·2^out_shift`,
@@ -220,15 +234,70 @@ impl Evaluator {
         r
     }
 
-    /// `activation(round_shift(acc, shift))` at the next layer's Δ, from `acc` at `layer.log_delta`.
+    /// A layer of node tests read feature by feature ([`crate::program::FeatureSplit`]), from the
+    /// layer's inputs `x` at `layer.log_delta`: each node's 1 or 0 at the next layer's Δ.
+    pub fn split_tests(&self, layer: &EncLayer, rq: &Requant, split: &FeatureSplit, tables: &LayerTables, x: &[LweCiphertextOwned<u64>]) -> Vec<LweCiphertextOwned<u64>> {
+        let d = split.digit;
+        // Each feature: x − l = 2^d·h (kept) and the digit l at Δ (read by the low tests).
+        let parts: Vec<(LweCiphertextOwned<u64>, LweCiphertextOwned<u64>)> = split
+            .features
+            .par_iter()
+            .map_init(
+                || self.scratch(),
+                |s, &f| {
+                    let mut high = x[f].clone();
+                    let (sign, digit) = &tables.digits[0];
+                    let low = self.clear_digit(s, layer.log_delta, &d, 0, sign, digit, split.digit_key, &mut high);
+                    (high, low)
+                },
+            )
+            .collect();
+        // [l > b]: l scaled to the d-bit window's l·2^(63 − d) (its offset −2^(d−1) and the half torus' +2^62 cancel).
+        let up = 63 - d.width - layer.log_delta;
+        let lows: Vec<LweCiphertextOwned<u64>> = split
+            .low_tests
+            .par_iter()
+            .zip(&tables.lows)
+            .map_init(
+                || self.scratch(),
+                |s, (t, table)| {
+                    let mut l = parts[t.feature].1.clone();
+                    lwe_ciphertext_cleartext_mul_assign(&mut l, Cleartext(1u64 << up));
+                    self.bootstrap(s, &l, table, split.low_key)
+                },
+            )
+            .collect();
+        // v·2^(Δ + d) = 2^d·h·Δ − (a + 1)·2^(Δ + d) + [l > b]·2^(Δ + d), then into the half torus.
+        let h_shift = layer.log_delta + d.width;
+        split
+            .nodes
+            .par_iter()
+            .map_init(
+                || self.scratch(),
+                |s, n| {
+                    let mut v = parts[n.feature].0.clone();
+                    if let Some(t) = n.low {
+                        lwe_ciphertext_add_assign(&mut v, &lows[t]);
+                    }
+                    lwe_ciphertext_plaintext_sub_assign(&mut v, Plaintext((n.high.wrapping_add(1) as u64).wrapping_shl(h_shift)));
+                    lwe_ciphertext_plaintext_add_assign(&mut v, Plaintext(1u64 << 62));
+                    self.bootstrap(s, &v, &tables.windows[usize::from(!n.below)], rq.window_key)
+                },
+            )
+            .collect()
+    }
+
+    /// Value `j`'s `activation(round_shift(acc, shift))` at the next layer's Δ, from `acc` at `layer.log_delta`.
     pub fn requantize(
         &self,
         s: &mut Scratch,
         layer: &EncLayer,
         rq: &Requant,
         tables: &LayerTables,
+        j: usize,
         mut ct: LweCiphertextOwned<u64>,
     ) -> LweCiphertextOwned<u64> {
+        let window = &tables.windows[j.min(tables.windows.len() - 1)];
         if rq.shift > 0 {
             lwe_ciphertext_plaintext_add_assign(&mut ct, Plaintext(1u64 << (layer.log_delta + rq.shift - 1)));
         }
@@ -238,7 +307,7 @@ impl Evaluator {
         if !rq.wide {
             // ct = y·2^(63 − window_bits): offset into the half torus and read the window.
             lwe_ciphertext_plaintext_add_assign(&mut ct, Plaintext(1u64 << 62));
-            return self.bootstrap(s, &ct, &tables.window, rq.window_key);
+            return self.bootstrap(s, &ct, window, rq.window_key);
         }
         // Wide: clear y's digits below its sign bit, keeping each as digit·K/2; then the flag t·2^63.
         let up = layer.log_delta + rq.shift + 1 - rq.next_log_delta;
@@ -246,7 +315,7 @@ impl Evaluator {
         for (d, (sign, digit, _)) in rq.y_digits.iter().zip(&tables.y_digits) {
             kept.push(self.clear_digit(s, layer.log_delta, d, up, sign, digit, BootstrapKey::Accurate, &mut ct));
         }
-        let flag = self.bootstrap(s, &ct, &tables.window, BootstrapKey::Fast);
+        let flag = self.bootstrap(s, &ct, window, BootstrapKey::Fast);
         // relu(y) = Σ (1 − t)·digit·K = Σ (±digit·K/2 from the mask) + digit·K/2.
         let mut out = LweCiphertext::new(0u64, LweDimension(self.big_dimension).to_lwe_size(), CiphertextModulus::new_native());
         for ((d, r), (_, _, mask)) in rq.y_digits.iter().zip(kept).zip(&tables.y_digits) {

@@ -1,6 +1,6 @@
 //! Exhaustive exactness of the bootstrapped requantization on a one-weight layer.
 
-use crate::program::tests::tiny;
+use crate::program::tests::{thresholds, tiny};
 use crate::program::compile;
 use crate::{client, keys, server};
 use cipherproof_model::exec::integer::IntegerRunner;
@@ -33,6 +33,20 @@ fn wide_windows_are_read_digit_by_digit_exactly() {
     // Weight 9, bias -5: round_shift(acc, 3) spans [-36, 37], 7 signed bits: too wide for one bootstrap.
     let program = assert_every_input_exact(&tiny(9, -5));
     assert!(program.layers[0].requant.as_ref().unwrap().wide);
+}
+
+#[test]
+fn node_tests_read_feature_by_feature_are_exact() {
+    use cipherproof_model::graph::compare::Comparison;
+    // Thresholds below and above the range and on both sides of the low digit's boundaries: every input.
+    for cmp in [Comparison::LessOrEqual, Comparison::Greater] {
+        let program = assert_every_input_exact(&thresholds(cmp, vec![-40, -9, -8, 0, 5, 31]));
+        let split = program.layers[0].requant.as_ref().unwrap().split.clone().expect("the node tests are split");
+        // One feature, its 3-bit low digit; -40 (clamped to -33), -9 and 31 end a digit (no low
+        // test), -8 and 0 share [l > 0], 5 reads [l > 5].
+        assert_eq!((split.features.len(), split.digit.width, split.low_tests.len()), (1, 3, 2), "{split:?}");
+        assert_eq!(program.bootstraps(), 2 + 2 + 6);
+    }
 }
 
 /// Time of one keyswitch and one bootstrap (`cargo test -p cipherproof-fhe --lib -- --ignored --nocapture timing`).

@@ -13,6 +13,9 @@
 //!   activation, re-encoded at the next layer's Δ.
 //! * The last layer's accumulators are decrypted by the client, which applies
 //!   the layer's `round_shift` (and a final ReLU) in clear.
+//! * A tree's leaf tests are read a few leaves at a time, by tables of their
+//!   values ([`leaf_tables`]), and its node tests feature by feature
+//!   ([`feature_split`]).
 //!
 //! The plan is exact for every input in the model's input range: the window
 //! must hold every value the requantized accumulator can take (worst case
@@ -25,7 +28,12 @@ use cipherproof_model::quant::{QOp, QuantModel};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+mod feature_split;
 mod indicator;
+mod leaf_tables;
+
+pub use feature_split::{FeatureSplit, LowTest, SplitNode};
+pub use leaf_tables::ValueTable;
 
 /// One dense layer's dot products.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,11 +61,17 @@ impl DotProducts {
     }
 
     /// The smallest and largest accumulator over inputs in `[lo, hi]`.
-    fn acc_range(&self, (lo, hi): (i128, i128)) -> (i128, i128) {
+    fn acc_range(&self, range: (i128, i128)) -> (i128, i128) {
+        self.acc_range_each(|_| range)
+    }
+
+    /// The smallest and largest accumulator over inputs each in its own interval, `range(i)`.
+    fn acc_range_each(&self, range: impl Fn(usize) -> (i128, i128)) -> (i128, i128) {
         self.rows()
             .zip(&self.bias)
             .map(|(row, &b)| {
-                row.iter().fold((i128::from(b), i128::from(b)), |(l, h), &w| {
+                row.iter().enumerate().fold((i128::from(b), i128::from(b)), |(l, h), (i, &w)| {
+                    let (lo, hi) = range(i);
                     let (a, c) = (i128::from(w) * lo, i128::from(w) * hi);
                     (l + a.min(c), h + a.max(c))
                 })
@@ -78,12 +92,15 @@ pub enum Activation {
     NonNegative,
     /// `y = 0`.
     Zero,
+    /// Each value its own table ([`Requant::tables`]): a tree's leaves read by their nodes' code.
+    Lookup,
 }
 
 impl Activation {
+    /// The activation of `y`; a [`Activation::Lookup`] value's table is [`Requant::apply`]'s.
     pub fn apply(self, y: i64) -> i64 {
         match self {
-            Activation::Identity => y,
+            Activation::Identity | Activation::Lookup => y,
             Activation::Relu => y.max(0),
             Activation::Negative => i64::from(y < 0),
             Activation::NonNegative => i64::from(y >= 0),
@@ -93,7 +110,12 @@ impl Activation {
 
     /// Whether the values are the 0 or 1 of a comparison.
     pub fn is_indicator(self) -> bool {
-        !matches!(self, Activation::Identity | Activation::Relu)
+        !matches!(self, Activation::Identity | Activation::Relu | Activation::Lookup)
+    }
+
+    /// Whether the window holds exactly the values inputs in range give (not a symmetric bound).
+    fn exact_window(self) -> bool {
+        self.is_indicator() || self == Activation::Lookup
     }
 }
 
@@ -137,11 +159,46 @@ pub struct Requant {
     pub window_key: BootstrapKey,
     /// log2 of the largest failure probability of any one of these bootstraps.
     pub log2_p_fail_per_bootstrap: f64,
+    /// [`Activation::Lookup`]: one table per value, by requantized value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<ValueTable>,
+    /// Node tests read feature by feature: `bootstraps` is then each node's own read, and the
+    /// features' digits and low tests are shared ([`Requant::layer_bootstraps`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<FeatureSplit>,
 }
 
 impl Requant {
+    /// Value `j`'s output for the requantized value `y`.
+    pub fn apply(&self, j: usize, y: i64) -> i64 {
+        match (self.activation, self.tables.get(j)) {
+            (Activation::Lookup, Some(t)) => t.at(y),
+            (Activation::Lookup, None) => 0,
+            (a, _) => a.apply(y),
+        }
+    }
+
+    /// Bootstraps of the whole layer of `values` values.
+    pub fn layer_bootstraps(&self, values: usize) -> u64 {
+        match &self.split {
+            Some(split) => split.bootstraps(),
+            None => u64::from(self.bootstraps) * values as u64,
+        }
+    }
+
+    /// How many of [`Self::layer_bootstraps`] use the fast key.
+    pub fn layer_fast_bootstraps(&self, values: usize) -> u64 {
+        match &self.split {
+            Some(split) => split.fast_bootstraps(self.window_key),
+            None => u64::from(self.fast_bootstraps()) * values as u64,
+        }
+    }
+
     /// How many of `bootstraps` use the fast key.
     pub fn fast_bootstraps(&self) -> u32 {
+        if self.split.is_some() {
+            return u32::from(self.window_key == BootstrapKey::Fast);
+        }
         let keys = Keys {
             digit: self.digit_key,
             window: self.window_key,
@@ -205,9 +262,19 @@ pub const MAX_LOG2_P_FAIL_SAMPLE: f64 = -40.0;
 /// The widest digit one pair of bootstraps clears.
 const MAX_DIGIT_BITS: u32 = 5;
 
+/// One dense layer of the chain, with its shift and the activation after it.
+#[derive(Debug, Clone, PartialEq)]
+struct Stage {
+    dot: DotProducts,
+    shift: u32,
+    activation: Activation,
+    /// [`Activation::Lookup`]: each value's table.
+    tables: Vec<ValueTable>,
+}
+
 /// The model as a chain: dense layers, each with the activation after it.
-fn chain(model: &QuantModel) -> Result<Vec<(DotProducts, u32, Activation)>> {
-    let mut layers: Vec<(DotProducts, u32, Activation)> = Vec::new();
+fn chain(model: &QuantModel) -> Result<Vec<Stage>> {
+    let mut layers: Vec<Stage> = Vec::new();
     for node in &model.nodes {
         match &node.op {
             QOp::Reshape => {}
@@ -217,23 +284,24 @@ fn chain(model: &QuantModel) -> Result<Vec<(DotProducts, u32, Activation)>> {
                 bias,
                 shift,
                 ..
-            } => layers.push((
-                DotProducts {
+            } => layers.push(Stage {
+                dot: DotProducts {
                     node: node.name.clone(),
                     weights: weight.clone(),
                     inputs: *i,
                     outputs: *o,
                     bias: bias.clone(),
                 },
-                *shift,
-                Activation::Identity,
-            )),
+                shift: *shift,
+                activation: Activation::Identity,
+                tables: Vec::new(),
+            }),
             QOp::Relu => match layers.last_mut() {
-                Some(last) if last.2 == Activation::Identity => last.2 = Activation::Relu,
+                Some(last) if last.activation == Activation::Identity => last.activation = Activation::Relu,
                 _ => return Err(unsupported(&node.name, "Relu", "encrypted evaluation supports a ReLU only right after a Dense layer")),
             },
             QOp::CompareConst { cmp, c, .. } => match layers.last_mut() {
-                Some((dot, shift, act)) if *act == Activation::Identity => (*shift, *act) = indicator::fold(dot, *shift, *cmp, c)?,
+                Some(l) if l.activation == Activation::Identity => (l.shift, l.activation) = indicator::fold(&mut l.dot, l.shift, *cmp, c)?,
                 _ => {
                     return Err(unsupported(
                         &node.name,
@@ -370,6 +438,39 @@ fn plan_requant(
     Some(Plan { digits, y_digits, fails, out_variance })
 }
 
+/// The keys of a layer of node tests read feature by feature ([`feature_split`]) and the failure
+/// probability of each of its bootstraps: the cheapest choice within the bound, the nodes' signs
+/// read with `node_key`. `v_in` is the inputs' variance at `log_delta`.
+fn plan_split(n: &NoiseModel, pbs: &PbsParams, split: &FeatureSplit, v_in: f64, log_delta: u32, node_key: BootstrapKey) -> Option<(FeatureSplit, Vec<f64>)> {
+    let d = split.digit.width;
+    let mut best: Option<(u64, FeatureSplit, Vec<f64>)> = None;
+    for digit_key in [BootstrapKey::Fast, BootstrapKey::Accurate] {
+        for low_key in [BootstrapKey::Fast, BootstrapKey::Accurate] {
+            // Each feature: its low digit's flag and read.
+            let mut feature_fails = Vec::new();
+            let mut v_ct = v_in;
+            plan_digits(n, &mut v_ct, n.of(digit_key), log_delta, 0, d, d, &mut feature_fails);
+            // A low test reads the digit scaled up to l·2^(63 − d): its noise grows by as much.
+            let up = 63 - i64::from(d) - i64::from(log_delta);
+            let low = noise::log2_tail(2f64.powi(-(d as i32) - 2), n.of(digit_key) * 2f64.powi(2 * up as i32) + n.ks + n.ms);
+            // A node reads v = h − a − 1 + [l > b]: the feature less its digit, plus a low test.
+            let node = noise::log2_tail(2f64.powi(-(indicator::WINDOW_BITS as i32) - 2), v_ct + n.of(low_key) + n.ks + n.ms);
+            let mut fails: Vec<f64> = split.features.iter().flat_map(|_| feature_fails.iter().copied()).collect();
+            fails.extend(std::iter::repeat_n(low, split.low_tests.len()));
+            fails.extend(std::iter::repeat_n(node, split.nodes.len()));
+            if fails.iter().any(|&f| f > MAX_LOG2_P_FAIL_BOOTSTRAP) {
+                continue;
+            }
+            let candidate = FeatureSplit { digit_key, low_key, ..split.clone() };
+            let cost = bootstraps_cost(pbs, candidate.bootstraps(), candidate.fast_bootstraps(node_key));
+            if best.as_ref().is_none_or(|(c, ..)| cost < *c) {
+                best = Some((cost, candidate, fails));
+            }
+        }
+    }
+    best.map(|(_, s, f)| (s, f))
+}
+
 /// Relative cost of one bootstrap (keyswitch plus one FFT per decomposition level and GLWE
 /// component, two inverse FFTs): what the planner minimises.
 fn bootstrap_cost(levels: usize) -> u64 {
@@ -389,8 +490,8 @@ fn fast_count(digits: usize, y_digits: usize, wide: bool, keys: Keys) -> u32 {
 }
 
 /// Relative cost of `bootstraps` bootstraps, `fast` of them with the fast key.
-fn bootstraps_cost(pbs: &PbsParams, bootstraps: u32, fast: u32) -> u64 {
-    u64::from(fast) * bootstrap_cost(pbs.fast_pbs_level) + u64::from(bootstraps - fast) * bootstrap_cost(pbs.pbs_level)
+fn bootstraps_cost(pbs: &PbsParams, bootstraps: u64, fast: u64) -> u64 {
+    fast * bootstrap_cost(pbs.fast_pbs_level) + bootstraps.saturating_sub(fast) * bootstrap_cost(pbs.pbs_level)
 }
 
 fn log2_sum(logs: impl IntoIterator<Item = f64>) -> f64 {
@@ -469,8 +570,8 @@ struct WindowKeys {
 /// One plan: `pbs` as the accurate key; windows read by the keys `windows` gives.
 fn plan(model: &QuantModel, params: LweParams, pbs: PbsParams, windows: WindowKeys) -> Result<FheProgram> {
     let mut chain = chain(model)?;
-    if chain.last().is_some_and(|l| l.2.is_indicator()) {
-        let node = &chain[chain.len() - 1].0.node;
+    if chain.last().is_some_and(|l| l.activation.is_indicator()) {
+        let node = &chain[chain.len() - 1].dot.node;
         return Err(unsupported(node, "comparison", "encrypted evaluation needs a Dense layer after a comparison (the client decrypts a Dense layer's accumulators)"));
     }
     let input_bits = model.input().bits;
@@ -487,15 +588,38 @@ fn plan(model: &QuantModel, params: LweParams, pbs: PbsParams, windows: WindowKe
     }
     let mut shapes = Vec::new();
     let hidden = chain.len() - 1;
-    for (dot, shift, activation) in &mut chain[..hidden] {
+    // A tree's leaf tests after its node tests: read by tables, a few leaves each, where that is cheaper.
+    if hidden >= 2 && chain[hidden - 2].activation.is_indicator() && chain[hidden - 1].activation == Activation::Zero {
+        let (head, tail) = chain.split_at_mut(hidden);
+        leaf_tables::rewrite(&mut head[hidden - 1], &mut tail[0]);
+    }
+    // A tree's node tests on the inputs: read feature by feature where that saves bootstraps (on
+    // inputs this wide a node otherwise takes at least three). Decided by the structure alone, so
+    // that client and server plan the same encodings whatever the server's key.
+    let split = match chain.first() {
+        Some(first) if hidden >= 1 => feature_split::split(first, input_bits).filter(|s| s.bootstraps() < 3 * first.dot.outputs as u64),
+        _ => None,
+    };
+    for (i, Stage { dot, shift, activation, tables }) in chain[..hidden].iter_mut().enumerate() {
+        if let (0, Some(sp)) = (i, &split) {
+            let w = indicator::WINDOW_BITS;
+            shapes.push(Shape {
+                log_delta: 63 - w - sp.digit.width,
+                shift: sp.digit.width,
+                window_bits: w,
+                span: (-(1 << (w - 1)), (1 << (w - 1)) - 1),
+            });
+            (max_x, x_range) = (1, (0, 1));
+            continue;
+        }
         let overflow = |dot: &DotProducts| FheError::NoiseBudget(format!("layer {}: accumulators overflow 64 bits", dot.node));
-        let (ylo, yhi) = if activation.is_indicator() {
-            // Exact bounds: a leaf test's path sums must fit the window as they are.
+        let (ylo, yhi) = if activation.exact_window() {
+            // Exact bounds: a leaf test's path sums (and a table's codes) must fit the window as they are.
             let exact = |dot: &DotProducts| {
                 let (lo, hi) = dot.acc_range(x_range);
                 Ok::<_, FheError>((i64::try_from(lo).map_err(|_| overflow(dot))?, i64::try_from(hi).map_err(|_| overflow(dot))?))
             };
-            if *activation != Activation::Zero {
+            if activation.is_indicator() && *activation != Activation::Zero {
                 let (lo, hi) = exact(dot)?;
                 *shift = indicator::sign_shift(dot, lo, hi)?;
             }
@@ -522,16 +646,27 @@ fn plan(model: &QuantModel, params: LweParams, pbs: PbsParams, windows: WindowKe
         });
         if activation.is_indicator() {
             (max_x, x_range) = (1, (0, 1));
+        } else if *activation == Activation::Lookup {
+            let (lo, hi) = tables.iter().map(ValueTable::range).fold((0, 0), |(l, h), (a, b)| (a.min(l), b.max(h)));
+            max_x = u128::from(lo.unsigned_abs().max(hi.unsigned_abs()));
+            x_range = (i128::from(lo), i128::from(hi));
         } else {
             let h_hi = activation.apply(yhi).max(activation.apply(ylo).abs());
             max_x = u128::from(h_hi.unsigned_abs());
             x_range = (-i128::from(h_hi), i128::from(h_hi));
         }
     }
-    let (last, shift, last_act) = &chain[chain.len() - 1];
+    let Stage { dot: last, shift, activation: last_act, .. } = &chain[chain.len() - 1];
     let max_acc = match hidden.checked_sub(1).map(|i| &chain[i]) {
         // Leaf tests: at most one leaf of each tree is reached.
-        Some((leaves, s, Activation::Zero)) => indicator::max_abs_acc_one_hot(last, &indicator::exclusive_groups(leaves, *s)),
+        Some(leaves) if leaves.activation == Activation::Zero => {
+            indicator::max_abs_acc_one_hot(last, &indicator::exclusive_groups(&leaves.dot, leaves.shift))
+        }
+        // Tables: each input within its own table's values.
+        Some(leaves) if leaves.activation == Activation::Lookup => {
+            let (lo, hi) = last.acc_range_each(|i| leaves.tables.get(i).map_or((0, 0), |t| (i128::from(t.range().0), i128::from(t.range().1))));
+            lo.unsigned_abs().max(hi.unsigned_abs())
+        }
         _ => last.max_abs_acc(max_x),
     };
     // The last layer's Δ: as large as its accumulators allow, and no larger than a wide
@@ -546,12 +681,43 @@ fn plan(model: &QuantModel, params: LweParams, pbs: PbsParams, windows: WindowKe
         ks: noise::keyswitch(&pbs, params.dimension),
         ms: noise::modulus_switch(&pbs),
     };
-    let cost = |p: &Plan, wide: bool, keys: Keys| bootstraps_cost(&pbs, p.fails.len() as u32, fast_count(p.digits.len(), p.y_digits.len(), wide, keys));
+    let cost = |p: &Plan, wide: bool, keys: Keys| bootstraps_cost(&pbs, p.fails.len() as u64, u64::from(fast_count(p.digits.len(), p.y_digits.len(), wide, keys)));
     let mut v_in = noise::fresh(&params);
     let mut layers = Vec::new();
     let mut all_fails = Vec::new();
-    for (i, ((dot, _, activation), h)) in chain.iter().zip(&shapes).enumerate() {
+    for (i, (Stage { dot, activation, tables, .. }, h)) in chain.iter().zip(&shapes).enumerate() {
         let next_log_delta = shapes.get(i + 1).map(|n| n.log_delta).or(last_log_delta).unwrap_or(1);
+        if let (0, Some(sp)) = (i, &split) {
+            let node_key = if i + 1 == shapes.len() { windows.last } else { windows.early };
+            let (sp, fails) = plan_split(&nm, &pbs, sp, v_in, h.log_delta, node_key).ok_or_else(|| {
+                FheError::NoiseBudget(format!(
+                    "layer {}: no key reads its features' digits, low tests and node tests within 2^{MAX_LOG2_P_FAIL_BOOTSTRAP}",
+                    dot.node
+                ))
+            })?;
+            all_fails.extend(fails.iter().copied());
+            v_in = nm.of(node_key);
+            layers.push(EncLayer {
+                dot: dot.clone(),
+                log_delta: h.log_delta,
+                requant: Some(Requant {
+                    shift: h.shift,
+                    digits: vec![sp.digit],
+                    window_bits: h.window_bits,
+                    y_digits: Vec::new(),
+                    wide: false,
+                    activation: *activation,
+                    next_log_delta,
+                    bootstraps: 1,
+                    digit_key: sp.digit_key,
+                    window_key: node_key,
+                    log2_p_fail_per_bootstrap: fails.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                    tables: Vec::new(),
+                    split: Some(sp),
+                }),
+            });
+            continue;
+        }
         let acc_variance = dot.rows().map(|r| r.iter().map(|w| (*w as f64).powi(2)).sum::<f64>()).fold(0.0, f64::max) * v_in;
         let window_keys = [if i + 1 == shapes.len() { windows.last } else { windows.early }];
         let mut best: Option<(Plan, bool, Keys)> = None;
@@ -612,6 +778,8 @@ fn plan(model: &QuantModel, params: LweParams, pbs: PbsParams, windows: WindowKe
                 log2_p_fail_per_bootstrap: plan.fails.iter().copied().fold(f64::NEG_INFINITY, f64::max),
                 digits: plan.digits,
                 y_digits: plan.y_digits,
+                tables: tables.clone(),
+                split: None,
             }),
         });
     }
@@ -663,8 +831,8 @@ impl FheProgram {
         let Some(pbs) = &self.pbs else { return 0 };
         self.layers
             .iter()
-            .filter_map(|l| l.requant.as_ref().map(|r| (r, l.dot.outputs as u64)))
-            .map(|(r, n)| n * bootstraps_cost(pbs, r.bootstraps, r.fast_bootstraps()))
+            .filter_map(|l| l.requant.as_ref().map(|r| (r, l.dot.outputs)))
+            .map(|(r, n)| bootstraps_cost(pbs, r.layer_bootstraps(n), r.layer_fast_bootstraps(n)))
             .sum()
     }
 
@@ -672,7 +840,7 @@ impl FheProgram {
     pub fn bootstraps(&self) -> u64 {
         self.layers
             .iter()
-            .filter_map(|l| l.requant.as_ref().map(|r| u64::from(r.bootstraps) * l.dot.outputs as u64))
+            .filter_map(|l| l.requant.as_ref().map(|r| r.layer_bootstraps(l.dot.outputs)))
             .sum()
     }
 
@@ -710,6 +878,22 @@ pub(crate) mod tests {
             scale: 0,
             bits,
             calibrated_max: 1.0,
+        }
+    }
+
+    /// A chain stage of `bias.len()` values (no shift).
+    pub(in crate::program) fn stage(weights: Vec<i64>, bias: Vec<i64>, activation: Activation) -> Stage {
+        Stage {
+            dot: DotProducts {
+                node: "d".into(),
+                inputs: weights.len() / bias.len(),
+                outputs: bias.len(),
+                weights,
+                bias,
+            },
+            shift: 0,
+            activation,
+            tables: Vec::new(),
         }
     }
 
@@ -765,6 +949,18 @@ pub(crate) mod tests {
         assert_eq!(rq.y_digits.iter().map(|d| d.width).sum::<u32>(), rq.window_bits - 1);
     }
 
+    /// x (6 bits) → Dense [1; n] → `cmp c_j` on each value → Dense [1, 2, 4, …]: a tree's node tests
+    /// on one feature, their answers summed as a bit pattern.
+    pub(crate) fn thresholds(cmp: cipherproof_model::graph::compare::Comparison, c: Vec<i64>) -> QuantModel {
+        let n = c.len();
+        let mut m = tiny(1, 0);
+        m.values = vec![value("x", 1, 6), value("h", n, 8), value("hr", n, 8), value("y", 1, 16)];
+        m.nodes[0].op = QOp::Dense { weight: vec![1; n], weight_shape: [n, 1], bias: vec![0; n], weight_scale: 0, shift: 0 };
+        m.nodes[1].op = QOp::CompareConst { cmp, c, c_shape: vec![n] };
+        m.nodes[2].op = QOp::Dense { weight: (0..n).map(|j| 1 << j).collect(), weight_shape: [1, n], bias: vec![0], weight_scale: 0, shift: 0 };
+        m
+    }
+
     /// x (6 bits) → Dense [1] → `cmp c` → Dense [1], or without the last Dense.
     fn compared(cmp: cipherproof_model::graph::compare::Comparison, c: i64, last_dense: bool) -> QuantModel {
         let mut m = tiny(1, 0);
@@ -790,6 +986,17 @@ pub(crate) mod tests {
         // A comparison must be followed by a Dense layer, whose accumulators the client decrypts.
         let e = compile(&compared(Comparison::Less, 3, false), crate::params::DEFAULT_PARAMS).unwrap_err().to_string();
         assert!(e.contains("needs a Dense layer after a comparison"), "{e}");
+    }
+
+    #[test]
+    fn scores_swamped_by_bootstrap_noise_are_refused_naming_the_flag_that_fits() {
+        // Every input of the last layer is a bootstrap's output, whose noise its weight multiplies.
+        let mut m = tiny(1, 0);
+        if let QOp::Dense { weight, .. } = &mut m.nodes[2].op {
+            weight[0] = 1 << 20;
+        }
+        let e = compile(&m, crate::params::DEFAULT_PARAMS).unwrap_err();
+        assert!(matches!(e, FheError::NoiseBudget(_)) && e.to_string().contains("--weight-bits"), "{e}");
     }
 
     #[test]

@@ -119,16 +119,20 @@ impl Server {
         let program = &self.program;
         let mut x = unpack(program, seeded);
         for (i, layer) in program.layers.iter().enumerate() {
-            let acc = dot_products(program, layer, &x);
             if let (Some(rq), Some((e, tables))) = (&layer.requant, &self.evaluator)
                 && let Some(Some(t)) = tables.get(i)
             {
-                x = acc
-                    .into_par_iter()
-                    .map_init(|| e.scratch(), |s, ct| e.requantize(s, layer, rq, t, ct))
-                    .collect();
+                x = match &rq.split {
+                    Some(split) => e.split_tests(layer, rq, split, t, &x),
+                    None => dot_products(program, layer, &x)
+                        .into_par_iter()
+                        .enumerate()
+                        .map_init(|| e.scratch(), |s, (j, ct)| e.requantize(s, layer, rq, t, j, ct))
+                        .collect(),
+                };
                 continue;
             }
+            let acc = dot_products(program, layer, &x);
             // The last layer (Server::new refused hidden layers without keys).
             let data = acc.iter().flat_map(|c| c.as_ref().iter().copied()).collect();
             return LweCiphertextList::from_container(data, LweDimension(program.params.dimension).to_lwe_size(), CiphertextModulus::new_native());

@@ -174,6 +174,12 @@ fn keygen(a: &KeygenArgs) -> Result<()> {
                     "node": l.dot.node, "values": l.dot.outputs, "activation": r.activation, "shift": r.shift, "window_bits": r.window_bits,
                     "digit_bits": r.digits.iter().map(|d| d.width).collect::<Vec<_>>(),
                     "bootstraps_per_value": r.bootstraps, "fast_key_bootstraps_per_value": r.fast_bootstraps(),
+                    "bootstraps": r.layer_bootstraps(l.dot.outputs), "fast_key_bootstraps": r.layer_fast_bootstraps(l.dot.outputs),
+                    "tables": r.tables.len(),
+                    "split": r.split.as_ref().map(|s| serde_json::json!({
+                        "features": s.features.len(), "low_digit_bits": s.digit.width, "low_tests": s.low_tests.len(),
+                        "digit_key": s.digit_key, "low_key": s.low_key,
+                    })),
                     "digit_key": r.digit_key, "window_key": r.window_key,
                     "log2_p_fail_per_bootstrap": finite_or_text(r.log2_p_fail_per_bootstrap),
                 })
