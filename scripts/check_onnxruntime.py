@@ -25,11 +25,14 @@ MODELS = os.path.join(ROOT, "testdata", "models")
 BEGIN, END = "<!-- model-import:begin -->", "<!-- model-import:end -->"
 
 
-def ort_run(model, samples):
+def ort_run(model, samples, output=None):
+    """onnxruntime's first output, or the one named `output`, per sample."""
     sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
     inp = sess.get_inputs()[0]
     shape = [d if isinstance(d, int) else 1 for d in inp.shape]
-    return np.array([sess.run(None, {inp.name: np.asarray(s, np.float32).reshape(shape)})[0].reshape(-1) for s in samples])
+    wanted = [output] if output else None
+    return np.array([np.asarray(sess.run(wanted, {inp.name: np.asarray(s, np.float32).reshape(shape)})[0], np.float64).reshape(-1)
+                     for s in samples])
 
 
 def cli(binary, *args):
@@ -50,9 +53,12 @@ def trained(binary, rows, failures):
             continue
         test = json.load(open(os.path.join(d, "test.json")))
         x, y = test["inputs"], np.array(test["labels"])
-        ref = ort_run(os.path.join(d, "model.onnx"), x)
+        # Models with several outputs (skl2onnx's label and probabilities) name theirs in meta.json.
+        output = json.load(open(os.path.join(d, "meta.json"))).get("output")
+        ref = ort_run(os.path.join(d, "model.onnx"), x, output)
+        pick = ["--output", output] if output else []
         p, secs = cli(binary, "run", "--model", os.path.join(d, "model.onnx"), "--batch", os.path.join(d, "test.json"),
-                      "--calibration", os.path.join(d, "calibration.json"), "--json")
+                      "--calibration", os.path.join(d, "calibration.json"), "--json", *pick)
         if p.returncode != 0:
             failures.append(f"{name}: cipherproof failed: {p.stderr.strip()}")
             continue

@@ -175,7 +175,10 @@ fn tree(name: &str) -> QuantModel {
 
 /// The tree model `name` with 6-bit inputs read exactly from `--input-range 1.9375`, other flags from `config`.
 fn tree_with(name: &str, config: QuantConfig) -> QuantModel {
-    let graph = import_onnx(&std::fs::read(fixture(&format!("{name}/model.onnx"))).unwrap()).unwrap();
+    // skl2onnx's exports have two outputs: the probabilities are encrypted (their Softmax dropped).
+    let output = name.ends_with("_onnxml").then(|| "probabilities".to_string());
+    let bytes = std::fs::read(fixture(&format!("{name}/model.onnx"))).unwrap();
+    let graph = cipherproof_model::import_onnx_with(&bytes, &cipherproof_model::ImportOptions { output }).unwrap();
     let config = QuantConfig { activation_bits: 6, ..config };
     cipherproof_model::quant::quantize_for_range(&graph, 1.9375, &config).unwrap()
 }
@@ -222,6 +225,17 @@ fn boosted_trees_encrypted_equal_plaintext() {
     // The node tests read with the fast key.
     assert_eq!(n.window_key, BootstrapKey::Fast);
     encrypted_round_trip(&m, &program, "breast_cancer_gbt", 4);
+}
+
+/// The same 20 trees as skl2onnx exports them (one `ai.onnx.ml.TreeEnsembleClassifier` node, binary
+/// logistic): imported into the same GEMM form, planned alike (267 bootstraps), exact encrypted.
+#[test]
+fn skl2onnx_boosted_trees_run_encrypted_like_their_gemm_form() {
+    let m = tree("breast_cancer_gbt_onnxml");
+    let program = compile(&m, DEFAULT_PARAMS).unwrap();
+    let gemm = compile(&tree("breast_cancer_gbt"), DEFAULT_PARAMS).unwrap();
+    assert_eq!((program.bootstraps(), program.layers[1].dot.outputs), (gemm.bootstraps(), 40));
+    encrypted_round_trip(&m, &program, "breast_cancer_gbt_onnxml", 2);
 }
 
 /// With the default 10-bit weights the leaf values are wide, but a table returns its value with one

@@ -34,10 +34,12 @@ def save_model(out_dir, nodes, inits, in_shape, out_shape, opset=13, graph_name=
     return path
 
 
-def ort_outputs(model_path, samples, in_shape):
+def ort_outputs(model_path, samples, in_shape, output=None):
+    """onnxruntime's outputs (the first, or the one named `output`) for each sample."""
     sess = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
-    return [sess.run(None, {name: np.asarray(s, dtype=np.float32).reshape(in_shape)})[0].reshape(-1).tolist()
+    wanted = [output] if output else None
+    return [np.asarray(sess.run(wanted, {name: np.asarray(s, dtype=np.float32).reshape(in_shape)})[0], dtype=np.float64).reshape(-1).tolist()
             for s in samples]
 
 
@@ -46,12 +48,13 @@ def _f32(rows):
 
 
 def write_fixture(out_dir, model_path, in_shape, test_x, test_y, cal_x, meta):
+    """The fixture files; ort.json holds the output meta["output"] names (the model's first by default)."""
     test_x, cal_x = _f32(test_x), _f32(cal_x)
     dump = lambda name, obj: json.dump(obj, open(os.path.join(out_dir, name), "w"))
     dump("input.json", {"input_data": [test_x[0]]})
     dump("test.json", {"inputs": test_x, "labels": [int(v) for v in test_y]})
     dump("calibration.json", {"inputs": cal_x})
-    outs = ort_outputs(model_path, test_x, in_shape)
+    outs = ort_outputs(model_path, test_x, in_shape, meta.get("output"))
     dump("ort.json", {"onnxruntime": ort.__version__, "outputs": outs})
     meta = dict(meta)
     meta["float_test_accuracy_onnxruntime"] = float(np.mean(np.argmax(outs, axis=1) == np.asarray(test_y)))
@@ -193,6 +196,25 @@ def tree_gemm_nodes(bias=None):
     return nodes
 
 
+def breast_cancer_6bit():
+    """breast_cancer_split with each feature quantized to 6 bits (feature_quantizer), as the tree fixtures take them."""
+    Xtr, ytr, Xte, yte = breast_cancer_split()
+    quant = feature_quantizer(Xtr)
+    return quant(Xtr), ytr, quant(Xte), yte
+
+
+def breast_cancer_tree_fit(Qtr, ytr, max_depth=5, seed=42):
+    """The depth-5 decision tree of breast_cancer_tree (and its skl2onnx twin)."""
+    from sklearn.tree import DecisionTreeClassifier
+    return DecisionTreeClassifier(max_depth=max_depth, random_state=seed).fit(Qtr, ytr)
+
+
+def breast_cancer_gbt_fit(Qtr, ytr, trees=20, max_depth=3, seed=42):
+    """The 20 boosted trees of depth 3 of breast_cancer_gbt (and its skl2onnx twin)."""
+    from sklearn.ensemble import GradientBoostingClassifier
+    return GradientBoostingClassifier(n_estimators=trees, max_depth=max_depth, random_state=seed).fit(Qtr, ytr)
+
+
 TREE_COMPILE_FLAGS = "--input-range 1.9375 --activation-bits 6 --weight-bits 4 --output-bits 16"
 
 
@@ -208,3 +230,23 @@ def write_tree_fixture(out_dir, model_path, model, A, C, Qtr, ytr, Qte, yte, met
         "sklearn_train_accuracy": float((model.predict(Qtr) == ytr).mean()),
     })
     write_fixture(out_dir, model_path, [1, Qtr.shape[1]], Qte, yte, Qtr, meta)
+
+
+def write_onnxml_fixture(out_dir, model, Xtr, ytr, Xte, yte, meta):
+    """A scikit-learn tree model as skl2onnx exports it (ai.onnx.ml.TreeEnsembleClassifier, no ZipMap:
+    outputs `label` and `probabilities`), with the fixture files for its `probabilities`."""
+    from skl2onnx import to_onnx
+    onx = to_onnx(model, Xtr[:1].astype(np.float32), options={id(model): {"zipmap": False}},
+                  target_opset={"": 13, "ai.onnx.ml": 3})
+    onx.producer_name = "cipherproof-fixtures (skl2onnx)"
+    path = os.path.join(out_dir, "model.onnx")
+    onnx.save(onx, path)
+    proba = np.array(ort_outputs(path, Xte, [1, Xtr.shape[1]], "probabilities"))
+    assert np.abs(proba - model.predict_proba(Xte)).max() < 1e-5, "onnxruntime differs from scikit-learn"
+    meta = dict(meta)
+    meta.update({
+        "output": "probabilities",
+        "sklearn_test_accuracy": float((model.predict(Xte) == yte).mean()),
+        "sklearn_train_accuracy": float((model.predict(Xtr) == ytr).mean()),
+    })
+    write_fixture(out_dir, path, [1, Xtr.shape[1]], Xte, yte, Xtr, meta)

@@ -67,6 +67,27 @@ impl<'a> Attributes<'a> {
         }
     }
 
+    /// A list of floats: `name`, or `name_as_tensor` (ONNX-ML's double-precision variant).
+    pub fn floats(&self, name: &str) -> Result<Option<Vec<f64>>> {
+        let values = match self.find(name) {
+            Some(a) if a.r#type() == AttributeType::Floats || !a.floats.is_empty() => {
+                a.floats.iter().map(|&f| f64::from(f)).collect::<Vec<f64>>()
+            }
+            Some(_) => return Err(self.wrong_type(name, "a list of floats")),
+            None => match self.tensor(&format!("{name}_as_tensor"))? {
+                Some(t) => t.to_f64(),
+                None => return Ok(None),
+            },
+        };
+        if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
+            return Err(ModelError::invalid(
+                node_label(self.node),
+                format!("attribute '{name}' holds {bad}"),
+            ));
+        }
+        Ok(Some(values))
+    }
+
     pub fn string(&self, name: &str) -> Result<Option<String>> {
         match self.find(name) {
             None => Ok(None),

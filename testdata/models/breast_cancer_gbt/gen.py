@@ -20,20 +20,17 @@ SEED = 42
 
 
 def main():
-    from sklearn.ensemble import GradientBoostingClassifier
     out = os.path.dirname(os.path.abspath(__file__))
-    Xtr, ytr, Xte, yte = breast_cancer_split()
-    quant = feature_quantizer(Xtr)
-    Qtr, Qte = quant(Xtr), quant(Xte)
-    gbt = GradientBoostingClassifier(n_estimators=TREES, max_depth=MAX_DEPTH, random_state=SEED).fit(Qtr, ytr)
+    Qtr, ytr, Qte, yte = breast_cancer_6bit()
+    gbt = breast_cancer_gbt_fit(Qtr, ytr, TREES, MAX_DEPTH, SEED)
     lr = gbt.learning_rate
     leaf = lambda t, n: [-lr * t.tree_.value[n][0][0] / 2, lr * t.tree_.value[n][0][0] / 2]
-    A, B, C, D, E = tree_gemm([e[0] for e in gbt.estimators_], Xtr.shape[1], leaf)
+    A, B, C, D, E = tree_gemm([e[0] for e in gbt.estimators_], Qtr.shape[1], leaf)
     assert np.all(B * 32 == np.round(B * 32)), B
     z0 = float(gbt._raw_predict_init(Qte[:1])[0, 0])
     inits = [init("A", A), init("B", B), init("C", C), init("D", D), init("E", E), init("E_bias", [-z0 / 2, z0 / 2])]
-    path = save_model(out, tree_gemm_nodes(bias=True), inits, [1, Xtr.shape[1]], [1, 2], graph_name="breast_cancer_gbt_20x3")
-    z = np.array(ort_outputs(path, Qte, [1, Xtr.shape[1]]))
+    path = save_model(out, tree_gemm_nodes(bias=True), inits, [1, Qtr.shape[1]], [1, 2], graph_name="breast_cancer_gbt_20x3")
+    z = np.array(ort_outputs(path, Qte, [1, Qtr.shape[1]]))
     assert np.abs((z[:, 1] - z[:, 0]) - gbt.decision_function(Qte)).max() < 1e-4, "the GEMM form differs from scikit-learn's"
     write_tree_fixture(out, path, gbt, A, C, Qtr, ytr, Qte, yte, {
         "source": "sklearn breast_cancer, GradientBoostingClassifier (20 trees, depth 3) on 6-bit quantized features, GEMM form (gen.py)",

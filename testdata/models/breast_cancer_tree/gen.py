@@ -26,19 +26,16 @@ SEED = 42
 
 
 def main():
-    from sklearn.tree import DecisionTreeClassifier
     out = os.path.dirname(os.path.abspath(__file__))
-    Xtr, ytr, Xte, yte = breast_cancer_split()
-    quant = feature_quantizer(Xtr)
-    Qtr, Qte = quant(Xtr), quant(Xte)
-    tree = DecisionTreeClassifier(max_depth=MAX_DEPTH, random_state=SEED).fit(Qtr, ytr)
-    A, B, C, D, E = tree_gemm([tree], Xtr.shape[1], lambda t, n: t.tree_.value[n][0] / t.tree_.value[n][0].sum())
+    Qtr, ytr, Qte, yte = breast_cancer_6bit()
+    tree = breast_cancer_tree_fit(Qtr, ytr, MAX_DEPTH, SEED)
+    A, B, C, D, E = tree_gemm([tree], Qtr.shape[1], lambda t, n: t.tree_.value[n][0] / t.tree_.value[n][0].sum())
     # Thresholds halfway between two training levels: multiples of 1/32, exact in float32.
     assert np.all(B * 32 == np.round(B * 32)), B
     inits = [init("A", A), init("B", B), init("C", C), init("D", D), init("E", E)]
-    path = save_model(out, tree_gemm_nodes(), inits, [1, Xtr.shape[1]], [1, 2], graph_name="breast_cancer_tree_depth5")
+    path = save_model(out, tree_gemm_nodes(), inits, [1, Qtr.shape[1]], [1, 2], graph_name="breast_cancer_tree_depth5")
     proba = tree.predict_proba(Qte)
-    ort_proba = np.array(ort_outputs(path, Qte, [1, Xtr.shape[1]]))
+    ort_proba = np.array(ort_outputs(path, Qte, [1, Qtr.shape[1]]))
     assert np.abs(proba - ort_proba).max() < 1e-6, "the GEMM form differs from scikit-learn's tree"
     write_tree_fixture(out, path, tree, A, C, Qtr, ytr, Qte, yte, {
         "source": "sklearn breast_cancer, DecisionTreeClassifier on 6-bit quantized features, GEMM form (gen.py)",

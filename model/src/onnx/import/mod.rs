@@ -13,6 +13,7 @@ mod recurrent;
 mod reduce;
 mod selection;
 pub mod shapes;
+mod trees;
 
 use super::attributes::{Attributes, node_label};
 use super::constants::{FOLDABLE, fold};
@@ -82,9 +83,15 @@ pub const CONSTANT_ONLY_OPS: &[&str] = &[
 
 /// Whether an ONNX op (domain, type) can appear in a model cipherproof imports.
 pub fn is_supported(domain: &str, op_type: &str) -> bool {
-    (domain.is_empty() || domain == "ai.onnx")
-        && (RUNTIME_OPS.contains(&op_type) || CONSTANT_ONLY_OPS.contains(&op_type))
+    match domain {
+        "" | "ai.onnx" => RUNTIME_OPS.contains(&op_type) || CONSTANT_ONLY_OPS.contains(&op_type),
+        "ai.onnx.ml" => ML_OPS.contains(&op_type),
+        _ => false,
+    }
 }
+
+/// Ops of the `ai.onnx.ml` domain, rewritten at import into ops of the IR ([`trees`]).
+pub const ML_OPS: &[&str] = &["TreeEnsembleClassifier", "TreeEnsembleRegressor"];
 
 /// The qualified name users see for an op of a non-default domain.
 pub fn qualified_op(node: &NodeProto) -> String {
@@ -302,9 +309,11 @@ impl Builder {
             node,
         };
         if let Some(unroll) = match op {
-            "LSTM" => Some(recurrent::lstm as RecurrentBuilder),
-            "GRU" => Some(recurrent::gru as RecurrentBuilder),
-            "RNN" => Some(recurrent::rnn as RecurrentBuilder),
+            "LSTM" => Some(recurrent::lstm as MultiOutputBuilder),
+            "GRU" => Some(recurrent::gru as MultiOutputBuilder),
+            "RNN" => Some(recurrent::rnn as MultiOutputBuilder),
+            "TreeEnsembleClassifier" => Some(trees::classifier as MultiOutputBuilder),
+            "TreeEnsembleRegressor" => Some(trees::regressor as MultiOutputBuilder),
             _ => None,
         } {
             let outs = unroll(self, &ctx, &operands)?;
@@ -527,7 +536,8 @@ impl Builder {
 }
 
 /// A builder of a node with several outputs (the recurrent layers).
-type RecurrentBuilder = fn(&mut Builder, &Ctx, &[Option<Operand>]) -> Result<recurrent::Outputs>;
+/// A builder of a node with several outputs (recurrent layers, tree ensembles).
+type MultiOutputBuilder = fn(&mut Builder, &Ctx, &[Option<Operand>]) -> Result<recurrent::Outputs>;
 
 /// What a builder needs to know about the node it builds.
 pub(crate) struct Ctx<'a> {

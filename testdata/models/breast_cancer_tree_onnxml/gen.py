@@ -1,0 +1,28 @@
+#!/usr/bin/env python3
+"""breast_cancer_tree_onnxml: breast_cancer_tree's depth-5 decision tree (same 6-bit features, same
+fit) as skl2onnx exports it: one ai.onnx.ml.TreeEnsembleClassifier node (no ZipMap), outputs
+`label` and `probabilities`. cipherproof rewrites the node at import into the GEMM form of
+breast_cancer_tree (`--output probabilities` picks the output; `model/src/onnx/import/trees.rs`)."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from fixture_common import *
+
+MAX_DEPTH = 5
+SEED = 42
+
+
+def main():
+    out = os.path.dirname(os.path.abspath(__file__))
+    Qtr, ytr, Qte, yte = breast_cancer_6bit()
+    write_onnxml_fixture(out, breast_cancer_tree_fit(Qtr, ytr, MAX_DEPTH, SEED), Qtr, ytr, Qte, yte, {
+        "source": "sklearn breast_cancer, DecisionTreeClassifier on 6-bit quantized features, skl2onnx (gen.py)",
+        "seed": SEED,
+        "max_depth": MAX_DEPTH,
+        "compile_flags": TREE_COMPILE_FLAGS + " --output probabilities",
+    })
+
+
+if __name__ == "__main__":
+    main()
