@@ -148,3 +148,31 @@ fn damaged_ensembles_are_refused_naming_the_problem() {
     let err = import(&m, "label").unwrap_err().to_string();
     assert!(err.contains("labels other than 0..n"), "{err}");
 }
+
+/// A hostile ensemble that would need a path layer past the per-tensor limit (a chain of 10,000 node
+/// tests, each with a leaf: 10,000 × 10,001 values) is refused before anything is built.
+#[test]
+fn an_ensemble_too_large_for_one_layer_is_refused_before_it_is_built() {
+    let tests = 10_000i64;
+    let n = 2 * tests + 1;
+    let mut m = decode_model(&bytes("breast_cancer_tree_onnxml")).unwrap();
+    let a = ensemble(&mut m);
+    let ints = |name: &str, v: Vec<i64>| AttributeProto { name: Some(name.into()), ints: v, r#type: Some(7), ..Default::default() };
+    let internal = |i: i64| i < tests;
+    a.retain(|x| !x.name().starts_with("nodes_") && !x.name().starts_with("class_"));
+    a.push(ints("nodes_treeids", vec![0; n as usize]));
+    a.push(ints("nodes_nodeids", (0..n).collect()));
+    a.push(ints("nodes_featureids", vec![0; n as usize]));
+    a.push(ints("nodes_truenodeids", (0..n).map(|i| if internal(i) { tests + i } else { 0 }).collect()));
+    a.push(ints("nodes_falsenodeids", (0..n).map(|i| if internal(i) { if i + 1 < tests { i + 1 } else { n - 1 } } else { 0 }).collect()));
+    a.push(AttributeProto { name: Some("nodes_values".into()), floats: vec![0.0; n as usize], r#type: Some(6), ..Default::default() });
+    let modes = (0..n).map(|i| if internal(i) { b"BRANCH_LEQ".to_vec() } else { b"LEAF".to_vec() }).collect();
+    a.push(AttributeProto { name: Some("nodes_modes".into()), strings: modes, r#type: Some(8), ..Default::default() });
+    for name in ["class_treeids", "class_ids"] {
+        a.push(ints(name, vec![0]));
+    }
+    a.push(ints("class_nodeids", vec![tests]));
+    a.push(AttributeProto { name: Some("class_weights".into()), floats: vec![1.0], r#type: Some(6), ..Default::default() });
+    let err = import(&m.encode_to_vec(), "probabilities").unwrap_err().to_string();
+    assert!(err.contains("10000 node tests × 10001 leaves"), "{err}");
+}

@@ -26,7 +26,7 @@ use super::{Builder, Ctx, Missing, Operand};
 use crate::error::Result;
 use crate::graph::compare::Comparison;
 use crate::graph::constant::Weights;
-use crate::graph::{Op, ValueId};
+use crate::graph::{MAX_TENSOR_VALUES, Op, ValueId};
 use std::collections::HashMap;
 
 /// The node's outputs in ONNX order; those it cannot give are [`Missing`].
@@ -96,13 +96,16 @@ fn parse(ctx: &Ctx, features: usize) -> Result<Ensemble> {
         return Err(ctx.unsupported("both ≤/> and </≥ node tests in one ensemble"));
     }
     let cmp = if lt { Comparison::Less } else { Comparison::LessOrEqual };
+    // The path layer holds a value per test and leaf: bounded before anything is built.
+    let tests = branches.iter().filter(|b| **b != Branch::Leaf).count();
+    within_limit(ctx, "node tests", tests, "leaves", n - tests)?;
     let child = |i: usize, id: i64| {
         index
             .get(&(tree_ids[i], id))
             .copied()
             .ok_or_else(|| ctx.invalid(format!("tree {} node {} points to missing node {id}", tree_ids[i], node_ids[i])))
     };
-    // Each tree's root: its one node no other node points to.
+    // Each tree's root: its one node no other node points to (trees in order of appearance).
     let mut has_parent = vec![false; n];
     for i in 0..n {
         if branches[i] != Branch::Leaf {
@@ -110,28 +113,45 @@ fn parse(ctx: &Ctx, features: usize) -> Result<Ensemble> {
             has_parent[child(i, no[i])?] = true;
         }
     }
-    let mut roots: Vec<usize> = Vec::new();
-    let mut seen_trees: Vec<i64> = Vec::new();
+    let mut tree_order: HashMap<i64, usize> = HashMap::new();
+    let mut roots: Vec<Vec<usize>> = Vec::new();
     for i in 0..n {
-        if !seen_trees.contains(&tree_ids[i]) {
-            seen_trees.push(tree_ids[i]);
-            let tree_roots: Vec<usize> = (0..n).filter(|&j| tree_ids[j] == tree_ids[i] && !has_parent[j]).collect();
-            match tree_roots.as_slice() {
-                [r] => roots.push(*r),
-                _ => return Err(ctx.invalid(format!("tree {} has {} roots", tree_ids[i], tree_roots.len()))),
-            }
+        let t = *tree_order.entry(tree_ids[i]).or_insert_with(|| {
+            roots.push(Vec::new());
+            roots.len() - 1
+        });
+        if !has_parent[i] {
+            roots[t].push(i);
+        }
+    }
+    let mut tree_ids_in_order: Vec<(usize, i64)> = tree_order.iter().map(|(&id, &t)| (t, id)).collect();
+    tree_ids_in_order.sort_unstable();
+    for &(t, id) in &tree_ids_in_order {
+        if roots[t].len() != 1 {
+            return Err(ctx.invalid(format!("tree {id} has {} roots", roots[t].len())));
         }
     }
     let mut e = Ensemble { tests: Vec::new(), cmp, paths: Vec::new(), leaf_of: HashMap::new(), trees: roots.len() };
+    // The branches taken so far, each (the branch before it, test, whether it holds); a leaf's
+    // path is read back along them, so a deep tree costs memory in proportion to its nodes.
+    const START: usize = usize::MAX;
+    let mut trail: Vec<(usize, usize, bool)> = Vec::new();
     let mut visits = 0usize;
-    for root in roots {
-        let mut stack = vec![(root, Vec::new())];
-        while let Some((i, path)) = stack.pop() {
+    for root in roots.into_iter().flatten() {
+        let mut stack = vec![(root, START)];
+        while let Some((i, branch)) = stack.pop() {
             visits += 1;
             if visits > n {
                 return Err(ctx.invalid(format!("tree {} is not a tree (a node is reached twice)", tree_ids[i])));
             }
             if branches[i] == Branch::Leaf {
+                let mut path = Vec::new();
+                let mut b = branch;
+                while b != START {
+                    let (before, t, holds) = trail[b];
+                    path.push((t, holds));
+                    b = before;
+                }
                 e.leaf_of.insert((tree_ids[i], node_ids[i]), e.paths.len());
                 e.paths.push(path);
                 continue;
@@ -146,18 +166,24 @@ fn parse(ctx: &Ctx, features: usize) -> Result<Ensemble> {
                 Branch::Leq | Branch::Lt => (yes[i], no[i]),
                 _ => (no[i], yes[i]),
             };
-            let mut fail_path = path.clone();
-            fail_path.push((t, false));
-            stack.push((child(i, fails)?, fail_path));
-            let mut hold_path = path;
-            hold_path.push((t, true));
-            stack.push((child(i, holds)?, hold_path));
+            trail.push((branch, t, false));
+            stack.push((child(i, fails)?, trail.len() - 1));
+            trail.push((branch, t, true));
+            stack.push((child(i, holds)?, trail.len() - 1));
         }
     }
     if e.tests.is_empty() {
         return Err(ctx.unsupported("an ensemble without a single split (a constant model)"));
     }
     Ok(e)
+}
+
+/// Refuses a layer of `a × b` values past the per-tensor limit.
+fn within_limit(ctx: &Ctx, what_a: &str, a: usize, what_b: &str, b: usize) -> Result<()> {
+    match a.checked_mul(b) {
+        Some(v) if v <= MAX_TENSOR_VALUES => Ok(()),
+        _ => Err(ctx.unsupported(format!("{a} {what_a} × {b} {what_b}: more than {MAX_TENSOR_VALUES} values in one layer"))),
+    }
 }
 
 /// Per leaf, per output: the sum of the `prefix`_weights given to it.
@@ -171,6 +197,7 @@ fn leaf_weights(ctx: &Ctx, e: &Ensemble, prefix: &str, outputs: usize) -> Result
     if [nodes.len(), ids.len(), weights.len()].iter().any(|&l| l != trees.len()) {
         return Err(ctx.invalid(format!("the {prefix}_* attributes differ in length")));
     }
+    within_limit(ctx, "leaves", e.paths.len(), "outputs", outputs)?;
     let mut out = vec![vec![0.0; outputs]; e.paths.len()];
     for k in 0..trees.len() {
         let leaf = e
@@ -195,12 +222,14 @@ fn base_values(ctx: &Ctx, len: usize, one_ok: bool) -> Result<Vec<f64>> {
 }
 
 /// The GEMM form of `e` on `x`, its scores `E·reached + bias` (`scores[leaf][output]`).
-fn gemm(b: &mut Builder, ctx: &Ctx, x: ValueId, e: &Ensemble, scores: &[Vec<f64>], bias: &[f64]) -> ValueId {
+fn gemm(b: &mut Builder, ctx: &Ctx, x: ValueId, e: &Ensemble, scores: &[Vec<f64>], bias: &[f64]) -> Result<ValueId> {
     let xs = b.shape(x).to_vec();
     let features = xs.last().copied().unwrap_or(0);
     let batch = &xs[..xs.len() - 1];
     let shape = |n: usize| batch.iter().copied().chain([n]).collect::<Vec<_>>();
     let (tests, leaves, outputs) = (e.tests.len(), e.paths.len(), bias.len());
+    within_limit(ctx, "node tests", tests, "features", features)?;
+    within_limit(ctx, "outputs", outputs, "leaves", leaves)?;
     let mut select = vec![0f32; tests * features];
     for (t, &(f, _)) in e.tests.iter().enumerate() {
         select[t * features + f] = 1.0;
@@ -221,7 +250,7 @@ fn gemm(b: &mut Builder, ctx: &Ctx, x: ValueId, e: &Ensemble, scores: &[Vec<f64>
     let reached = b.push(&label("leaves"), Op::CompareConst { cmp: Comparison::Equal, c: counts, c_shape: vec![leaves] }, vec![sums], shape(leaves));
     let values = (0..outputs).flat_map(|o| scores.iter().map(move |leaf| leaf[o] as f32)).collect();
     let bias = bias.iter().map(|&v| v as f32).collect();
-    b.push(&label("scores"), dense(values, outputs, leaves, bias), vec![reached], shape(outputs))
+    Ok(b.push(&label("scores"), dense(values, outputs, leaves, bias), vec![reached], shape(outputs)))
 }
 
 /// The runtime `[N, features]` input.
@@ -262,7 +291,7 @@ pub(crate) fn classifier(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) ->
     } else {
         (weights, base_values(ctx, classes, false)?, post)
     };
-    let scores_v = gemm(b, ctx, x, &e, &scores, &bias);
+    let scores_v = gemm(b, ctx, x, &e, &scores, &bias)?;
     let shape = b.shape(scores_v).to_vec();
     let probabilities = match post.as_str() {
         "NONE" => scores_v,
@@ -299,5 +328,5 @@ pub(crate) fn regressor(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) -> 
         other => return Err(ctx.unsupported(format!("post_transform {other}"))),
     }
     let bias = base_values(ctx, targets, false)?;
-    Ok(vec![Ok(gemm(b, ctx, x, &e, &weights, &bias))])
+    Ok(vec![Ok(gemm(b, ctx, x, &e, &weights, &bias)?)])
 }
