@@ -176,3 +176,34 @@ fn an_ensemble_too_large_for_one_layer_is_refused_before_it_is_built() {
     let err = import(&m.encode_to_vec(), "probabilities").unwrap_err().to_string();
     assert!(err.contains("10000 node tests × 10001 leaves"), "{err}");
 }
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
+/// onnxruntime's conventions, case by case (`testdata/models/onnxml_conventions`): every
+/// post_transform on binary models (non-negative weights or not, with and without a base value),
+/// two classes with a score each and three classes give onnxruntime's probabilities and labels;
+/// the one convention not reproduced (two classes, a score each, base values) is refused by name.
+#[test]
+fn every_classifier_convention_gives_onnxruntimes_outputs_or_is_refused() {
+    let cases = read_json(&testdata().join("onnxml_conventions/cases.json"));
+    let cases = cases["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 24);
+    for case in cases {
+        let name = case["case"].as_str().unwrap();
+        let model = unhex(case["model_hex"].as_str().unwrap());
+        if case["refused"].as_bool().unwrap() {
+            let err = import(&model, "probabilities").unwrap_err().to_string();
+            assert!(err.contains("base values on a two-class classifier"), "{name}: {err}");
+            continue;
+        }
+        let (probabilities, labels) = (import(&model, "probabilities").unwrap(), import(&model, "label").unwrap());
+        let (p, l) = (FloatRunner::new(&probabilities).unwrap(), FloatRunner::new(&labels).unwrap());
+        let want = rows(&case["probabilities"]);
+        for (i, x) in rows(&case["inputs"]).iter().enumerate() {
+            close_to_onnxruntime(&p.run(x).unwrap(), &want[i]).unwrap_or_else(|e| panic!("{name}, x = {x:?}: {e}"));
+            assert_eq!(l.run(x).unwrap(), [case["labels"][i].as_i64().unwrap() as f32], "{name}, x = {x:?}: label");
+        }
+    }
+}

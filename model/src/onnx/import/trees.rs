@@ -18,9 +18,12 @@
 //! A classifier's outputs are onnxruntime's: the label (the argmax of the scores, when the class
 //! labels are `0..n`) and the probabilities, `post_transform` applied to the scores (`SOFTMAX` as
 //! a final Softmax, `LOGISTIC` as Sigmoid). With two classes and weights for class 0 only (a
-//! binary gradient-boosted model) the one score `s` becomes two: `[−s, s]` (`[1 − s, s]` when no
-//! weight is negative), and `LOGISTIC` of `[−s, s]`, `[σ(−s), σ(s)]`, is emitted as the Softmax of
-//! `[0, s]`, the same values.
+//! binary model: scikit-learn's trees and boosting) the one score `s` becomes two, as onnxruntime
+//! makes them: `[1 − s, s]` when no weight is negative, else `[−s, s]`, untransformed except that
+//! `LOGISTIC` of `[−s, s]` is `[σ(−s), σ(s)]`, emitted as the Softmax of `[0, s]` (the same
+//! values). Two classes with a score each and base values, where onnxruntime does something else
+//! again, are refused. Every convention is checked against onnxruntime
+//! (`testdata/models/onnxml_conventions`).
 
 use super::{Builder, Ctx, Missing, Operand};
 use crate::error::Result;
@@ -212,11 +215,11 @@ fn leaf_weights(ctx: &Ctx, e: &Ensemble, prefix: &str, outputs: usize) -> Result
     Ok(out)
 }
 
-/// The base values (zeros when absent; `len` of them, or 1 where `one_ok`).
-fn base_values(ctx: &Ctx, len: usize, one_ok: bool) -> Result<Vec<f64>> {
+/// The base values (zeros when absent; `len` of them).
+fn base_values(ctx: &Ctx, len: usize) -> Result<Vec<f64>> {
     match ctx.attrs.floats("base_values")? {
         None => Ok(vec![0.0; len]),
-        Some(v) if v.len() == len || (one_ok && v.len() == 1) => Ok(v),
+        Some(v) if v.len() == len => Ok(v),
         Some(v) => Err(ctx.invalid(format!("{} base values for {len} outputs", v.len()))),
     }
 }
@@ -280,16 +283,27 @@ pub(crate) fn classifier(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) ->
     let class_ids = a.ints("class_ids")?.unwrap_or_default();
     let binary = classes == 2 && class_ids.iter().all(|&c| c == 0);
     let (scores, bias, post) = if binary {
-        let base = base_values(ctx, 2, true)?[0];
+        // onnxruntime's binary convention: the one score s gives [1 − s, s] when no weight is
+        // negative, else [−s, s]; only LOGISTIC of the latter is transformed, to [σ(−s), σ(s)].
+        let base = match a.floats("base_values")? {
+            None => 0.0,
+            Some(v) if v.len() == 1 => v[0],
+            Some(v) => return Err(ctx.unsupported(format!("{} base values on a classifier with one score (onnxruntime reads one)", v.len()))),
+        };
         let all_positive = a.floats("class_weights")?.unwrap_or_default().iter().all(|&w| w >= 0.0);
         let s = |leaf: &Vec<f64>| leaf[0];
         match post.as_str() {
             "LOGISTIC" if !all_positive => (weights.iter().map(|l| vec![0.0, s(l)]).collect::<Vec<_>>(), vec![0.0, base], "SOFTMAX".to_string()),
-            _ if all_positive => (weights.iter().map(|l| vec![-s(l), s(l)]).collect(), vec![1.0 - base, base], post.clone()),
-            _ => (weights.iter().map(|l| vec![-s(l), s(l)]).collect(), vec![-base, base], post.clone()),
+            "NONE" | "LOGISTIC" | "SOFTMAX" if all_positive => (weights.iter().map(|l| vec![-s(l), s(l)]).collect(), vec![1.0 - base, base], "NONE".into()),
+            "NONE" | "LOGISTIC" | "SOFTMAX" => (weights.iter().map(|l| vec![-s(l), s(l)]).collect(), vec![-base, base], "NONE".into()),
+            other => return Err(ctx.unsupported(format!("post_transform {other}"))),
         }
     } else {
-        (weights, base_values(ctx, classes, false)?, post)
+        let base = base_values(ctx, classes)?;
+        if classes == 2 && base.iter().any(|&b| b != 0.0) {
+            return Err(ctx.unsupported("base values on a two-class classifier with a score per class (onnxruntime's convention for them is not reproduced)"));
+        }
+        (weights, base, post)
     };
     let scores_v = gemm(b, ctx, x, &e, &scores, &bias)?;
     let shape = b.shape(scores_v).to_vec();
@@ -327,6 +341,6 @@ pub(crate) fn regressor(b: &mut Builder, ctx: &Ctx, ops: &[Option<Operand>]) -> 
         "NONE" => {}
         other => return Err(ctx.unsupported(format!("post_transform {other}"))),
     }
-    let bias = base_values(ctx, targets, false)?;
+    let bias = base_values(ctx, targets)?;
     Ok(vec![Ok(gemm(b, ctx, x, &e, &weights, &bias)?)])
 }
