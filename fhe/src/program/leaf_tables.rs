@@ -84,46 +84,43 @@ fn gcd(a: i64, b: i64) -> i64 {
     if b == 0 { a } else { gcd(b, a % b) }
 }
 
-/// Leaves on at most [`WINDOW_BITS`] nodes together: first fit, leaves in order.
-fn pack(paths: &[Vec<(usize, bool)>]) -> Vec<(Vec<usize>, Vec<usize>)> {
-    let mut groups: Vec<(Vec<usize>, Vec<usize>)> = Vec::new();
+/// Leaves on at most [`WINDOW_BITS`] nodes together, first fit in order. With `directions` (each
+/// leaf's value vector's primitive direction, empty when zero), a leaf joins only a group whose
+/// values point its way, so that each group takes one table (a boosted model's trees per class).
+fn pack(paths: &[Vec<(usize, bool)>], directions: Option<&[Vec<i64>]>) -> Vec<(Vec<usize>, Vec<usize>)> {
+    let mut groups: Vec<(Vec<usize>, Vec<usize>, Vec<i64>)> = Vec::new();
+    let none = Vec::new();
     for (leaf, p) in paths.iter().enumerate() {
-        let fits = |nodes: &Vec<usize>| {
+        let dir = directions.map_or(&none, |d| &d[leaf]);
+        let fits = |nodes: &Vec<usize>, group_dir: &Vec<i64>| {
             let extra = p.iter().filter(|(n, _)| !nodes.contains(n)).count();
-            nodes.len() + extra <= WINDOW_BITS as usize
+            nodes.len() + extra <= WINDOW_BITS as usize && (dir.is_empty() || group_dir.is_empty() || dir == group_dir)
         };
-        let i = match groups.iter().position(|(nodes, _)| fits(nodes)) {
+        let i = match groups.iter().position(|(nodes, _, d)| fits(nodes, d)) {
             Some(i) => i,
             None => {
-                groups.push((Vec::new(), Vec::new()));
+                groups.push((Vec::new(), Vec::new(), Vec::new()));
                 groups.len() - 1
             }
         };
-        let (nodes, leaves) = &mut groups[i];
+        let (nodes, leaves, group_dir) = &mut groups[i];
         nodes.extend(p.iter().map(|(n, _)| *n).filter(|n| !nodes.contains(n)).collect::<Vec<_>>());
         leaves.push(leaf);
+        if group_dir.is_empty() {
+            group_dir.clone_from(dir);
+        }
     }
-    groups
+    groups.into_iter().map(|(nodes, leaves, _)| (nodes, leaves)).collect()
 }
 
-/// Rewrites `leaves` (equality tests of path sums, after the node tests) and `scores` (the last
-/// layer) into code-and-table lookups and the scores of the tables' values, when every leaf test is
-/// a path test and the tables are fewer than the leaves. Returns whether it did.
-pub(super) fn rewrite(leaves: &mut Stage, scores: &mut Stage) -> bool {
-    let (dot, e) = (&leaves.dot, &scores.dot);
-    if leaves.shift != 0 || e.inputs != dot.outputs {
-        return false;
-    }
-    let Some(paths) = dot.rows().zip(&dot.bias).map(|(row, &b)| path(row, b)).collect::<Option<Vec<_>>>() else {
-        return false;
-    };
-    if paths.iter().any(|p| p.len() > WINDOW_BITS as usize) {
-        return false;
-    }
-    let column = |j: usize| (0..e.outputs).map(|o| e.weights[o * e.inputs + j]).collect::<Vec<i64>>();
-    // Per table: its nodes, its values by code, and its column of the new last layer.
-    let mut tables: Vec<(Vec<usize>, Vec<i64>, Vec<i64>)> = Vec::new();
-    for (nodes, members) in pack(&paths) {
+/// A table's nodes, its values by code, and its column of the new last layer.
+type Table = (Vec<usize>, Vec<i64>, Vec<i64>);
+
+/// The tables of `groups`: one per group whose leaf values point one way, else one per output they
+/// use; `None` when a table's values overflow.
+fn tables_of(groups: &[(Vec<usize>, Vec<usize>)], paths: &[Vec<(usize, bool)>], column: &dyn Fn(usize) -> Vec<i64>, outputs: usize) -> Option<Vec<Table>> {
+    let mut tables: Vec<Table> = Vec::new();
+    for (nodes, members) in groups {
         let codes = 1usize << nodes.len();
         let reached = |leaf: usize, code: usize| {
             paths[leaf]
@@ -141,23 +138,47 @@ pub(super) fn rewrite(leaves: &mut Stage, scores: &mut Stage) -> bool {
         let columns: Vec<Vec<i64>> = members.iter().map(|&l| column(l)).collect();
         match common_direction(&columns) {
             Some((u, _)) if u.is_empty() => {}
-            Some((u, alphas)) => {
-                let Some(values) = table(&|i| alphas[i]) else { return false };
-                tables.push((nodes.clone(), values, u));
-            }
+            Some((u, alphas)) => tables.push((nodes.clone(), table(&|i| alphas[i])?, u)),
             None => {
-                for o in 0..e.outputs {
+                for o in 0..outputs {
                     if columns.iter().all(|c| c[o] == 0) {
                         continue;
                     }
-                    let Some(values) = table(&|i| columns[i][o]) else { return false };
-                    let mut u = vec![0; e.outputs];
+                    let mut u = vec![0; outputs];
                     u[o] = 1;
-                    tables.push((nodes.clone(), values, u));
+                    tables.push((nodes.clone(), table(&|i| columns[i][o])?, u));
                 }
             }
         }
     }
+    Some(tables)
+}
+
+/// Rewrites `leaves` (equality tests of path sums, after the node tests) and `scores` (the last
+/// layer) into code-and-table lookups and the scores of the tables' values, when every leaf test is
+/// a path test and the tables are fewer than the leaves. Returns whether it did.
+pub(super) fn rewrite(leaves: &mut Stage, scores: &mut Stage) -> bool {
+    let (dot, e) = (&leaves.dot, &scores.dot);
+    if leaves.shift != 0 || e.inputs != dot.outputs {
+        return false;
+    }
+    let Some(paths) = dot.rows().zip(&dot.bias).map(|(row, &b)| path(row, b)).collect::<Option<Vec<_>>>() else {
+        return false;
+    };
+    if paths.iter().any(|p| p.len() > WINDOW_BITS as usize) {
+        return false;
+    }
+    let column = |j: usize| (0..e.outputs).map(|o| e.weights[o * e.inputs + j]).collect::<Vec<i64>>();
+    // Packed by nodes alone, and with each group's leaves pointing one way: the fewer tables.
+    let directions: Vec<Vec<i64>> = (0..dot.outputs).map(|j| common_direction(&[column(j)]).map(|(u, _)| u).unwrap_or_default()).collect();
+    let Some(tables) = [None, Some(directions.as_slice())]
+        .into_iter()
+        .map(|d| tables_of(&pack(&paths, d), &paths, &column, e.outputs))
+        .collect::<Option<Vec<_>>>()
+        .and_then(|all| all.into_iter().min_by_key(Vec::len))
+    else {
+        return false;
+    };
     if tables.len() >= dot.outputs {
         return false;
     }
@@ -293,6 +314,36 @@ mod tests {
     fn unrelated_outputs_take_one_table_each() {
         // Three outputs with unrelated values: one table per output and group that has a nonzero one.
         assert_rewrite_exact(|j| vec![j as i64 % 5 - 2, (j as i64 * 7) % 3, 1 - (j as i64 % 2)], 15);
+    }
+
+    #[test]
+    fn trees_of_one_class_share_tables_and_other_classes_do_not_join_them() {
+        // Three trees of two nodes (root, its left child; 3 leaves each) on nodes 0-1, 2-3, 4-5, for
+        // classes 0, 1, 0: the first and the third share a table; the second takes its own.
+        let paths: [&[(usize, bool)]; 3] = [&[(0, true), (1, true)], &[(0, true), (1, false)], &[(0, false)]];
+        let (mut rows, mut bias, mut values) = (Vec::new(), Vec::new(), Vec::new());
+        for (t, class) in [(0usize, 0usize), (1, 1), (2, 0)] {
+            for (k, p) in paths.iter().enumerate() {
+                let mut row = vec![0i64; 6];
+                for &(n, left) in *p {
+                    row[2 * t + n] = if left { 1 } else { -1 };
+                }
+                rows.push(row);
+                bias.push(-(p.iter().filter(|x| x.1).count() as i64));
+                let mut v = vec![0i64; 2];
+                v[class] = 3 * t as i64 + k as i64 + 1;
+                values.push(v);
+            }
+        }
+        let leaves = stage(rows.concat(), bias, Activation::Zero);
+        let last = stage((0..2).flat_map(|o| values.iter().map(move |v| v[o])).collect(), vec![0, 0], Activation::Identity);
+        let (mut l2, mut s2) = (leaves.clone(), last.clone());
+        assert!(rewrite(&mut l2, &mut s2));
+        assert_eq!(l2.dot.outputs, 2);
+        for bits in 0..1u32 << 6 {
+            let nodes: Vec<i64> = (0..6).map(|k| i64::from((bits >> k) & 1)).collect();
+            assert_eq!(scores(&leaves, &last, &nodes), scores(&l2, &s2, &nodes), "nodes {nodes:?}");
+        }
     }
 
     #[test]
