@@ -189,21 +189,22 @@ impl Evaluator {
                 .collect();
             (vec![flag], y_digits)
         } else {
+            // f(y) of the window's value y, at the next layer's Δ.
             let half = 1i64 << (rq.window_bits - 1);
-            let window = |j: usize| table(p, 1usize << rq.window_bits, move |v| (rq.apply(j, v as i64 - half) as u64).wrapping_shl(next));
-            let windows = if rq.activation == Activation::Lookup { (0..layer.dot.outputs).map(window).collect() } else { vec![window(0)] };
+            let read = |f: &dyn Fn(i64) -> i64| table(p, 1usize << rq.window_bits, |v| (f(v as i64 - half) as u64).wrapping_shl(next));
+            let windows = match (&rq.split, rq.activation) {
+                // A split layer's nodes: x ≤ T (v < 0) and x > T (v ≥ 0).
+                (Some(_), _) => [Activation::Negative, Activation::NonNegative].map(|a| read(&|y| a.apply(y))).into(),
+                (None, Activation::Lookup) => (0..layer.dot.outputs).map(|j| read(&|y| rq.apply(j, y))).collect(),
+                (None, _) => vec![read(&|y| rq.activation.apply(y))],
+            };
             (windows, Vec::new())
         };
-        let Some(split) = &rq.split else {
-            return LayerTables { digits, windows, y_digits, lows: Vec::new() };
-        };
-        // Split: `[l > b]` at h's scale (2^(Δ + d)); the nodes' signs, below (x ≤ T) and above.
-        let d = split.digit.width;
-        let h_shift = layer.log_delta + d;
-        let lows = split.low_tests.iter().map(|t| table(p, 1usize << d, move |l| u64::from(l as i64 > t.above).wrapping_shl(h_shift))).collect();
-        let half = 1i64 << (rq.window_bits - 1);
-        let sign = |act: Activation| table(p, 1usize << rq.window_bits, move |v| (act.apply(v as i64 - half) as u64).wrapping_shl(next));
-        let windows = vec![sign(Activation::Negative), sign(Activation::NonNegative)];
+        // A split layer's low tests `[l > b]`, at h's scale (2^(Δ + d)).
+        let lows = rq.split.as_ref().map_or_else(Vec::new, |split| {
+            let h_shift = split.high_shift(layer.log_delta);
+            split.low_tests.iter().map(|t| table(p, 1usize << split.digit.width, |l| u64::from(l as i64 > t.above).wrapping_shl(h_shift))).collect()
+        });
         LayerTables { digits, windows, y_digits, lows }
     }
 
@@ -253,7 +254,7 @@ impl Evaluator {
             )
             .collect();
         // [l > b]: l scaled to the d-bit window's l·2^(63 − d) (its offset −2^(d−1) and the half torus' +2^62 cancel).
-        let up = 63 - d.width - layer.log_delta;
+        let up = split.low_read_shift(layer.log_delta);
         let lows: Vec<LweCiphertextOwned<u64>> = split
             .low_tests
             .par_iter()
@@ -268,7 +269,7 @@ impl Evaluator {
             )
             .collect();
         // v·2^(Δ + d) = 2^d·h·Δ − (a + 1)·2^(Δ + d) + [l > b]·2^(Δ + d), then into the half torus.
-        let h_shift = layer.log_delta + d.width;
+        let h_shift = split.high_shift(layer.log_delta);
         split
             .nodes
             .par_iter()

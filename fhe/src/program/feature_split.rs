@@ -68,6 +68,17 @@ impl FeatureSplit {
         self.features.len() as u64 + fast(self.digit_key, self.features.len()) + fast(self.low_key, self.low_tests.len()) + fast(node_key, self.nodes.len())
     }
 
+    /// log2 of the scale of `h` (and of `v`) for features at `2^log_delta`: `x − l = 2^d·h`.
+    pub fn high_shift(&self, log_delta: u32) -> u32 {
+        log_delta + self.digit.width
+    }
+
+    /// The power of two that takes the digit `l·2^log_delta` to the `d`-bit window's `l·2^(63 − d)`
+    /// for a low test's read (its noise grows by as much).
+    pub fn low_read_shift(&self, log_delta: u32) -> u32 {
+        63 - self.digit.width - log_delta
+    }
+
     /// The node tests of integer inputs `x`, computed the split way (what the ciphertexts compute).
     pub fn apply(&self, x: &[i64]) -> Vec<i64> {
         let d = self.digit.width;
