@@ -215,6 +215,15 @@ def breast_cancer_gbt_fit(Qtr, ytr, trees=20, max_depth=3, seed=42):
     return GradientBoostingClassifier(n_estimators=trees, max_depth=max_depth, random_state=seed).fit(Qtr, ytr)
 
 
+def fit_meta(model):
+    """The seed and shape of a fitted tree model, as its fixture's meta.json records them."""
+    meta = {"seed": model.random_state}
+    if hasattr(model, "n_estimators"):
+        meta["trees"] = model.n_estimators
+    meta["max_depth"] = model.max_depth
+    return meta
+
+
 TREE_COMPILE_FLAGS = "--input-range 1.9375 --activation-bits 6 --weight-bits 4 --output-bits 16"
 
 

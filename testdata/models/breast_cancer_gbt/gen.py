@@ -14,15 +14,11 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from fixture_common import *
 
-TREES = 20
-MAX_DEPTH = 3
-SEED = 42
-
 
 def main():
     out = os.path.dirname(os.path.abspath(__file__))
     Qtr, ytr, Qte, yte = breast_cancer_6bit()
-    gbt = breast_cancer_gbt_fit(Qtr, ytr, TREES, MAX_DEPTH, SEED)
+    gbt = breast_cancer_gbt_fit(Qtr, ytr)
     lr = gbt.learning_rate
     leaf = lambda t, n: [-lr * t.tree_.value[n][0][0] / 2, lr * t.tree_.value[n][0][0] / 2]
     A, B, C, D, E = tree_gemm([e[0] for e in gbt.estimators_], Qtr.shape[1], leaf)
@@ -34,9 +30,7 @@ def main():
     assert np.abs((z[:, 1] - z[:, 0]) - gbt.decision_function(Qte)).max() < 1e-4, "the GEMM form differs from scikit-learn's"
     write_tree_fixture(out, path, gbt, A, C, Qtr, ytr, Qte, yte, {
         "source": "sklearn breast_cancer, GradientBoostingClassifier (20 trees, depth 3) on 6-bit quantized features, GEMM form (gen.py)",
-        "seed": SEED,
-        "trees": TREES,
-        "max_depth": MAX_DEPTH,
+        **fit_meta(gbt),
     })
 
 

@@ -11,19 +11,14 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from fixture_common import *
 
-TREES = 20
-MAX_DEPTH = 3
-SEED = 42
-
 
 def main():
     out = os.path.dirname(os.path.abspath(__file__))
     Qtr, ytr, Qte, yte = breast_cancer_6bit()
-    write_onnxml_fixture(out, breast_cancer_gbt_fit(Qtr, ytr, TREES, MAX_DEPTH, SEED), Qtr, ytr, Qte, yte, {
+    gbt = breast_cancer_gbt_fit(Qtr, ytr)
+    write_onnxml_fixture(out, gbt, Qtr, ytr, Qte, yte, {
         "source": "sklearn breast_cancer, GradientBoostingClassifier (20 trees, depth 3) on 6-bit quantized features, skl2onnx (gen.py)",
-        "seed": SEED,
-        "trees": TREES,
-        "max_depth": MAX_DEPTH,
+        **fit_meta(gbt),
         "compile_flags": TREE_COMPILE_FLAGS + " --output probabilities",
     })
 

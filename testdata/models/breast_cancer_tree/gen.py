@@ -21,14 +21,11 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from fixture_common import *
 
-MAX_DEPTH = 5
-SEED = 42
-
 
 def main():
     out = os.path.dirname(os.path.abspath(__file__))
     Qtr, ytr, Qte, yte = breast_cancer_6bit()
-    tree = breast_cancer_tree_fit(Qtr, ytr, MAX_DEPTH, SEED)
+    tree = breast_cancer_tree_fit(Qtr, ytr)
     A, B, C, D, E = tree_gemm([tree], Qtr.shape[1], lambda t, n: t.tree_.value[n][0] / t.tree_.value[n][0].sum())
     # Thresholds halfway between two training levels: multiples of 1/32, exact in float32.
     assert np.all(B * 32 == np.round(B * 32)), B
@@ -39,8 +36,7 @@ def main():
     assert np.abs(proba - ort_proba).max() < 1e-6, "the GEMM form differs from scikit-learn's tree"
     write_tree_fixture(out, path, tree, A, C, Qtr, ytr, Qte, yte, {
         "source": "sklearn breast_cancer, DecisionTreeClassifier on 6-bit quantized features, GEMM form (gen.py)",
-        "seed": SEED,
-        "max_depth": MAX_DEPTH,
+        **fit_meta(tree),
     })
 
 

@@ -9,17 +9,14 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from fixture_common import *
 
-MAX_DEPTH = 5
-SEED = 42
-
 
 def main():
     out = os.path.dirname(os.path.abspath(__file__))
     Qtr, ytr, Qte, yte = breast_cancer_6bit()
-    write_onnxml_fixture(out, breast_cancer_tree_fit(Qtr, ytr, MAX_DEPTH, SEED), Qtr, ytr, Qte, yte, {
+    tree = breast_cancer_tree_fit(Qtr, ytr)
+    write_onnxml_fixture(out, tree, Qtr, ytr, Qte, yte, {
         "source": "sklearn breast_cancer, DecisionTreeClassifier on 6-bit quantized features, skl2onnx (gen.py)",
-        "seed": SEED,
-        "max_depth": MAX_DEPTH,
+        **fit_meta(tree),
         "compile_flags": TREE_COMPILE_FLAGS + " --output probabilities",
     })
 
