@@ -25,8 +25,8 @@ EZKL = {  # model: (verify tx gasUsed, runtime code bytes)
 }
 DEFAULT_MODELS = ["1l_relu", "1l_mlp", "linear_regression", "1l_conv", "digits_mlp", "2l_relu_sigmoid_small", "3l_relu_conv_fc",
                   "decision_tree", "xgboost", "lstm"]
-# Models with several outputs: the one cipherproof proves (EZKL makes every output public).
-OUTPUT = {"xgboost": "output", "lstm": "output"}
+# Models with several outputs: those cipherproof proves (EZKL makes every output public).
+OUTPUT = json.load(open(os.path.join(ROOT, "testdata", "models", "ezkl", "proven_outputs.json")))["outputs"]
 
 
 def run(cmd, env):

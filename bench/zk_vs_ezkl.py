@@ -19,8 +19,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK = os.environ.get("BENCH_WORK", "/tmp/cipherproof-bench")
 DEFAULT_MODELS = ["1l_relu", "1l_mlp", "linear_regression", "1l_conv", "digits_mlp", "3l_relu_conv_fc", "2l_relu_sigmoid_small", "decision_tree",
                   "xgboost", "lstm", "lenet_5"]
-# Models with several outputs: the one cipherproof proves (EZKL makes every output public).
-OUTPUT = {"xgboost": "output", "lstm": "output"}
+# Models with several outputs: those cipherproof proves (EZKL makes every output public).
+OUTPUT = json.load(open(os.path.join(ROOT, "testdata", "models", "ezkl", "proven_outputs.json")))["outputs"]
 BEGIN, END = "<!-- zk-vs-ezkl:begin -->", "<!-- zk-vs-ezkl:end -->"
 
 

@@ -1,6 +1,6 @@
 //! Recurrent layers in circuits: unrolled at import into Dense, table activations and
 //! elementwise Mul/Add/Sub, whose circuits give the integer reference's outputs for EZKL's
-//! lstm (each of its outputs) and the 6-step seq_lstm (LSTMs) and seq_gru (GRUs, an RNN)
+//! lstm (each of its outputs, and all three joined) and the 6-step seq_lstm (LSTMs) and seq_gru (GRUs, an RNN)
 //! fixtures, and reject tampered cells and lookups.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -70,7 +70,7 @@ fn recurrent_circuits_equal_the_integer_reference() {
         "seq_gru/test.json",
     );
     let mut cases = vec![("seq_lstm", seq_lstm()), ("seq_gru", seq_gru)];
-    for output in ["output", "78", "79"] {
+    for output in ["output", "78", "79", "output,78,79"] {
         let json = "ezkl/lstm/reference.json";
         cases.push((
             output,
@@ -158,4 +158,46 @@ fn a_concat_rounds_finer_parts_and_rejects_a_changed_rounding() {
         common::bump(&mut b, at, -1);
     }
     assert!(common::ok(&b));
+}
+
+/// A part at a coarser scale than the output is multiplied up (a constant product), and
+/// range-checked when its bits plus the lift exceed the output's: a lifted value changed
+/// by one is rejected, and one that no longer fits the output's bits has no witness.
+#[test]
+fn a_concat_multiplies_coarser_parts_up_and_range_checks_them() {
+    use cipherproof_circuits::chips::select::{Part, concat};
+    use cipherproof_circuits::field::{fr_i64, i64_fr};
+    let lay_out = |coarse: i64| {
+        common::lay_out(|chip| {
+            let fine = vec![chip.load_signed(fr_i64(-70), 8)];
+            let coarse = vec![chip.load_signed(fr_i64(coarse), 7)];
+            let parts = [
+                Part {
+                    cells: &fine,
+                    shape: &[1],
+                    bits: 8,
+                },
+                Part {
+                    cells: &coarse,
+                    shape: &[1],
+                    bits: 7,
+                },
+            ];
+            concat(chip, &parts, 0, &[0, -2], 8).unwrap()
+        })
+    };
+    let (mut b, out) = lay_out(-31);
+    let values: Vec<i64> = out.iter().map(|v| i64_fr(v.value()).unwrap()).collect();
+    assert_eq!(values, [-70, -124]);
+    assert!(common::ok(&b));
+    let at = out[1].cell.unwrap().offset;
+    for delta in [1, -1] {
+        common::bump(&mut b, at, delta);
+        assert!(!common::ok(&b), "a lifted value changed by {delta} was accepted");
+        common::bump(&mut b, at, -delta);
+    }
+    assert!(common::ok(&b));
+    // A 7-bit value lifted by 2 may need 9 bits: −33·4 = −132 is past the output's 8.
+    let (b, _) = lay_out(-33);
+    assert!(!common::ok(&b), "a lifted value past the output's bits was accepted");
 }

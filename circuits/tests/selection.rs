@@ -277,3 +277,36 @@ fn xgboost_gathers_by_lookup_and_equals_the_reference() {
     }
     assert!(verdict(&b, &outputs).is_ok());
 }
+
+/// skl2onnx's decision tree proven with its label and probabilities joined
+/// (`--output label,probabilities`): the label's index is multiplied up to the
+/// probabilities' scale in the circuit, which equals the integer reference, and a
+/// changed label is rejected.
+#[test]
+fn a_label_joined_with_probabilities_equals_the_reference() {
+    let dir = "breast_cancer_tree_onnxml";
+    let opts = cipherproof_model::ImportOptions {
+        output: Some("label,probabilities".into()),
+    };
+    let bytes = std::fs::read(fixture(&format!("{dir}/model.onnx"))).unwrap();
+    let graph = cipherproof_model::import_onnx_with(&bytes, &opts).unwrap();
+    let inputs = rows(&read_json(&fixture(&format!("{dir}/test.json")))["inputs"]);
+    let model = quantize(&graph, &inputs, &QuantConfig::default()).unwrap();
+    let runner = IntegerRunner::new(&model).unwrap();
+    let samples: Vec<Vec<i64>> = (inputs.iter().enumerate().take(12))
+        .map(|(i, x)| runner.quantize_input(i, x).unwrap())
+        .collect();
+    // The two labels as the joined output holds them (0 and 1, multiplied up).
+    let labels: std::collections::BTreeSet<i64> =
+        samples.iter().map(|x| runner.run(x).unwrap()[0]).collect();
+    assert_eq!(labels.len(), 2, "both classes among the samples: {labels:?}");
+    assert!(labels.contains(&0) && labels.iter().any(|&l| l > 1), "{labels:?}");
+    for (i, x) in samples.iter().enumerate() {
+        let (b, outputs) = tree_circuit(&model, x);
+        assert_eq!(outputs, runner.run(x).unwrap(), "sample {i}");
+        assert!(tree_ok(&b, &outputs), "sample {i}");
+        let mut claimed = outputs.clone();
+        claimed[0] = *labels.iter().find(|&&l| l != outputs[0]).unwrap();
+        assert!(!tree_ok(&b, &claimed), "sample {i}: the other label accepted");
+    }
+}

@@ -33,7 +33,8 @@ pub struct RegisterOptions {
     pub input_range: f32,
     /// Bit-widths of the integer model.
     pub quant: QuantConfig,
-    /// Which graph output to keep, for models with several.
+    /// Which graph output to keep, for models with several (comma-separated: several,
+    /// flattened and joined).
     pub output: Option<String>,
 }
 

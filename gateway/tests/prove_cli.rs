@@ -322,3 +322,26 @@ fn compile_asks_which_output_and_proves_the_one_named() {
     assert_eq!(v["quantized_outputs"], serde_json::json!([0]));
     assert_valid(&out, &proof, &cache);
 }
+
+/// Several outputs proven together (`--output output,78,79`: EZKL's lstm's Y, Y_h and
+/// Y_c, all public as in EZKL): one flat output of 9 values in the order named, where
+/// the one step's Y and Y_h hold the same values; the proof verifies.
+#[test]
+fn several_outputs_named_together_prove_as_one_flat_output() {
+    let dir = scratch().join("lstm-joined");
+    let cache = dir.join("cache");
+    let model = testdata("ezkl/lstm/network.onnx");
+    let input = testdata("ezkl/lstm/input.json");
+    let out = dir.join("compiled").to_string_lossy().into_owned();
+    let args = ["compile", &model, "--out", &out, "--calibration", &input];
+    let mut named = args.to_vec();
+    named.extend(["--output", "output,78,79"]);
+    ok(&cipherproof(&named, &cache));
+    let proof = dir.join("proof.json").to_string_lossy().into_owned();
+    let proved = ok(&prove(&out, &input, &proof, &["--json"], &cache));
+    let v: Value = serde_json::from_str(&proved).unwrap();
+    let q: Vec<i64> = serde_json::from_value(v["quantized_outputs"].clone()).unwrap();
+    assert_eq!(q.len(), 9, "{q:?}");
+    assert_eq!(q[..3], q[3..6], "Y and Y_h differ: {q:?}");
+    assert_valid(&out, &proof, &cache);
+}

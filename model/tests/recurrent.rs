@@ -85,9 +85,9 @@ fn batch_major_layout_computes_what_time_major_does() {
         }
         let qa = quantize(&a, &cal, &QuantConfig::default()).unwrap();
         let qb = quantize(&b, &cal, &QuantConfig::default()).unwrap();
-        // Joined values sit at different scales: the Concats round some inputs to the
-        // coarsest, and the integer models still agree.
-        let shifts: Vec<u32> = qa
+        // Joined values sit at different scales: the Concats round finer inputs or
+        // multiply coarser ones up, and the integer models still agree.
+        let shifts: Vec<i32> = qa
             .nodes
             .iter()
             .filter_map(|n| match &n.op {
@@ -96,7 +96,7 @@ fn batch_major_layout_computes_what_time_major_does() {
             })
             .flatten()
             .collect();
-        assert!(shifts.iter().any(|&d| d > 0), "{name}: {shifts:?}");
+        assert!(shifts.iter().any(|&d| d != 0), "{name}: {shifts:?}");
         let (ia, ib) = (
             IntegerRunner::new(&qa).unwrap(),
             IntegerRunner::new(&qb).unwrap(),

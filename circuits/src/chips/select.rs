@@ -313,17 +313,30 @@ pub fn concat(
     chip: &mut Chip,
     parts: &[Part],
     axis: usize,
-    shifts: &[u32],
+    shifts: &[i32],
     bits: u32,
 ) -> Option<Cells> {
     let rescaled: Vec<Cells> = parts
         .iter()
         .zip(shifts)
-        .map(|(p, &d)| {
-            if d == 0 && p.bits <= bits {
-                p.cells.clone()
-            } else {
-                p.cells.iter().map(|&v| chip.rescale(v, d, bits)).collect()
+        .map(|(p, &d)| match u32::try_from(d) {
+            Ok(0) if p.bits <= bits => p.cells.clone(),
+            Ok(d) => p.cells.iter().map(|&v| chip.rescale(v, d, bits)).collect(),
+            // Multiplied up: a constant product, range-checked when it may not fit.
+            Err(_) => {
+                let lift = d.unsigned_abs();
+                let factor = Constant(pow2(lift));
+                p.cells
+                    .iter()
+                    .map(|&v| {
+                        let up = chip.range.gate().mul(chip.ctx, v, factor);
+                        if p.bits + lift <= bits {
+                            up
+                        } else {
+                            chip.rescale(up, 0, bits)
+                        }
+                    })
+                    .collect()
             }
         })
         .collect();

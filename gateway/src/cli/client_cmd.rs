@@ -68,7 +68,8 @@ pub struct RegisterArgs {
     /// |x| bound of inputs when no calibration is given.
     #[arg(long)]
     pub input_range: Option<f32>,
-    /// Which graph output to compute and prove, for models with several.
+    /// Which graph output to compute and prove, for models with several (several
+    /// separated by commas are proven together, flattened and joined in that order).
     #[arg(long)]
     pub output: Option<String>,
     /// Signed bits of each weight [default: the gateway's, as `compile`].

@@ -63,7 +63,8 @@ pub struct QuantArgs {
     #[arg(long)]
     pub output_bits: Option<u32>,
     /// Which graph output the model computes and proves, for models with several (a
-    /// classifier's class without its probabilities, say).
+    /// classifier's class without its probabilities, say); several separated by commas
+    /// (`Y,Y_h`) are proven together as one flat output, in the order named.
     #[arg(long)]
     pub output: Option<String>,
 }

@@ -1,10 +1,10 @@
 //! What `cipherproof inspect` reports about an ONNX file: operators, shapes,
-//! parameter count and support, without requiring the import to succeed.
+//! parameter count (initializers and numbers held in node attributes) and support, without requiring the import to succeed.
 
 use super::attributes::node_label;
 use super::import::{ImportOptions, import_model, import_model_with, is_supported, qualified_op};
 use super::proto::{
-    ModelProto, ValueInfoProto, tensor_shape_proto::dimension::Value as Dim, type_proto,
+    ModelProto, TensorProto, ValueInfoProto, tensor_shape_proto::dimension::Value as Dim, type_proto,
 };
 use super::{decode_model, default_opset};
 use crate::error::Result;
@@ -69,15 +69,26 @@ fn summarize_model(model: &ModelProto) -> ModelSummary {
             unsupported.push(op);
         }
     }
+    // Saturating: a damaged file's dims must not overflow a summary.
+    let numel = |t: &TensorProto| {
+        t.dims
+            .iter()
+            .fold(1usize, |n, &d| n.saturating_mul(d.max(0) as usize))
+    };
+    // Initializers, and the numbers nodes carry in attributes: Constant tensors and the
+    // float lists of ONNX-ML tree ensembles (thresholds, leaf weights, base values).
+    // (Hit rates are profiling hints, not parameters.)
+    let in_attributes = graph.node.iter().flat_map(|n| &n.attribute);
+    let in_attributes = in_attributes.filter(|a| !a.name().starts_with("nodes_hitrates"));
+    let in_attributes = in_attributes.map(|a| {
+        let tensors = a.t.iter().chain(&a.tensors).map(numel);
+        tensors.fold(a.floats.len(), usize::saturating_add)
+    });
     let parameter_count = graph
         .initializer
         .iter()
-        .map(|t| {
-            // Saturating: a damaged file's dims must not overflow a summary.
-            t.dims
-                .iter()
-                .fold(1usize, |n, &d| n.saturating_mul(d.max(0) as usize))
-        })
+        .map(numel)
+        .chain(in_attributes)
         .fold(0usize, usize::saturating_add);
     let shapes_of = |g: crate::graph::Graph| {
         g.values

@@ -138,7 +138,7 @@ fn check(model: &QuantModel, node: &QNode) -> Result<()> {
                     s.len() == os.len() && (0..s.len()).all(|d| d == *axis || s[d] == os[d])
                 })
                 && shapes.iter().map(|s| s[*axis]).sum::<usize>() == os[*axis];
-            if !fits || shifts.len() != shapes.len() || shifts.iter().any(|&d| d > 62) {
+            if !fits || shifts.len() != shapes.len() || shifts.iter().any(|&d| d.unsigned_abs() > 62) {
                 return fail(format!(
                     "a concatenation of {shapes:?} along axis {axis} (shifts {shifts:?}) into {os:?}"
                 ));

@@ -388,15 +388,19 @@ impl Lowering<'_> {
             Op::GatherConst { table } => self.gather_const(table)?,
             Op::Pick { map } => (QOp::Pick { map: map.clone() }, s_in),
             Op::Concat { axis } => {
-                // The coarsest input scale (or coarser, for the output's range): every input
-                // is rounded down to it, none shifted up past its bits.
+                // The finest input scale, or coarser where the output's range needs it:
+                // finer inputs are rounded to it, coarser ones multiplied up (exact; the
+                // output's range bounds every input's, so a lifted value still fits).
                 let scales: Vec<i32> = (0..self.node.inputs.len()).map(|i| self.scale_of(i)).collect();
-                let work = scales.iter().copied().min().unwrap_or(s_in);
+                let work = scales.iter().copied().max().unwrap_or(s_in);
                 let (scale, _) = self.out_scale(work)?;
                 let shifts = scales
                     .iter()
-                    .map(|&s| self.shift(s - scale))
-                    .collect::<Result<Vec<u32>>>()?;
+                    .map(|&s| match s - scale {
+                        d if d >= 0 => self.shift(d).map(|d| d as i32),
+                        d => self.shift(-d).map(|_| d),
+                    })
+                    .collect::<Result<Vec<i32>>>()?;
                 (QOp::Concat { axis: *axis, shifts }, scale)
             }
             Op::GatherElements { axis } => {

@@ -122,9 +122,11 @@ pub enum QOp {
     Sub { align: [u32; 2], shift: u32 },
     /// `round_shift(a · b, shift)`, broadcasting.
     Mul { shift: u32 },
-    /// The inputs joined along `axis`, input `i` first rescaled by `round_shift(·, shifts[i])`
-    /// to the output's scale.
-    Concat { axis: usize, shifts: Vec<u32> },
+    /// The inputs joined along `axis`, input `i` first brought to the output's scale:
+    /// `round_shift(·, shifts[i])` when `shifts[i] ≥ 0`, times `2^−shifts[i]` when negative
+    /// (an input at a coarser scale than the output, e.g. an ArgMax's index beside
+    /// probabilities).
+    Concat { axis: usize, shifts: Vec<i32> },
     /// `round_shift(x + c, shift)`; `c` at the input's scale, broadcast into x.
     AddConst {
         c: Vec<i64>,

@@ -95,14 +95,14 @@ pub(super) fn pick(x: &[i64], map: &[usize], name: &str) -> Result<Vec<i64>> {
 pub(super) fn concat(
     inputs: &[OpInput],
     axis: usize,
-    shifts: &[u32],
+    shifts: &[i32],
     name: &str,
 ) -> Result<Vec<i64>> {
     let fail = |reason: String| ModelError::IntegerExecution {
         node: name.to_string(),
         reason,
     };
-    if shifts.len() != inputs.len() || shifts.iter().any(|&d| d > 62) {
+    if shifts.len() != inputs.len() || shifts.iter().any(|&d| d.unsigned_abs() > 62) {
         return Err(fail(format!(
             "{} shifts (each at most 62) for {} inputs",
             shifts.len(),
@@ -114,8 +114,13 @@ pub(super) fn concat(
         .into_iter()
         .map(|(i, j)| {
             let v = inputs[i].data.get(j).copied();
-            v.map(|v| round_shift(v, shifts[i]))
-                .ok_or_else(|| fail(format!("value {j} of input {i} is missing")))
+            let v = v.ok_or_else(|| fail(format!("value {j} of input {i} is missing")))?;
+            match u32::try_from(shifts[i]) {
+                Ok(d) => Ok(round_shift(v, d)),
+                Err(_) => v.checked_mul(1i64 << shifts[i].unsigned_abs()).ok_or_else(|| {
+                    fail(format!("value {j} of input {i} overflows when scaled up"))
+                }),
+            }
         })
         .collect()
 }

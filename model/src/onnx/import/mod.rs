@@ -490,19 +490,22 @@ impl Builder {
 
     fn finish(mut self, graph: &GraphProto, opts: &ImportOptions) -> Result<Graph> {
         let names: Vec<&str> = graph.output.iter().map(|o| o.name()).collect();
-        let id = outputs::choose(
-            &names,
-            |n| match self.values.get(n) {
-                Some(&v) => Ok(v),
-                None => Err(self.unavailable(n).unwrap_or_else(|| {
-                    ModelError::invalid(
-                        "graph",
-                        format!("output '{n}' is a constant or never computed"),
-                    )
-                })),
-            },
-            opts,
-        )?;
+        let mut picked = Vec::new();
+        for name in outputs::chosen(&names, opts)? {
+            let v = match self.values.get(name) {
+                Some(&v) => v,
+                None => {
+                    return Err(self.unavailable(name).unwrap_or_else(|| {
+                        ModelError::invalid(
+                            "graph",
+                            format!("output '{name}' is a constant or never computed"),
+                        )
+                    }));
+                }
+            };
+            picked.push((name, v));
+        }
+        let id = outputs::join(&mut self, &picked)?;
         self.graph.output = id;
         self.graph = outputs::prune(self.graph);
         let id = self.graph.output;
@@ -535,7 +538,6 @@ impl Builder {
     }
 }
 
-/// A builder of a node with several outputs (the recurrent layers).
 /// A builder of a node with several outputs (recurrent layers, tree ensembles).
 type MultiOutputBuilder = fn(&mut Builder, &Ctx, &[Option<Operand>]) -> Result<recurrent::Outputs>;
 
