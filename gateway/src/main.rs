@@ -61,6 +61,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        quiet_on_closed_pipe();
+    }
     let result = match cli.command {
         Command::Inspect(args) => cli::inspect::inspect(&args),
         Command::Run(args) => cli::run::run(&args),
@@ -81,5 +84,18 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `cipherproof inspect m.onnx | head` must end quietly when `head` closes the pipe, as
+/// Unix tools do, not panic in `println!` (Rust ignores SIGPIPE, so the write fails). The
+/// printing commands take the signal's default back; `serve` keeps it ignored, so a
+/// closed connection is an error on that connection, never the server's end.
+#[allow(unsafe_code)] // one libc call; nothing else in the binary is unsafe
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: sets the disposition of one signal to its default before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -265,3 +265,27 @@ fn serve_with_a_backend_it_cannot_run_says_why() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("expected cpu, cuda or auto"), "{stderr}");
 }
+
+/// Output piped into a reader that closes early (`cipherproof inspect … | head -1`):
+/// the command ends as Unix tools do (SIGPIPE), without a panic or a backtrace.
+#[cfg(unix)]
+#[test]
+fn a_closed_output_pipe_ends_the_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    const SIGPIPE: i32 = 13; // Linux and the BSDs
+    for _ in 0..3 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cipherproof"))
+            .args(["inspect", &path("ezkl/lenet_5/network.onnx")])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the read end before the model is read and anything printed.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert_eq!(out.status.signal(), Some(SIGPIPE), "{:?}: {stderr}", out.status);
+    }
+}

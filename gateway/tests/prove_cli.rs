@@ -299,28 +299,59 @@ fn a_hashed_input_proof_carries_its_commitment() {
     assert_eq!(p["input"]["commitment"], p["instances"][0][0]);
 }
 
+/// An EZKL example's compile command (model, calibration, output directory), and the
+/// `prove` of its input.json through what it compiled, as `--json`.
+struct Example {
+    dir: PathBuf,
+    cache: PathBuf,
+    input: String,
+    out: String,
+    compile: Vec<String>,
+}
+
+impl Example {
+    fn new(name: &str, scratch_name: &str) -> Self {
+        let dir = scratch().join(scratch_name);
+        let input = testdata(&format!("ezkl/{name}/input.json"));
+        let out = dir.join("compiled").to_string_lossy().into_owned();
+        let model = testdata(&format!("ezkl/{name}/network.onnx"));
+        let compile = ["compile", &model, "--out", &out, "--calibration", &input];
+        Example {
+            cache: dir.join("cache"),
+            compile: compile.map(String::from).to_vec(),
+            dir,
+            input,
+            out,
+        }
+    }
+
+    fn compile(&self, extra: &[&str]) -> Output {
+        let mut args: Vec<&str> = self.compile.iter().map(String::as_str).collect();
+        args.extend_from_slice(extra);
+        cipherproof(&args, &self.cache)
+    }
+
+    /// Proves input.json; checks the proof verifies; returns the quantized outputs.
+    fn prove_and_verify(&self) -> Vec<i64> {
+        let proof = self.dir.join("proof.json").to_string_lossy().into_owned();
+        let proved = ok(&prove(&self.out, &self.input, &proof, &["--json"], &self.cache));
+        assert_valid(&self.out, &proof, &self.cache);
+        let v: Value = serde_json::from_str(&proved).unwrap();
+        serde_json::from_value(v["quantized_outputs"].clone()).unwrap()
+    }
+}
+
 /// A model with two outputs (EZKL's xgboost: class and probabilities) needs `--output`;
 /// with it, its class proves and verifies.
 #[test]
 fn compile_asks_which_output_and_proves_the_one_named() {
-    let dir = scratch().join("xgboost");
-    let cache = dir.join("cache");
-    let model = testdata("ezkl/xgboost/network.onnx");
-    let input = testdata("ezkl/xgboost/input.json");
-    let out = dir.join("compiled").to_string_lossy().into_owned();
-    let args = ["compile", &model, "--out", &out, "--calibration", &input];
-    let refused = cipherproof(&args, &cache);
+    let xgboost = Example::new("xgboost", "xgboost");
+    let refused = xgboost.compile(&[]);
     assert_eq!(refused.status.code(), Some(1));
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("--output (output, onnx::ArgMax_73)"), "{err}");
-    let mut named = args.to_vec();
-    named.extend(["--output", "output"]);
-    ok(&cipherproof(&named, &cache));
-    let proof = dir.join("proof.json").to_string_lossy().into_owned();
-    let proved = ok(&prove(&out, &input, &proof, &["--json"], &cache));
-    let v: Value = serde_json::from_str(&proved).unwrap();
-    assert_eq!(v["quantized_outputs"], serde_json::json!([0]));
-    assert_valid(&out, &proof, &cache);
+    ok(&xgboost.compile(&["--output", "output"]));
+    assert_eq!(xgboost.prove_and_verify(), [0]);
 }
 
 /// Several outputs proven together (`--output output,78,79`: EZKL's lstm's Y, Y_h and
@@ -328,20 +359,9 @@ fn compile_asks_which_output_and_proves_the_one_named() {
 /// the one step's Y and Y_h hold the same values; the proof verifies.
 #[test]
 fn several_outputs_named_together_prove_as_one_flat_output() {
-    let dir = scratch().join("lstm-joined");
-    let cache = dir.join("cache");
-    let model = testdata("ezkl/lstm/network.onnx");
-    let input = testdata("ezkl/lstm/input.json");
-    let out = dir.join("compiled").to_string_lossy().into_owned();
-    let args = ["compile", &model, "--out", &out, "--calibration", &input];
-    let mut named = args.to_vec();
-    named.extend(["--output", "output,78,79"]);
-    ok(&cipherproof(&named, &cache));
-    let proof = dir.join("proof.json").to_string_lossy().into_owned();
-    let proved = ok(&prove(&out, &input, &proof, &["--json"], &cache));
-    let v: Value = serde_json::from_str(&proved).unwrap();
-    let q: Vec<i64> = serde_json::from_value(v["quantized_outputs"].clone()).unwrap();
+    let lstm = Example::new("lstm", "lstm-joined");
+    ok(&lstm.compile(&["--output", "output,78,79"]));
+    let q = lstm.prove_and_verify();
     assert_eq!(q.len(), 9, "{q:?}");
     assert_eq!(q[..3], q[3..6], "Y and Y_h differ: {q:?}");
-    assert_valid(&out, &proof, &cache);
 }
