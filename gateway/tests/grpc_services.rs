@@ -663,3 +663,32 @@ async fn deadlines_are_honoured() {
     assert_eq!(out.into_inner().quantized_outputs, reference(&input(DIGITS_INPUT)));
     gw.shutdown().await.unwrap();
 }
+
+/// Several outputs named in the registration (`output: "output,78,79"`, EZKL's lstm's Y,
+/// Y_h and Y_c) make one flat output of 9 values, inferred as the CLI's `--output` gives
+/// it; an unknown name in the list is an invalid registration naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_registered_with_several_outputs_infers_them_joined() {
+    let gw = start(config("joined-outputs")).await;
+    let mut c = clients(&gw, None).await;
+    let path = "ezkl/lstm/network.onnx";
+    let with_output = |output: &str| {
+        let mut msgs = register_messages("lstm", &onnx(path), 4096);
+        if let Some(register_model_request::Part::Options(o)) = &mut msgs[0].part {
+            o.output = output.into();
+        }
+        msgs
+    };
+    let info = c.models.register_model(tokio_stream::iter(with_output("output,78,79"))).await.unwrap().into_inner().model.unwrap();
+    assert_eq!(info.output_shape, [9]);
+    let x = input("ezkl/lstm/input.json");
+    let opts = cipherproof_model::ImportOptions { output: Some("output,78,79".into()) };
+    let graph = cipherproof_model::import_onnx_with(&onnx(path), &opts).unwrap();
+    let want = integer::run(&quantize_for_range(&graph, 1.0, &QuantConfig::default()).unwrap(), &x).unwrap();
+    let got = c.infer.infer(InferRequest { model: "lstm".into(), input: x, mode: InferenceMode::Plain as i32 }).await.unwrap().into_inner();
+    assert_eq!(got.quantized_outputs, want);
+    assert_eq!(want[..3], want[3..6], "Y and Y_h hold the same values");
+    let e = c.models.register_model(tokio_stream::iter(with_output("output,Y_c"))).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    assert!(e.message().contains("no output named 'Y_c'"), "{e:?}");
+}
