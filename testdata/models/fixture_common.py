@@ -259,3 +259,15 @@ def write_onnxml_fixture(out_dir, model, Xtr, ytr, Xte, yte, meta):
         "sklearn_train_accuracy": float((model.predict(Xtr) == ytr).mean()),
     })
     write_fixture(out_dir, path, [1, Xtr.shape[1]], Xte, yte, Xtr, meta)
+
+
+def write_breast_cancer_onnxml(out_dir, fit, source):
+    """write_onnxml_fixture for a breast-cancer tree model, fitted by `fit` (breast_cancer_tree_fit,
+    breast_cancer_gbt_fit) on breast_cancer_6bit's features and read with TREE_COMPILE_FLAGS."""
+    Qtr, ytr, Qte, yte = breast_cancer_6bit()
+    model = fit(Qtr, ytr)
+    write_onnxml_fixture(out_dir, model, Qtr, ytr, Qte, yte, {
+        "source": source,
+        **fit_meta(model),
+        "compile_flags": TREE_COMPILE_FLAGS + " --output probabilities",
+    })

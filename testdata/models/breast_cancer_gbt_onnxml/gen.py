@@ -13,14 +13,9 @@ from fixture_common import *
 
 
 def main():
-    out = os.path.dirname(os.path.abspath(__file__))
-    Qtr, ytr, Qte, yte = breast_cancer_6bit()
-    gbt = breast_cancer_gbt_fit(Qtr, ytr)
-    write_onnxml_fixture(out, gbt, Qtr, ytr, Qte, yte, {
-        "source": "sklearn breast_cancer, GradientBoostingClassifier (20 trees, depth 3) on 6-bit quantized features, skl2onnx (gen.py)",
-        **fit_meta(gbt),
-        "compile_flags": TREE_COMPILE_FLAGS + " --output probabilities",
-    })
+    write_breast_cancer_onnxml(os.path.dirname(os.path.abspath(__file__)), breast_cancer_gbt_fit,
+                               "sklearn breast_cancer, GradientBoostingClassifier (20 trees, depth 3) on 6-bit quantized features, "
+                               "skl2onnx (gen.py)")
 
 
 if __name__ == "__main__":

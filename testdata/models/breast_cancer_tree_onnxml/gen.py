@@ -11,14 +11,8 @@ from fixture_common import *
 
 
 def main():
-    out = os.path.dirname(os.path.abspath(__file__))
-    Qtr, ytr, Qte, yte = breast_cancer_6bit()
-    tree = breast_cancer_tree_fit(Qtr, ytr)
-    write_onnxml_fixture(out, tree, Qtr, ytr, Qte, yte, {
-        "source": "sklearn breast_cancer, DecisionTreeClassifier on 6-bit quantized features, skl2onnx (gen.py)",
-        **fit_meta(tree),
-        "compile_flags": TREE_COMPILE_FLAGS + " --output probabilities",
-    })
+    write_breast_cancer_onnxml(os.path.dirname(os.path.abspath(__file__)), breast_cancer_tree_fit,
+                               "sklearn breast_cancer, DecisionTreeClassifier on 6-bit quantized features, skl2onnx (gen.py)")
 
 
 if __name__ == "__main__":
